@@ -1,0 +1,19 @@
+// Builds the project: the protobuf codec from the .proto, then TypeScript to dist/.
+// The generated codec is plain JS, so it is copied next to the compiled code.
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+// A clean dist/, so a deleted source or test never lingers as compiled code.
+rmSync(join(root, "dist"), { recursive: true, force: true });
+try {
+  execFileSync(process.execPath, [join(root, "script/gen-proto.mjs")], { stdio: "inherit" });
+  execFileSync(join(root, "node_modules/.bin/tsc"), ["-p", join(root, "tsconfig.json")], { stdio: "inherit" });
+} catch {
+  process.exit(1);
+}
+const out = join(root, "dist/src/protocol/gen");
+mkdirSync(out, { recursive: true });
+copyFileSync(join(root, "src/protocol/gen/warden.js"), join(out, "warden.js"));

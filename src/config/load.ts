@@ -1,0 +1,56 @@
+// Reads the YAML config (YAML 1.1, as Warden's Ruby read it: 0755 is octal)
+// and checks it, naming the key of any bad value.
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+import { configSchema, type Config } from "./schema.js";
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export function parseConfig(text: string, source = "config"): Config {
+  let raw: unknown;
+  try {
+    raw = parse(text, { version: "1.1", intAsBigInt: false }) ?? {};
+  } catch (err) {
+    throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message}`);
+  }
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const key = issue.path.map(String).join(".") || "(top level)";
+      const keys = issue.code === "unrecognized_keys" ? ` ${issue.keys.map((k) => `'${k}'`).join(", ")}` : "";
+      return `${source}: ${key}: ${issue.message}${keys}`;
+    });
+    throw new ConfigError(lines.join("\n"));
+  }
+  return result.data;
+}
+
+export function loadConfig(path?: string): Config {
+  if (path === undefined) return parseConfig("");
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(`cannot read config ${path}: ${(err as Error).message}`);
+  }
+  return parseConfig(text, path);
+}
+
+/** Warden refuses a uid pool that overlaps a user of the host. */
+export function checkUidPool(config: Config, passwd: string): void {
+  const start = config.user.pool_start_uid;
+  const end = start + config.user.pool_size;
+  for (const line of passwd.split("\n")) {
+    const uid = Number(line.split(":")[2]);
+    if (Number.isInteger(uid) && uid >= start && uid < end) {
+      throw new ConfigError("UID in user pool overlaps with user in /etc/passwd");
+    }
+  }
+}
+
+export type { Config };

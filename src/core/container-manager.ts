@@ -1,0 +1,435 @@
+// The container manager: the registry of containers and every command on
+// them, with Warden's state rules, grace timers and pools. It drives the
+// machine only through the interfaces in interfaces.ts.
+import { Container, type InfoResult } from "./container.js";
+import { ContainerIdGenerator } from "./container-id.js";
+import { errors } from "./errors.js";
+import type { BindMount, ContainerSpec, Depot, Filesystem, JobLogSink, Logger, Rlimits, Runtime } from "./interfaces.js";
+import { Job, OUTPUT_OVERFLOW_EVENT, type StreamChunk } from "./job.js";
+import { jobEnvironment, jobRlimits, jobUser } from "./job-environment.js";
+import { Pool } from "./pool.js";
+
+export interface ManagerConfig {
+  defaultRootfs: string;
+  /** Seconds; null: containers are never reaped. */
+  graceTime: number | null;
+  jobOutputLimit: number;
+  containerRlimits: Rlimits;
+  stopTimeoutMs: number;
+  lang: string;
+  uidPoolStart: number;
+  uidPoolSize: number;
+  containerUser: string;
+}
+
+export interface ManagerDeps {
+  runtime: Runtime;
+  filesystem: Filesystem;
+  depot: Depot;
+  logSink?: JobLogSink;
+  logger: Logger;
+  ids?: ContainerIdGenerator;
+}
+
+export interface CreateOptions {
+  handle?: string;
+  graceTime?: number;
+  rootfs?: string;
+  bindMounts: BindMount[];
+  network?: string;
+}
+
+export interface StopOptions {
+  kill: boolean;
+  background: boolean;
+}
+
+export interface SpawnOptions {
+  script: string;
+  privileged: boolean;
+  rlimits: Rlimits;
+  discardOutput: boolean;
+  logTag?: string;
+}
+
+export interface LinkResult {
+  exitStatus: number;
+  stdout: Buffer;
+  stderr: Buffer;
+  info: InfoResult;
+}
+
+export interface StreamEnd {
+  exitStatus: number;
+  info: InfoResult;
+}
+
+const MAX_HANDLE_BYTES = 1024;
+const POLL_MS = 20;
+const KILL_WAIT_MS = 5000;
+const JOB_EXIT_WAIT_MS = 5000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Rejects with an AbortError when `signal` aborts first. */
+function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(new DOMException("the client went away", "AbortError"));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new DOMException("the client went away", "AbortError"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)));
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export class ContainerManager {
+  private readonly byHandle = new Map<string, Container>();
+  private readonly reservedHandles = new Set<string>();
+  private readonly uids: Pool<number>;
+  private readonly ids: ContainerIdGenerator;
+  private readonly log: Logger;
+  private lastJobId = 0;
+  private lastConnection = 0;
+  private shuttingDown = false;
+
+  constructor(
+    private readonly config: ManagerConfig,
+    private readonly deps: ManagerDeps,
+  ) {
+    this.uids = new Pool(Array.from({ length: config.uidPoolSize }, (_, i) => config.uidPoolStart + i));
+    this.ids = deps.ids ?? new ContainerIdGenerator();
+    this.log = deps.logger;
+  }
+
+  // ---- connections and grace time (Warden §4.4) ----
+
+  /** A new connection references every container, cancelling every grace timer until it closes. */
+  connectionOpened(): number {
+    const conn = ++this.lastConnection;
+    for (const c of this.byHandle.values()) this.reference(c, conn);
+    return conn;
+  }
+
+  connectionClosed(conn: number): void {
+    for (const c of this.byHandle.values()) {
+      if (c.refs.delete(conn) && c.refs.size === 0) this.startGraceTimer(c);
+    }
+  }
+
+  private reference(c: Container, conn: number): void {
+    c.refs.add(conn);
+    if (c.graceTimer) {
+      clearTimeout(c.graceTimer);
+      c.graceTimer = undefined;
+    }
+  }
+
+  private startGraceTimer(c: Container): void {
+    if (c.graceTime === null || c.graceTimer || this.shuttingDown) return;
+    c.graceTimer = setTimeout(() => {
+      c.graceTimer = undefined;
+      if (c.refs.size > 0) return;
+      this.log.info({ handle: c.handle, id: c.id, graceTime: c.graceTime }, "grace time expired; destroying");
+      this.destroyContainer(c).catch((err) =>
+        this.log.error({ handle: c.handle, id: c.id, err: String(err) }, "destroy after grace time failed"),
+      );
+    }, c.graceTime * 1000);
+    c.graceTimer.unref();
+  }
+
+  private lookup(handle: string, conn?: number): Container {
+    const c = this.byHandle.get(handle);
+    if (!c || c.state === "born" || c.state === "destroyed") throw errors.unknownHandle();
+    if (conn !== undefined) this.reference(c, conn);
+    return c;
+  }
+
+  // ---- commands ----
+
+  list(): string[] {
+    return [...this.byHandle.values()].filter((c) => c.state === "active" || c.state === "stopped").map((c) => c.handle);
+  }
+
+  async create(options: CreateOptions, conn?: number): Promise<string> {
+    if (this.shuttingDown) throw errors.shuttingDown();
+    if (options.network !== undefined) throw errors.notImplemented("Create.network");
+    const handle = options.handle;
+    if (handle !== undefined) {
+      if (handle === "") throw errors.invalid("handle must not be empty");
+      if (Buffer.byteLength(handle) > MAX_HANDLE_BYTES) throw errors.invalid(`handle is longer than ${MAX_HANDLE_BYTES} bytes`);
+      if (this.byHandle.has(handle) || this.reservedHandles.has(handle)) throw errors.handleTaken(handle);
+    }
+    const uid = this.uids.acquire();
+    if (uid === undefined) throw errors.uidPoolEmpty();
+    const id = this.ids.generate();
+    const finalHandle = handle ?? id;
+    this.reservedHandles.add(finalHandle);
+    const { depot, filesystem, runtime } = this.deps;
+    const spec: ContainerSpec = {
+      id,
+      handle: finalHandle,
+      uid,
+      rootfs: options.rootfs ?? this.config.defaultRootfs,
+      bindMounts: options.bindMounts,
+    };
+    const log = this.log.child({ handle: finalHandle, id });
+    const started = Date.now();
+    // Undone in reverse on failure, so a failed create leaves nothing behind.
+    const undo: Array<() => Promise<void>> = [];
+    try {
+      const path = await depot.create(id);
+      undo.push(() => depot.remove(id));
+      undo.push(() => filesystem.remove(id));
+      const rootfsPath = await filesystem.prepare(spec);
+      undo.push(() => runtime.destroy(id));
+      await runtime.create(spec, rootfsPath);
+      const graceTime = options.graceTime ?? this.config.graceTime;
+      const c = new Container(id, finalHandle, path, uid, spec.rootfs, spec.bindMounts, graceTime);
+      c.state = "active";
+      this.byHandle.set(finalHandle, c);
+      if (conn !== undefined) this.reference(c, conn);
+      else this.startGraceTimer(c);
+      log.info({ ms: Date.now() - started, uid, rootfs: spec.rootfs }, "container created");
+      return finalHandle;
+    } catch (err) {
+      log.warn({ err: String(err), detail: (err as { detail?: string }).detail }, "create failed; undoing");
+      for (const step of undo.reverse()) {
+        await step().catch((e) => log.error({ err: String(e) }, "cleanup after failed create failed"));
+      }
+      this.uids.release(uid);
+      throw err;
+    } finally {
+      this.reservedHandles.delete(finalHandle);
+    }
+  }
+
+  async info(handle: string, conn?: number): Promise<InfoResult> {
+    const c = this.lookup(handle, conn);
+    c.assertState("active", "stopped");
+    return this.infoOf(c);
+  }
+
+  private infoOf(c: Container): InfoResult {
+    if (c.obituary) return c.obituary;
+    return {
+      state: c.state,
+      events: c.events,
+      containerPath: c.path,
+      jobIds: c.runningJobIds(),
+    };
+  }
+
+  async stop(handle: string, options: StopOptions, conn?: number): Promise<void> {
+    const c = this.lookup(handle, conn);
+    c.assertState("active", "stopped");
+    const work = this.stopContainer(c, options.kill);
+    if (!options.background) return work;
+    work.catch((err) => this.log.error({ handle: c.handle, id: c.id, err: String(err) }, "background stop failed"));
+  }
+
+  private stopContainer(c: Container, kill: boolean): Promise<void> {
+    if (c.stopping) {
+      // A kill while a graceful stop is under way cuts its wait short.
+      if (kill) void this.deps.runtime.signalAll(c.id, "KILL").catch(() => {});
+      return c.stopping;
+    }
+    if (c.state === "stopped") return Promise.resolve();
+    c.state = "stopped";
+    const started = Date.now();
+    c.stopping = this.terminate(c, kill).finally(() => {
+      c.stopping = undefined;
+      this.log.info({ handle: c.handle, id: c.id, kill, ms: Date.now() - started }, "container stopped");
+    });
+    return c.stopping;
+  }
+
+  /** TERM to every process but init, KILL those left after the stop timeout, then wait for the jobs. */
+  private async terminate(c: Container, kill: boolean): Promise<void> {
+    const { runtime } = this.deps;
+    const gone = async (deadline: number) => {
+      for (;;) {
+        if ((await runtime.processCount(c.id)) === 0) return true;
+        if (Date.now() >= deadline) return false;
+        await sleep(POLL_MS);
+      }
+    };
+    let done = false;
+    if (!kill) {
+      await runtime.signalAll(c.id, "TERM");
+      done = await gone(Date.now() + this.config.stopTimeoutMs);
+    }
+    if (!done) {
+      await runtime.signalAll(c.id, "KILL");
+      await gone(Date.now() + KILL_WAIT_MS);
+    }
+    await within(Promise.all([...c.jobs.values()].map((j) => j.finished)), JOB_EXIT_WAIT_MS);
+  }
+
+  async destroy(handle: string, conn?: number): Promise<void> {
+    const c = this.lookup(handle, conn);
+    return this.destroyContainer(c);
+  }
+
+  private destroyContainer(c: Container): Promise<void> {
+    if (c.destroying) return c.destroying;
+    const log = this.log.child({ handle: c.handle, id: c.id });
+    const started = Date.now();
+    if (c.graceTimer) clearTimeout(c.graceTimer);
+    c.graceTimer = undefined;
+    c.obituary = this.infoOf(c);
+    const work = (async () => {
+      const { runtime, filesystem, depot } = this.deps;
+      await runtime.destroy(c.id);
+      // Links and Streams waiting on jobs get their output before the files go.
+      const jobs = [...c.jobs.values()];
+      await within(Promise.all(jobs.map((j) => j.finished)), JOB_EXIT_WAIT_MS);
+      await within(Promise.all(jobs.map((j) => j.idle())), JOB_EXIT_WAIT_MS);
+      await filesystem.remove(c.id);
+      await depot.remove(c.id);
+      this.uids.release(c.uid);
+      c.state = "destroyed";
+      this.byHandle.delete(c.handle);
+      log.info({ ms: Date.now() - started }, "container destroyed");
+    })();
+    c.destroying = work;
+    work.catch((err) => {
+      // Left registered so that Destroy can be tried again.
+      c.destroying = undefined;
+      c.obituary = undefined;
+      log.error({ err: String(err) }, "destroy failed");
+    });
+    return work;
+  }
+
+  async spawn(handle: string, options: SpawnOptions, conn?: number): Promise<number> {
+    const c = this.lookup(handle, conn);
+    c.assertState("active");
+    const jobId = ++this.lastJobId;
+    const user = jobUser(options.privileged, c.uid, this.config.containerUser);
+    const process = await this.deps.runtime.spawn(c.id, {
+      jobId,
+      script: options.script,
+      user,
+      privileged: options.privileged,
+      env: jobEnvironment(user, this.config.lang),
+      rlimits: jobRlimits(this.config.containerRlimits, options.rlimits),
+      discardOutput: options.discardOutput,
+    });
+    const log = options.logTag !== undefined && this.deps.logSink ? this.deps.logSink.open(`warden.${options.logTag}`) : undefined;
+    const job = new Job(jobId, process, {
+      outputLimit: this.config.jobOutputLimit,
+      discardOutput: options.discardOutput,
+      log,
+      logger: this.log.child({ handle: c.handle, id: c.id }),
+    });
+    c.jobs.set(jobId, job);
+    this.log.debug({ handle: c.handle, id: c.id, job: jobId, privileged: options.privileged }, "job spawned");
+    void job.finished.then((status) =>
+      this.log.debug({ handle: c.handle, id: c.id, job: jobId, status }, "job exited"),
+    );
+    return jobId;
+  }
+
+  /**
+   * Waits for the job and returns its result; the job is then gone. When
+   * `closed` aborts (the client went away) the wait ends and the job stays,
+   * for another client to Link or Stream.
+   */
+  async link(handle: string, jobId: number, conn?: number, closed?: AbortSignal): Promise<LinkResult> {
+    const c = this.lookup(handle, conn);
+    const job = c.jobs.get(jobId);
+    if (!job) throw errors.noSuchJob();
+    const result = await untilAborted(job.result(), closed);
+    if (result.overflowed) c.addEvent(OUTPUT_OVERFLOW_EVENT);
+    this.forgetJob(c, job);
+    return { exitStatus: result.exitStatus, stdout: result.stdout, stderr: result.stderr, info: this.infoOf(c) };
+  }
+
+  async run(handle: string, options: SpawnOptions, conn?: number, closed?: AbortSignal): Promise<LinkResult> {
+    const jobId = await this.spawn(handle, options, conn);
+    return this.link(handle, jobId, conn, closed);
+  }
+
+  /** Checks the handle and job at once, so errors come before any output. */
+  stream(handle: string, jobId: number, conn?: number, closed?: AbortSignal): AsyncGenerator<StreamChunk, StreamEnd> {
+    const c = this.lookup(handle, conn);
+    const job = c.jobs.get(jobId);
+    if (!job) throw errors.noSuchJob();
+    return this.streamJob(c, job, closed);
+  }
+
+  private async *streamJob(c: Container, job: Job, closed?: AbortSignal): AsyncGenerator<StreamChunk, StreamEnd> {
+    const exitStatus = yield* job.stream(closed);
+    this.forgetJob(c, job);
+    return { exitStatus, info: this.infoOf(c) };
+  }
+
+  // A linked or streamed job is gone: a second Link gets "no such job".
+  private forgetJob(c: Container, job: Job): void {
+    if (c.jobs.get(job.id) !== job) return;
+    c.jobs.delete(job.id);
+    void job
+      .idle()
+      .then(() => job.remove())
+      .catch((err) => this.log.warn({ handle: c.handle, job: job.id, err: String(err) }, "cannot remove job"));
+  }
+
+  // ---- daemon life ----
+
+  /**
+   * Until restarts are recovered, containers left in the depot by an earlier
+   * daemon are destroyed at start, so nothing leaks.
+   */
+  async removeLeftovers(): Promise<number> {
+    const { runtime, filesystem, depot } = this.deps;
+    const ids = await depot.list();
+    for (const id of ids) {
+      try {
+        await runtime.destroy(id);
+        await filesystem.remove(id);
+        await depot.remove(id);
+        this.log.info({ id }, "removed a container left by an earlier daemon");
+      } catch (err) {
+        this.log.error({ id, err: String(err) }, "cannot remove a leftover container");
+      }
+    }
+    return ids.length;
+  }
+
+  get containerCount(): number {
+    return this.byHandle.size;
+  }
+
+  /** Stops reaping; containers and their jobs go on running. */
+  shutdown(): void {
+    this.shuttingDown = true;
+    for (const c of this.byHandle.values()) {
+      if (c.graceTimer) clearTimeout(c.graceTimer);
+      c.graceTimer = undefined;
+    }
+  }
+
+  /** Destroys every container (for `wardend` stopping with destroy_on_shutdown, and tests). */
+  async destroyAll(): Promise<void> {
+    await Promise.allSettled([...this.byHandle.values()].map((c) => this.destroyContainer(c)));
+  }
+}

@@ -1,0 +1,62 @@
+// One container as the core sees it: its identity, its state (Warden's
+// born → active → stopped → destroyed), its events, jobs and grace timer.
+import { errors } from "./errors.js";
+import type { BindMount } from "./interfaces.js";
+import type { Job } from "./job.js";
+
+export type ContainerState = "born" | "active" | "stopped" | "destroyed";
+
+export interface InfoResult {
+  state: ContainerState;
+  events: string[];
+  hostIp?: string;
+  containerIp?: string;
+  containerPath: string;
+  jobIds: number[];
+}
+
+export class Container {
+  state: ContainerState = "born";
+  readonly jobs = new Map<number, Job>();
+  /** Connections that reference this container; while any does, no grace timer runs. */
+  readonly refs = new Set<number>();
+  graceTimer: NodeJS.Timeout | undefined;
+  stopping: Promise<void> | undefined;
+  destroying: Promise<void> | undefined;
+  /** Info saved by Destroy, answered to Links and Streams that outlive the container. */
+  obituary: InfoResult | undefined;
+  private readonly eventSet = new Set<string>();
+
+  constructor(
+    readonly id: string,
+    readonly handle: string,
+    readonly path: string,
+    readonly uid: number,
+    readonly rootfs: string,
+    readonly bindMounts: BindMount[],
+    /** Seconds, or null for never. */
+    readonly graceTime: number | null,
+  ) {}
+
+  get events(): string[] {
+    return [...this.eventSet];
+  }
+
+  addEvent(event: string): void {
+    this.eventSet.add(event);
+  }
+
+  /** The state clients see: a container being destroyed is as good as destroyed. */
+  get visibleState(): ContainerState {
+    return this.destroying ? "destroyed" : this.state;
+  }
+
+  assertState(...allowed: ContainerState[]): void {
+    const current = this.visibleState;
+    if (!allowed.includes(current)) throw errors.wrongState(allowed, current);
+  }
+
+  runningJobIds(): number[] {
+    return [...this.jobs.values()].filter((j) => j.running).map((j) => j.id);
+  }
+}

@@ -1,0 +1,67 @@
+// One error type for everything a client can be told. `message` is the text
+// the client sees (Warden's exact text where Warden defined one); `code` is
+// stable for programs and logs; `detail` carries what went wrong underneath
+// (a runtime's stderr, say) and travels in ErrorResponse.data.
+
+export type ErrorCode =
+  | "UNKNOWN_HANDLE"
+  | "NO_SUCH_JOB"
+  | "HANDLE_TAKEN"
+  | "WRONG_STATE"
+  | "ROOTFS_NOT_FOUND"
+  | "BIND_MOUNT_SOURCE_MISSING"
+  | "INVALID_REQUEST"
+  | "UID_POOL_EMPTY"
+  | "NETWORK_UNAVAILABLE"
+  | "PORT_POOL_EMPTY"
+  | "SPAWN_FAILED"
+  | "RLIMIT_ABOVE_HARD_LIMIT"
+  | "COMMAND_FAILED"
+  | "NOT_IMPLEMENTED"
+  | "UNKNOWN_REQUEST"
+  | "DECODE_FAILED"
+  | "FRAME_INVALID"
+  | "SHUTTING_DOWN"
+  | "INTERNAL";
+
+export class WardenError extends Error {
+  readonly code: ErrorCode;
+  readonly detail?: string;
+
+  constructor(code: ErrorCode, message: string, detail?: string) {
+    super(message);
+    this.name = "WardenError";
+    this.code = code;
+    if (detail !== undefined) this.detail = detail;
+  }
+}
+
+export const errors = {
+  unknownHandle: () => new WardenError("UNKNOWN_HANDLE", "unknown handle"),
+  noSuchJob: () => new WardenError("NO_SUCH_JOB", "no such job"),
+  handleTaken: (handle: string) =>
+    new WardenError("HANDLE_TAKEN", `container with handle: ${handle} already exists.`),
+  wrongState: (allowed: readonly string[], current: string) =>
+    new WardenError(
+      "WRONG_STATE",
+      `Container state must be one of '${allowed.join(", ")}', current state is '${current}'`,
+    ),
+  rootfsNotFound: (path: string) => new WardenError("ROOTFS_NOT_FOUND", `rootfs ${path} not found`),
+  bindMountSourceMissing: (path: string) =>
+    new WardenError("BIND_MOUNT_SOURCE_MISSING", `Source path for bind mount does not exist: ${path}`),
+  invalid: (message: string) => new WardenError("INVALID_REQUEST", message),
+  uidPoolEmpty: () => new WardenError("UID_POOL_EMPTY", "Warden::Pool::Uid::NoUidAvailable"),
+  spawnFailed: (detail?: string) => new WardenError("SPAWN_FAILED", "iomux-spawn failed", detail),
+  commandFailed: (detail?: string) => new WardenError("COMMAND_FAILED", "command exited with failure", detail),
+  notImplemented: (command: string) =>
+    new WardenError("NOT_IMPLEMENTED", `not implemented: ${command} is not supported by this server yet`),
+  shuttingDown: () => new WardenError("SHUTTING_DOWN", "server is shutting down"),
+  internal: (detail: string) => new WardenError("INTERNAL", `unexpected error: ${detail}`),
+};
+
+/** Any thrown value as a WardenError, keeping Warden's fallback text for the unexpected. */
+export function asWardenError(err: unknown): WardenError {
+  if (err instanceof WardenError) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  return errors.internal(detail);
+}

@@ -1,0 +1,113 @@
+// What the container core needs from the machine, declared here where it is
+// used. The core knows nothing of Linux; src/linux implements these, and the
+// unit tests implement them with fakes.
+
+export type BindMountMode = "ro" | "rw";
+
+export interface BindMount {
+  srcPath: string;
+  dstPath: string;
+  mode: BindMountMode;
+}
+
+export interface ContainerSpec {
+  id: string;
+  handle: string;
+  /** The container user's uid (and gid), from the uid pool. */
+  uid: number;
+  /** Host directory of the read-only base root filesystem. */
+  rootfs: string;
+  bindMounts: BindMount[];
+}
+
+/** One directory per container, named by its id. */
+export interface Depot {
+  path(id: string): string;
+  create(id: string): Promise<string>;
+  remove(id: string): Promise<void>;
+  /** Ids of every container directory present. */
+  list(): Promise<string[]>;
+}
+
+export interface Filesystem {
+  /** Checks the base and builds the container's root: a writable layer over the base. */
+  prepare(spec: ContainerSpec): Promise<string>;
+  /** Removes the container's root; safe to call for a half-made or missing one. */
+  remove(id: string): Promise<void>;
+}
+
+export type RlimitName =
+  | "as" | "core" | "cpu" | "data" | "fsize" | "locks" | "memlock" | "msgqueue"
+  | "nice" | "nofile" | "nproc" | "rss" | "rtprio" | "sigpending" | "stack";
+
+export const RLIMIT_NAMES: readonly RlimitName[] = [
+  "as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue",
+  "nice", "nofile", "nproc", "rss", "rtprio", "sigpending", "stack",
+];
+
+export type Rlimits = Partial<Record<RlimitName, bigint>>;
+
+export interface JobUser {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+export interface JobSpec {
+  jobId: number;
+  script: string;
+  user: JobUser;
+  privileged: boolean;
+  env: string[];
+  rlimits: Rlimits;
+  discardOutput: boolean;
+}
+
+export type OutputStream = "stdout" | "stderr";
+
+/** A job running under a supervisor that outlives this daemon. */
+export interface JobProcess {
+  /** The exit status the supervisor recorded: the code, or 128 + signal. */
+  readonly exited: Promise<number>;
+  /** Calls `listener` (coalesced) when output grows. Returns an unsubscribe function. */
+  onOutput(listener: () => void): () => void;
+  outputSizes(): Promise<Record<OutputStream, number>>;
+  read(stream: OutputStream, offset: number, length: number): Promise<Buffer>;
+  /** Kills the job's process. */
+  kill(): Promise<void>;
+  /** Forgets the job and removes its files. */
+  remove(): Promise<void>;
+}
+
+export type StopSignal = "TERM" | "KILL";
+
+export interface Runtime {
+  /** Starts the container's init under its supervisor on a prepared root filesystem. */
+  create(spec: ContainerSpec, rootfsPath: string): Promise<void>;
+  /** Kills every process, the supervisors included, and removes the runtime's state. Idempotent. */
+  destroy(id: string): Promise<void>;
+  /** Signals every process of the container but its init. */
+  signalAll(id: string, signal: StopSignal): Promise<void>;
+  /** How many processes the container runs besides its init. */
+  processCount(id: string): Promise<number>;
+  spawn(id: string, job: JobSpec): Promise<JobProcess>;
+}
+
+/** Where output of jobs with a log_tag goes (syslog). */
+export interface JobLogSink {
+  open(tag: string): JobLog;
+}
+
+export interface JobLog {
+  write(stream: OutputStream, line: string): void;
+  close(): void;
+}
+
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  child(bindings: Record<string, unknown>): Logger;
+}

@@ -1,0 +1,107 @@
+// What the daemon prepares on the host before serving, and takes down when
+// it stops with no container left: directories, the runtime's private mount
+// namespace, a null device of our own, the parent cgroups.
+import { access, constants, mkdir, open, rm, stat } from "node:fs/promises";
+import { delimiter, join } from "node:path";
+import type { Config } from "../config/schema.js";
+import type { ContainerCgroups } from "../linux/cgroups/cgroups.js";
+import { run } from "../linux/command.js";
+import { RuntimeMountNamespace } from "../linux/runtime/mount-namespace.js";
+
+export class SetupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SetupError";
+  }
+}
+
+export interface HostPaths {
+  runtimeStateRoot: string;
+  socketDir: string;
+  nullDevice: string;
+}
+
+export function hostPaths(config: Config): HostPaths {
+  const server = config.server;
+  return {
+    runtimeStateRoot: join(server.run_path, server.runtime),
+    socketDir: join(server.run_path, "sockets"),
+    nullDevice: join(server.container_depot_path, ".null"),
+  };
+}
+
+async function executable(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.X_OK);
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** An absolute path for a tool, from the config or from PATH (plus the sbin directories). */
+export async function findTool(name: string, configured?: string): Promise<string> {
+  if (configured) {
+    if (await executable(configured)) return configured;
+    throw new SetupError(`${configured} is not an executable (configured for ${name})`);
+  }
+  const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/local/sbin", "/usr/sbin", "/sbin"];
+  for (const dir of dirs) {
+    if (dir && (await executable(join(dir, name)))) return join(dir, name);
+  }
+  throw new SetupError(`${name} not found; install it (apt-get install -y ${name}) or set its path in the config`);
+}
+
+export async function checkTools(config: Config): Promise<{ runtimePath: string }> {
+  if (process.getuid?.() !== 0) throw new SetupError("linux containers require root privileges");
+  for (const [key, path] of [
+    ["server.conmon_path", config.server.conmon_path],
+    ["server.init_path", config.server.init_path],
+  ] as const) {
+    if (!(await executable(path))) throw new SetupError(`${key}: ${path} is not an executable`);
+  }
+  for (const tool of ["nsenter", "unshare", "mount", "umount", "mknod"]) await findTool(tool);
+  const runtimePath = await findTool(config.server.runtime, config.server.runtime_path);
+  try {
+    if (!(await stat(config.server.container_rootfs_path)).isDirectory()) throw new Error();
+  } catch {
+    throw new SetupError(
+      `container_rootfs_path does not exist: ${config.server.container_rootfs_path} (make it with bin/warden-rootfs)`,
+    );
+  }
+  return { runtimePath };
+}
+
+export async function setUpHost(config: Config, paths: HostPaths, ns: RuntimeMountNamespace): Promise<void> {
+  await mkdir(config.server.container_depot_path, { recursive: true, mode: 0o700 });
+  await mkdir(config.server.run_path, { recursive: true, mode: 0o700 });
+  await mkdir(paths.runtimeStateRoot, { recursive: true, mode: 0o700 });
+  await mkdir(paths.socketDir, { recursive: true, mode: 0o700 });
+  await ns.ensure();
+  // Runtimes chown a job's stdio to the job's user; a device of our own,
+  // in a directory only root can enter, takes the place of /dev/null.
+  await rm(paths.nullDevice, { force: true });
+  await run(["mknod", "-m", "0600", paths.nullDevice, "c", "1", "3"]);
+  try {
+    const handle = await open(paths.nullDevice, "w");
+    await handle.close();
+  } catch (err) {
+    throw new SetupError(
+      `cannot use a device node in ${config.server.container_depot_path} (mounted nodev?): ${(err as Error).message}`,
+    );
+  }
+}
+
+/** Undoes setUpHost; only called when no container is left. */
+export async function tearDownHost(
+  config: Config,
+  paths: HostPaths,
+  ns: RuntimeMountNamespace,
+  cgroups: ContainerCgroups,
+): Promise<void> {
+  await ns.teardown();
+  await rm(paths.nullDevice, { force: true });
+  await rm(paths.runtimeStateRoot, { recursive: true, force: true });
+  await rm(paths.socketDir, { recursive: true, force: true });
+  await cgroups.removeParent();
+}

@@ -1,0 +1,149 @@
+// wardend: reads the config, prepares the host, wires the parts together and
+// serves until SIGTERM or SIGINT. Containers outlive the daemon; when it
+// stops with none left, it takes its host set-up down again.
+import { readFileSync, writeFileSync, rmSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { checkUidPool, ConfigError, loadConfig } from "../config/load.js";
+import type { Config } from "../config/schema.js";
+import { ContainerManager } from "../core/container-manager.js";
+import type { Logger } from "../core/interfaces.js";
+import { detectCgroups } from "../linux/cgroups/cgroups.js";
+import { DirectoryDepot } from "../linux/depot.js";
+import { OverlayFilesystem } from "../linux/fs/overlay.js";
+import { CONTAINER_USER } from "../linux/fs/container-files.js";
+import { Conmon } from "../linux/runtime/conmon.js";
+import { LinuxRuntime } from "../linux/runtime/linux-runtime.js";
+import { RuntimeMountNamespace } from "../linux/runtime/mount-namespace.js";
+import { OciRuntimeCli } from "../linux/runtime/oci-runtime.js";
+import { SyslogJobLogSink } from "../linux/syslog.js";
+import { createLogger } from "../log.js";
+import { Dispatcher } from "../server/dispatch.js";
+import { WardenServer } from "../server/server.js";
+import { startHealthCheck } from "./health-check.js";
+import { checkTools, hostPaths, SetupError, setUpHost, tearDownHost } from "./host-setup.js";
+
+export interface RunningDaemon {
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(config: Config, log: Logger): Promise<RunningDaemon> {
+  checkUidPool(config, readFileSync("/etc/passwd", "utf8"));
+  const { runtimePath } = await checkTools(config);
+  const server = config.server;
+  const paths = hostPaths(config);
+  const ns = new RuntimeMountNamespace(server.run_path);
+  await setUpHost(config, paths, ns);
+  const cgroups = await detectCgroups(server.cgroup_parent);
+  const depot = new DirectoryDepot(server.container_depot_path);
+  const oci = new OciRuntimeCli({ name: server.runtime, path: runtimePath, stateRoot: paths.runtimeStateRoot });
+  const conmon = new Conmon({ path: server.conmon_path, runtime: oci, socketDir: paths.socketDir }, ns);
+  const runtime = new LinuxRuntime({
+    depot,
+    oci,
+    conmon,
+    cgroups,
+    cgroupParent: server.cgroup_parent,
+    initPath: server.init_path,
+    socketDir: paths.socketDir,
+    nullDevice: paths.nullDevice,
+  });
+  const manager = new ContainerManager(
+    {
+      defaultRootfs: server.container_rootfs_path,
+      graceTime: server.container_grace_time,
+      jobOutputLimit: server.job_output_limit,
+      containerRlimits: server.container_rlimits,
+      stopTimeoutMs: server.stop_timeout * 1000,
+      lang: process.env.LANG || "en_US.UTF-8",
+      uidPoolStart: config.user.pool_start_uid,
+      uidPoolSize: config.user.pool_size,
+      containerUser: CONTAINER_USER,
+    },
+    {
+      runtime,
+      filesystem: new OverlayFilesystem(depot, ns),
+      depot,
+      logSink: new SyslogJobLogSink(server.syslog_socket, log),
+      logger: log,
+    },
+  );
+  const leftovers = await manager.removeLeftovers();
+  const wardenServer = new WardenServer({
+    path: server.unix_domain_path,
+    permissions: server.unix_domain_permissions,
+    maxFrameBytes: server.max_frame_bytes,
+    handler: new Dispatcher(manager),
+    logger: log,
+    onOpen: () => manager.connectionOpened(),
+    onClose: (conn) => manager.connectionClosed(conn),
+  });
+  await wardenServer.listen();
+  const health = config.health_check_server.port ? await startHealthCheck(config.health_check_server.port) : undefined;
+  if (server.pidfile) writeFileSync(server.pidfile, `${process.pid}\n`);
+  log.info(
+    { socket: server.unix_domain_path, runtime: server.runtime, depot: server.container_depot_path, leftovers },
+    `Listening on ${server.unix_domain_path}`,
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    stop() {
+      stopping ??= (async () => {
+        manager.shutdown();
+        await wardenServer.close();
+        health?.close();
+        if (server.pidfile) rmSync(server.pidfile, { force: true });
+        if (manager.containerCount === 0) {
+          await tearDownHost(config, paths, ns, cgroups);
+          log.info({}, "stopped; no containers left, host set-up removed");
+        } else {
+          log.info({ containers: manager.containerCount }, "stopped; containers keep running");
+        }
+      })();
+      return stopping;
+    },
+  };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let configPath: string | undefined;
+  try {
+    const { values } = parseArgs({ args: argv, options: { config: { type: "string", short: "c" }, help: { type: "boolean", short: "h" } } });
+    if (values.help) {
+      process.stdout.write("usage: wardend [--config FILE]\n");
+      return 0;
+    }
+    configPath = values.config;
+  } catch (err) {
+    process.stderr.write(`wardend: ${(err as Error).message}\nusage: wardend [--config FILE]\n`);
+    return 2;
+  }
+  let config: Config;
+  try {
+    config = loadConfig(configPath);
+  } catch (err) {
+    process.stderr.write(`wardend: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const log = createLogger({ level: config.logging.level, file: config.logging.file });
+  let daemon: RunningDaemon;
+  try {
+    daemon = await startDaemon(config, log);
+  } catch (err) {
+    const known = err instanceof SetupError || err instanceof ConfigError;
+    process.stderr.write(`wardend: ${known ? (err as Error).message : (err as Error).stack}\n`);
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      log.info({ signal }, "shutting down");
+      daemon.stop().then(resolve, (err) => {
+        log.error({ err: String(err) }, "shutdown failed");
+        resolve();
+      });
+    };
+    process.once("SIGTERM", onSignal);
+    process.once("SIGINT", onSignal);
+  });
+  return 0;
+}

@@ -1,0 +1,82 @@
+// The files that make a base root filesystem this container's own: its
+// name, its hosts, and the user `vcap` with the uid it was given. They are
+// written into the writable layer, so the shared base is never touched.
+import { chmod, chown, lstat, mkdir, open, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
+export const CONTAINER_USER = "vcap";
+const MAX_ACCOUNT_FILE = 1024 * 1024;
+
+export interface ContainerFilesSpec {
+  id: string;
+  uid: number;
+  containerIp?: string;
+}
+
+export async function writeContainerFiles(lower: string, upper: string, spec: ContainerFilesSpec): Promise<void> {
+  const etc = join(upper, "etc");
+  await mkdir(etc, { recursive: true, mode: 0o755 });
+  await writeFile(join(etc, "hostname"), `${spec.id}\n`);
+  await writeFile(join(etc, "hosts"), hostsFile(spec.id, spec.containerIp));
+  const passwd = await readAccountFile(join(lower, "etc/passwd"));
+  const group = await readAccountFile(join(lower, "etc/group"));
+  await writeFile(join(etc, "passwd"), withUser(passwd, spec.uid), { mode: 0o644 });
+  await writeFile(join(etc, "group"), withGroup(group, spec.uid), { mode: 0o644 });
+
+  const home = join(upper, "home", CONTAINER_USER);
+  await mkdir(home, { recursive: true, mode: 0o755 });
+  await chown(home, spec.uid, spec.uid);
+  if (!(await isDirectory(join(lower, "root")))) await mkdir(join(upper, "root"), { mode: 0o700 });
+  if (!(await isDirectory(join(lower, "tmp")))) {
+    await mkdir(join(upper, "tmp"));
+    // mkdir's mode is filtered by the umask; /tmp needs its sticky bit.
+    await chmod(join(upper, "tmp"), 0o1777);
+  }
+}
+
+export function hostsFile(id: string, containerIp?: string): string {
+  return `127.0.0.1 localhost\n${containerIp ?? "127.0.0.1"} ${id}\n`;
+}
+
+/** passwd with `vcap` set to uid = gid = `uid`, added when the base has none. */
+export function withUser(passwd: string, uid: number): string {
+  const entry = `${CONTAINER_USER}:x:${uid}:${uid}::/home/${CONTAINER_USER}:/bin/bash`;
+  return replaceEntry(passwd, entry, "root:x:0:0:root:/root:/bin/bash");
+}
+
+export function withGroup(group: string, gid: number): string {
+  return replaceEntry(group, `${CONTAINER_USER}:x:${gid}:`, "root:x:0:");
+}
+
+// Drops the base's own vcap entry and makes sure root exists: a job running
+// privileged must resolve to a name too.
+function replaceEntry(text: string, entry: string, rootEntry: string): string {
+  const lines = text.split("\n").filter((l) => l !== "" && !l.startsWith(`${CONTAINER_USER}:`));
+  if (!lines.some((l) => l.startsWith("root:"))) lines.unshift(rootEntry);
+  lines.push(entry);
+  return `${lines.join("\n")}\n`;
+}
+
+// The base is chosen by the client: follow no symlink out of it, read no device.
+async function readAccountFile(path: string): Promise<string> {
+  try {
+    const st = await lstat(path);
+    if (!st.isFile() || st.size > MAX_ACCOUNT_FILE) return "";
+    const handle = await open(path, "r");
+    try {
+      return await handle.readFile("utf8");
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return "";
+  }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await lstat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}

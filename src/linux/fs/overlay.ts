@@ -1,0 +1,88 @@
+// The container's root filesystem: an overlay of the read-only base and a
+// writable layer in the container's depot directory, mounted inside the
+// runtime's private mount namespace (see mount-namespace.ts).
+import { mkdir, stat } from "node:fs/promises";
+import { isAbsolute, join } from "node:path";
+import { errors } from "../../core/errors.js";
+import type { ContainerSpec, Depot, Filesystem } from "../../core/interfaces.js";
+import { CommandError, run } from "../command.js";
+import type { RuntimeMountNamespace } from "../runtime/mount-namespace.js";
+import { writeContainerFiles } from "./container-files.js";
+
+export function containerLayout(dir: string) {
+  return {
+    upper: join(dir, "upper"),
+    work: join(dir, "work"),
+    rootfs: join(dir, "rootfs"),
+  };
+}
+
+// overlayfs options are a comma-separated list and lowerdir a colon-separated
+// one: a path holding either (or a backslash, the escape) would be read as
+// more options. A client must not be able to add options by naming a rootfs.
+const UNSAFE_OPTION_CHARS = /[,:\\\n]/;
+
+export function overlayOptionsSafe(path: string): boolean {
+  return !UNSAFE_OPTION_CHARS.test(path);
+}
+
+export class OverlayFilesystem implements Filesystem {
+  constructor(
+    private readonly depot: Depot,
+    private readonly ns: RuntimeMountNamespace,
+  ) {}
+
+  async prepare(spec: ContainerSpec): Promise<string> {
+    await assertRootfs(spec.rootfs);
+    await assertBindMounts(spec);
+    const layout = containerLayout(this.depot.path(spec.id));
+    await mkdir(layout.upper, { recursive: true });
+    await mkdir(layout.work, { recursive: true });
+    await mkdir(layout.rootfs, { recursive: true });
+    await writeContainerFiles(spec.rootfs, layout.upper, { id: spec.id, uid: spec.uid });
+    const options = `lowerdir=${spec.rootfs},upperdir=${layout.upper},workdir=${layout.work}`;
+    try {
+      await run(this.ns.wrap(["mount", "-t", "overlay", "overlay", "-o", options, layout.rootfs], "/"));
+    } catch (err) {
+      throw errors.commandFailed(err instanceof Error ? err.message : String(err));
+    }
+    return layout.rootfs;
+  }
+
+  async remove(id: string): Promise<void> {
+    const { rootfs } = containerLayout(this.depot.path(id));
+    try {
+      await run(this.ns.wrap(["umount", rootfs], "/"));
+    } catch (err) {
+      // Nothing mounted (a half-made container, or removed before): done.
+      if (err instanceof CommandError && /not mounted|no mount point|No such file/.test(err.stderr)) return;
+      throw err;
+    }
+  }
+}
+
+async function assertBindMounts(spec: ContainerSpec): Promise<void> {
+  for (const m of spec.bindMounts) {
+    if (!isAbsolute(m.srcPath) || !isAbsolute(m.dstPath)) {
+      throw errors.invalid(`bind mount paths must be absolute: ${m.srcPath} -> ${m.dstPath}`);
+    }
+    try {
+      await stat(m.srcPath);
+    } catch {
+      throw errors.bindMountSourceMissing(m.srcPath);
+    }
+  }
+}
+
+async function assertRootfs(path: string): Promise<void> {
+  if (!isAbsolute(path) || !overlayOptionsSafe(path)) {
+    throw errors.invalid(`rootfs ${path} must be an absolute path without ',', ':' or '\\\\'`);
+  }
+  try {
+    // stat follows a symlink to a directory, which is allowed.
+    if ((await stat(path)).isDirectory()) return;
+  } catch {
+    // falls through
+  }
+  throw errors.rootfsNotFound(path);
+}

@@ -1,0 +1,37 @@
+// Facts about host processes from /proc.
+import { readFile } from "node:fs/promises";
+
+/**
+ * True while the process exists and is not a zombie. kill(pid, 0) is not
+ * enough: it succeeds on zombies, and a supervisor that double-forked is
+ * reaped by whatever init the host runs, sometimes seconds later.
+ */
+export async function isAlive(pid: number): Promise<boolean> {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    // The state follows the command name, which is in parentheses and may contain spaces.
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch {
+    return false;
+  }
+}
+
+/** Reads a pid file; undefined when missing or not a pid. */
+export async function readPidFile(path: string): Promise<number | undefined> {
+  try {
+    const pid = Number((await readFile(path, "utf8")).trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
+  }
+}

@@ -1,0 +1,142 @@
+// The container's OCI bundle, built by small rules that each own one concern
+// (in the manner of Guardian's bundlerules), so each is tested on its own.
+import type { BindMount } from "../../core/interfaces.js";
+import type { OciDevice, OciDeviceRule, OciSpec } from "./oci-spec.js";
+
+export interface BundleContext {
+  id: string;
+  rootfsPath: string;
+  bindMounts: BindMount[];
+  /** cgroups path under every controller: /<parent>/<id>. */
+  cgroupParent: string;
+  /** Host path of the init (catatonit), bind-mounted read-only. */
+  initPath: string;
+}
+
+export type BundleRule = (spec: OciSpec, ctx: BundleContext) => void;
+
+/** Where the init appears in the container: /dev is the runtime's own tmpfs, so nothing is written to the rootfs. */
+export const INIT_PATH_IN_CONTAINER = "/dev/init";
+
+export const baseRule: BundleRule = (spec, ctx) => {
+  spec.root = { path: ctx.rootfsPath, readonly: false };
+  spec.hostname = ctx.id;
+};
+
+export const initRule: BundleRule = (spec, ctx) => {
+  // PID 1 only reaps: jobs are exec'd beside it. -P: pause, run no program.
+  spec.process = {
+    terminal: false,
+    user: { uid: 0, gid: 0 },
+    args: [INIT_PATH_IN_CONTAINER, "-P"],
+    env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+    cwd: "/",
+    capabilities: { bounding: [], effective: [], permitted: [], inheritable: [], ambient: [] },
+    noNewPrivileges: true,
+  };
+  spec.mounts.push({
+    destination: INIT_PATH_IN_CONTAINER,
+    type: "bind",
+    source: ctx.initPath,
+    options: ["bind", "ro", "nosuid", "nodev"],
+  });
+};
+
+export const namespacesRule: BundleRule = (spec) => {
+  spec.linux.namespaces = [{ type: "pid" }, { type: "network" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }];
+};
+
+export const systemMountsRule: BundleRule = (spec) => {
+  spec.mounts.push(
+    { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
+    { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+    {
+      destination: "/dev/pts",
+      type: "devpts",
+      source: "devpts",
+      options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+    },
+    // tmpfs pages are charged to the container's memory cgroup, so /dev/shm counts against its limit.
+    { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777"] },
+    { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
+    { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
+  );
+};
+
+// Warden's device list (tty, random, urandom, null, zero, fuse) plus full,
+// which every OCI runtime creates; ptmx and pts come with devpts.
+const DEVICES: Array<[string, number, number]> = [
+  ["/dev/null", 1, 3],
+  ["/dev/zero", 1, 5],
+  ["/dev/full", 1, 7],
+  ["/dev/random", 1, 8],
+  ["/dev/urandom", 1, 9],
+  ["/dev/tty", 5, 0],
+  ["/dev/fuse", 10, 229],
+];
+
+export const devicesRule: BundleRule = (spec) => {
+  spec.linux.devices = DEVICES.map(
+    ([path, major, minor]): OciDevice => ({ path, type: "c", major, minor, fileMode: 0o666, uid: 0, gid: 0 }),
+  );
+  const allow = (major: number, minor?: number): OciDeviceRule => ({
+    allow: true,
+    type: "c",
+    major,
+    ...(minor === undefined ? {} : { minor }),
+    access: "rw",
+  });
+  spec.linux.resources.devices = [
+    { allow: false, access: "rwm" },
+    ...DEVICES.map(([, major, minor]) => allow(major, minor)),
+    allow(5, 2), // /dev/ptmx
+    allow(136), // /dev/pts/*
+  ];
+};
+
+export const cgroupsRule: BundleRule = (spec, ctx) => {
+  spec.linux.cgroupsPath = `/${ctx.cgroupParent}/${ctx.id}`;
+};
+
+export const bindMountsRule: BundleRule = (spec, ctx) => {
+  for (const m of ctx.bindMounts) {
+    spec.mounts.push({
+      destination: m.dstPath,
+      type: "bind",
+      source: m.srcPath,
+      options: ["bind", m.mode, "nosuid", "nodev"],
+    });
+  }
+};
+
+export const maskRule: BundleRule = (spec) => {
+  spec.linux.maskedPaths = [
+    "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+    "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
+  ];
+  spec.linux.readonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+};
+
+export const BUNDLE_RULES: readonly BundleRule[] = [
+  baseRule,
+  namespacesRule,
+  systemMountsRule,
+  initRule,
+  devicesRule,
+  cgroupsRule,
+  bindMountsRule,
+  maskRule,
+];
+
+export function buildBundle(ctx: BundleContext, rules: readonly BundleRule[] = BUNDLE_RULES): OciSpec {
+  const spec: OciSpec = {
+    ociVersion: "1.0.2",
+    process: { terminal: false, user: { uid: 0, gid: 0 }, args: [], env: [], cwd: "/" },
+    root: { path: "", readonly: false },
+    hostname: "",
+    mounts: [],
+    linux: { namespaces: [], cgroupsPath: "", devices: [], resources: { devices: [] }, maskedPaths: [], readonlyPaths: [] },
+  };
+  for (const rule of rules) rule(spec, ctx);
+  return spec;
+}

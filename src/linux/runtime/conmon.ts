@@ -1,0 +1,177 @@
+// conmon supervises the container's init and every job: it outlives this
+// daemon, records exit codes in files, and reports the pid it started on a
+// "sync" fd. We give it a plain file as that fd, never a pipe: a pipe whose
+// reader died (a daemon restart) kills conmon with EPIPE and loses the job.
+import { spawn } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { isAlive, readPidFile } from "../process.js";
+import { waitFor } from "../wait-for.js";
+import type { RuntimeMountNamespace } from "./mount-namespace.js";
+import type { OciRuntimeCli } from "./oci-runtime.js";
+
+export interface SyncMessage {
+  data: number;
+  message?: string;
+}
+
+export function parseSync(text: string): SyncMessage[] {
+  const out: SyncMessage[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    try {
+      const msg = JSON.parse(line) as SyncMessage;
+      if (typeof msg.data === "number") out.push(msg);
+    } catch {
+      // a partial line: conmon is still writing it
+    }
+  }
+  return out;
+}
+
+export class ConmonError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConmonError";
+  }
+}
+
+const START_TIMEOUT_MS = 30_000;
+
+export interface ConmonOptions {
+  path: string;
+  runtime: OciRuntimeCli;
+  /** Where conmon makes its attach socket links; short, so paths stay under 108 bytes. */
+  socketDir: string;
+}
+
+export class Conmon {
+  constructor(
+    private readonly options: ConmonOptions,
+    private readonly ns: RuntimeMountNamespace,
+  ) {}
+
+  private runtimeArgs(): string[] {
+    return [
+      "-r", this.options.runtime.path,
+      ...this.options.runtime.globalArgs.flatMap((a) => ["--runtime-arg", a]),
+    ];
+  }
+
+  /**
+   * Creates the container (not yet started) under a conmon of its own, inside
+   * the runtime mount namespace. Resolves with the init's host pid.
+   */
+  async createContainer(id: string, bundleDir: string, runDir: string): Promise<number> {
+    const argv = this.ns.wrap(
+      [
+        this.options.path, "--api-version", "1",
+        "-c", id, "-u", id, "-n", id,
+        ...this.runtimeArgs(),
+        "-b", bundleDir,
+        "-p", join(runDir, "pid"),
+        "-P", join(runDir, "conmon.pid"),
+        "--persist-dir", runDir,
+        "--socket-dir-path", this.options.socketDir,
+        "-l", "none",
+      ],
+      // conmon writes an `oom` file into its working directory too.
+      runDir,
+    );
+    await this.launch(argv, runDir, {
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: join(runDir, "conmon.stderr"),
+    });
+    const sync = await this.waitSync(runDir, () => readFile(join(runDir, "conmon.stderr"), "utf8").catch(() => ""));
+    return sync;
+  }
+
+  /**
+   * Runs a process in a running container under its own conmon, with our
+   * files as its stdio (passthrough). Resolves once the process runs (or has
+   * already exited).
+   */
+  async exec(id: string, jobDir: string, stdio: { stdin: string; stdout: string; stderr: string }): Promise<void> {
+    const argv = [
+      this.options.path, "--api-version", "1",
+      "-c", id, "-u", `${id}-${jobDir.split("/").pop()}`, "-n", id,
+      ...this.runtimeArgs(),
+      "-p", join(jobDir, "pid"),
+      "-P", join(jobDir, "conmon.pid"),
+      "--persist-dir", jobDir,
+      "--exec", "--exec-process-spec", join(jobDir, "process.json"),
+      "-l", "passthrough",
+    ];
+    await this.launch(argv, jobDir, stdio);
+    await this.waitSync(jobDir, () => readFile(stdio.stderr, "utf8").catch(() => ""), join(jobDir, "exit"));
+  }
+
+  private async launch(
+    argv: string[],
+    cwd: string,
+    stdio: { stdin: string; stdout: string; stderr: string },
+  ): Promise<void> {
+    const fds: number[] = [];
+    const openFd = (spec: string, flags: string) => {
+      if (spec === "ignore") return "ignore" as const;
+      const fd = openSync(spec, flags);
+      fds.push(fd);
+      return fd;
+    };
+    try {
+      const syncFd = openFd(join(cwd, "sync"), "a");
+      const child = spawn(argv[0], argv.slice(1), {
+        cwd,
+        // setsid before exec: killing our process group cannot reach the supervisor.
+        detached: true,
+        stdio: [openFd(stdio.stdin, "r"), openFd(stdio.stdout, "a"), openFd(stdio.stderr, "a"), syncFd],
+        env: { ...process.env, _OCI_SYNCPIPE: "3" },
+      });
+      child.unref();
+      // conmon forks and its first process exits at once; a failure here is a bad argument.
+      const code = await new Promise<number>((resolve, reject) => {
+        child.once("error", reject);
+        child.once("exit", (c, sig) => resolve(c ?? (sig ? 128 : 1)));
+      });
+      if (code !== 0) throw new ConmonError(`conmon exited with ${code}`);
+    } finally {
+      for (const fd of fds) closeSync(fd);
+    }
+  }
+
+  /**
+   * Waits until conmon reports the pid it started. `exitFile` existing also
+   * counts: a fast process may be gone before we look. A conmon that died
+   * without a word is a failure; `detail` says why (the runtime's stderr).
+   */
+  private async waitSync(dir: string, detail: () => Promise<string>, exitFile?: string): Promise<number> {
+    const failure = async (why: string) => new ConmonError(`${why}${tail(await detail())}`);
+    return waitFor(
+      dir,
+      async () => {
+        const messages = parseSync(await readFile(join(dir, "sync"), "utf8"));
+        const first = messages[0];
+        if (first && first.data > 0) return first.data;
+        if (first && first.data <= 0) throw await failure(first.message ?? "the runtime failed");
+        if (exitFile && (await readFile(exitFile, "utf8").catch(() => undefined)) !== undefined) return 0;
+        const pid = await readPidFile(join(dir, "conmon.pid"));
+        if (pid !== undefined && !(await isAlive(pid))) {
+          // Read once more: conmon may have written and exited between our reads.
+          const again = parseSync(await readFile(join(dir, "sync"), "utf8"))[0];
+          if (again && again.data > 0) return again.data;
+          if (exitFile && (await readFile(exitFile, "utf8").catch(() => undefined)) !== undefined) return 0;
+          throw await failure("the supervisor exited before the process started");
+        }
+        return undefined;
+      },
+      { timeoutMs: START_TIMEOUT_MS, pollMs: 20, what: "conmon to start the process" },
+    );
+  }
+}
+
+function tail(text: string): string {
+  const t = text.trim().split("\n").slice(-3).join(" | ");
+  return t ? `: ${t}` : "";
+}

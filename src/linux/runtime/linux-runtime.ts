@@ -1,0 +1,146 @@
+// The Runtime of the core on Linux: an OCI bundle of ours, run by crun or
+// runc under conmon, with catatonit as PID 1, and jobs exec'd beside it.
+//
+// Per container, in its depot directory:
+//   bundle/config.json   the OCI spec
+//   run/                 the init's conmon: pid, conmon.pid, sync, exit, oom
+//   jobs/<job id>/       a job's conmon: process.json, script, stdout, stderr, pid, exit
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { errors, WardenError } from "../../core/errors.js";
+import type { ContainerSpec, Depot, JobProcess, JobSpec, Runtime, StopSignal } from "../../core/interfaces.js";
+import type { ContainerCgroups } from "../cgroups/cgroups.js";
+import { isAlive, readPidFile, signal } from "../process.js";
+import { readHardLimits, type HardLimits } from "../rlimits.js";
+import { waitFor } from "../wait-for.js";
+import { buildBundle } from "./bundle.js";
+import { Conmon, ConmonError } from "./conmon.js";
+import { ConmonJob } from "./conmon-job.js";
+import { jobProcess } from "./job-process.js";
+import type { OciRuntimeCli } from "./oci-runtime.js";
+import { specJson } from "./oci-spec.js";
+
+export interface LinuxRuntimeOptions {
+  depot: Depot;
+  oci: OciRuntimeCli;
+  conmon: Conmon;
+  cgroups: ContainerCgroups;
+  cgroupParent: string;
+  initPath: string;
+  socketDir: string;
+  /** A character device 1:3 of our own: runtimes chown a job's stdio, so /dev/null itself must never be passed. */
+  nullDevice: string;
+}
+
+const SUPERVISOR_EXIT_TIMEOUT_MS = 10_000;
+
+export function containerPaths(dir: string) {
+  return { bundle: join(dir, "bundle"), run: join(dir, "run"), jobs: join(dir, "jobs") };
+}
+
+export class LinuxRuntime implements Runtime {
+  private readonly hardLimits: HardLimits = readHardLimits();
+
+  constructor(private readonly options: LinuxRuntimeOptions) {}
+
+  private paths(id: string) {
+    return containerPaths(this.options.depot.path(id));
+  }
+
+  async create(spec: ContainerSpec, rootfsPath: string): Promise<void> {
+    const paths = this.paths(spec.id);
+    await mkdir(paths.bundle, { recursive: true });
+    await mkdir(paths.run, { recursive: true });
+    await mkdir(paths.jobs, { recursive: true });
+    const bundle = buildBundle({
+      id: spec.id,
+      rootfsPath,
+      bindMounts: spec.bindMounts,
+      cgroupParent: this.options.cgroupParent,
+      initPath: this.options.initPath,
+    });
+    await writeFile(join(paths.bundle, "config.json"), specJson(bundle));
+    try {
+      await this.options.conmon.createContainer(spec.id, paths.bundle, paths.run);
+      await this.options.oci.start(spec.id);
+    } catch (err) {
+      throw errors.commandFailed(err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  async destroy(id: string): Promise<void> {
+    const paths = this.paths(id);
+    await this.options.oci.forceDelete(id);
+    // Every supervisor sees its process die and records the exit; wait for
+    // them so no conmon is left writing into a directory we remove next.
+    const supervised = [paths.run, ...(await listDirs(paths.jobs))];
+    await Promise.all(supervised.map((dir) => waitSupervisorGone(dir)));
+    await rm(join(this.options.socketDir, id), { force: true });
+  }
+
+  async signalAll(id: string, sig: StopSignal): Promise<void> {
+    const init = await readPidFile(join(this.paths(id).run, "pid"));
+    const cgroups = this.options.cgroups;
+    if (sig === "KILL") {
+      // Frozen, nothing can fork between reading the list and killing it.
+      await cgroups.freeze(id);
+      try {
+        for (const pid of await cgroups.procs(id)) if (pid !== init) signal(pid, "SIGKILL");
+      } finally {
+        await cgroups.thaw(id);
+      }
+      return;
+    }
+    for (const pid of await cgroups.procs(id)) if (pid !== init) signal(pid, "SIGTERM");
+  }
+
+  async processCount(id: string): Promise<number> {
+    const init = await readPidFile(join(this.paths(id).run, "pid"));
+    return (await this.options.cgroups.procs(id)).filter((p) => p !== init).length;
+  }
+
+  async spawn(id: string, job: JobSpec): Promise<JobProcess> {
+    const process = jobProcess(job, this.hardLimits);
+    const dir = join(this.paths(id).jobs, String(job.jobId));
+    await mkdir(dir);
+    await writeFile(join(dir, "process.json"), specJson(process));
+    await writeFile(join(dir, "script"), job.script);
+    const out = job.discardOutput ? this.options.nullDevice : join(dir, "stdout");
+    const err = job.discardOutput ? this.options.nullDevice : join(dir, "stderr");
+    try {
+      await this.options.conmon.exec(id, dir, { stdin: join(dir, "script"), stdout: out, stderr: err });
+    } catch (e) {
+      if (e instanceof WardenError) throw e;
+      throw errors.spawnFailed(e instanceof ConmonError ? e.message : String(e));
+    }
+    return new ConmonJob(dir, {
+      stdout: job.discardOutput ? undefined : out,
+      stderr: job.discardOutput ? undefined : err,
+    });
+  }
+}
+
+async function listDirs(dir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(dir, { withFileTypes: true });
+    return entries.filter((e) => e.isDirectory()).map((e) => join(dir, e.name));
+  } catch {
+    return [];
+  }
+}
+
+/** Resolves once the conmon of `dir` is gone (or never ran); one that hangs on is killed. */
+async function waitSupervisorGone(dir: string): Promise<void> {
+  const pidFile = join(dir, "conmon.pid");
+  const gone = async () => {
+    const pid = await readPidFile(pidFile);
+    return pid === undefined || !(await isAlive(pid)) ? true : undefined;
+  };
+  if (await gone()) return;
+  try {
+    await waitFor(dir, gone, { timeoutMs: SUPERVISOR_EXIT_TIMEOUT_MS, pollMs: 10, what: `the supervisor in ${dir}` });
+  } catch {
+    const pid = await readPidFile(pidFile);
+    if (pid !== undefined) signal(pid, "SIGKILL");
+  }
+}

@@ -1,0 +1,170 @@
+// One client connection: frames in, requests answered one at a time in the
+// order they came (Warden serializes per connection), responses written with
+// backpressure. A client that pipelines without reading is paused, so it
+// cannot make us buffer without bound.
+import type { Socket } from "node:net";
+import { WardenError } from "../core/errors.js";
+import type { Logger } from "../core/interfaces.js";
+import { encodeFrame, FrameDecoder, FrameError } from "../protocol/frame.js";
+import { decodeRequest, DecodeError, encodeError, type DecodedRequest } from "../protocol/messages.js";
+
+/** What a request produced: one frame, or several (Stream). */
+export type Reply = Uint8Array | AsyncIterable<Uint8Array>;
+
+export interface RequestHandler {
+  /** `closed` aborts when the client goes away, so waits on its behalf (Link, Stream) can end. */
+  handle(request: DecodedRequest, conn: number, closed: AbortSignal): Promise<Reply>;
+}
+
+// Requests decoded but not yet answered; past this we stop reading the socket.
+const MAX_QUEUED = 64;
+
+export class Connection {
+  private readonly decoder: FrameDecoder;
+  private readonly queue: Buffer[] = [];
+  private processing = false;
+  private closed = false;
+  private paused = false;
+  private readonly gone = new AbortController();
+
+  constructor(
+    private readonly socket: Socket,
+    readonly id: number,
+    private readonly handler: RequestHandler,
+    maxFrameBytes: number,
+    private readonly log: Logger,
+    private readonly onClose: (conn: Connection) => void,
+  ) {
+    this.decoder = new FrameDecoder(maxFrameBytes);
+    socket.on("data", (chunk) => this.onData(chunk));
+    socket.on("error", (err) => this.log.debug({ conn: id, err: err.message }, "connection error"));
+    socket.on("close", () => {
+      this.closed = true;
+      this.gone.abort();
+      this.onClose(this);
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** True while a request is being answered. */
+  get busy(): boolean {
+    return this.processing;
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  /** Ends the connection after the request being answered, if any. */
+  closeWhenIdle(): void {
+    this.queue.length = 0;
+    if (!this.processing) this.socket.end();
+  }
+
+  private onData(chunk: Buffer): void {
+    let frames: Buffer[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (err) {
+      if (!(err instanceof FrameError)) throw err;
+      // The stream cannot be resynchronized: say why, then hang up.
+      this.log.warn({ conn: this.id, err: err.message }, "bad frame; closing connection");
+      this.socket.pause();
+      this.queue.length = 0;
+      this.socket.end(encodeFrame(encodeError(err.message, "FRAME_INVALID")));
+      return;
+    }
+    this.queue.push(...frames);
+    if (this.queue.length >= MAX_QUEUED && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+    void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    if (this.processing) return;
+    this.processing = true;
+    try {
+      while (this.queue.length > 0 && !this.closed) {
+        const frame = this.queue.shift()!;
+        if (this.paused && this.queue.length < MAX_QUEUED / 2) {
+          this.paused = false;
+          this.socket.resume();
+        }
+        await this.answer(frame);
+      }
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  private async answer(frame: Buffer): Promise<void> {
+    let request: DecodedRequest;
+    try {
+      request = decodeRequest(frame);
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+      this.log.info({ conn: this.id, err: err.message }, "undecodable request");
+      await this.write(encodeError(err.message, "DECODE_FAILED"));
+      return;
+    }
+    const started = Date.now();
+    const handle = (request.request as { handle?: string }).handle;
+    let reply: Reply;
+    try {
+      reply = await this.handler.handle(request, this.id, this.gone.signal);
+    } catch (err) {
+      if (this.closed) return;
+      const e = err instanceof WardenError ? err : undefined;
+      const message = e ? e.message : `unexpected error: ${err instanceof Error ? err.message : String(err)}`;
+      this.log.info({ conn: this.id, type: request.name, handle, code: e?.code ?? "INTERNAL", err: message, detail: e?.detail }, "request failed");
+      await this.write(encodeError(message, e?.detail));
+      return;
+    }
+    if (reply instanceof Uint8Array) {
+      await this.write(reply);
+    } else {
+      await this.writeAll(reply, request.name, handle);
+    }
+    this.log.debug({ conn: this.id, type: request.name, handle, ms: Date.now() - started }, "request answered");
+  }
+
+  private async writeAll(frames: AsyncIterable<Uint8Array>, type: string, handle?: string): Promise<void> {
+    const iterator = frames[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const { value, done } = await iterator.next();
+        if (done) break;
+        if (this.closed) break;
+        await this.write(value);
+      }
+    } catch (err) {
+      if (this.closed) return;
+      const e = err instanceof WardenError ? err : undefined;
+      const message = e ? e.message : `unexpected error: ${err instanceof Error ? err.message : String(err)}`;
+      this.log.info({ conn: this.id, type, handle, err: message }, "stream failed");
+      await this.write(encodeError(message, e?.detail));
+    } finally {
+      await iterator.return?.();
+    }
+  }
+
+  private write(message: Uint8Array): Promise<void> {
+    if (this.closed || this.socket.destroyed) return Promise.resolve();
+    const ok = this.socket.write(encodeFrame(message));
+    if (ok) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.socket.off("drain", done);
+        this.socket.off("close", done);
+        resolve();
+      };
+      this.socket.on("drain", done);
+      this.socket.on("close", done);
+    });
+  }
+}

@@ -1,0 +1,150 @@
+// From Warden messages to calls on the container manager and back. The only
+// place that knows both the protocol and the core.
+import type { InfoResult } from "../core/container.js";
+import type { ContainerManager, LinkResult } from "../core/container-manager.js";
+import { errors } from "../core/errors.js";
+import { RLIMIT_NAMES, type BindMount, type Rlimits } from "../core/interfaces.js";
+import {
+  encodeResponse,
+  fromLong,
+  has,
+  toLong,
+  warden,
+  type CommandName,
+  type DecodedRequest,
+  type Requests,
+  type ResponseProperties,
+} from "../protocol/messages.js";
+import type { Reply, RequestHandler } from "./connection.js";
+
+type Handlers = {
+  [K in CommandName]: (request: Requests[K], conn: number, closed: AbortSignal) => Promise<Reply>;
+};
+
+const NOT_YET: CommandName[] = [
+  "NetIn", "NetOut", "CopyIn", "CopyOut", "LimitMemory", "LimitDisk", "LimitBandwidth", "LimitCpu",
+];
+
+export function infoResponse(info: InfoResult): warden.InfoResponse.$Properties {
+  const out: warden.InfoResponse.$Properties = {
+    state: info.state,
+    events: info.events,
+    container_path: info.containerPath,
+    job_ids: info.jobIds.map((id) => toLong(id)),
+  };
+  if (info.hostIp !== undefined) out.host_ip = info.hostIp;
+  if (info.containerIp !== undefined) out.container_ip = info.containerIp;
+  return out;
+}
+
+// Warden's server puts stdout and stderr on the wire even when empty; clients compare them with "".
+function linkResponse(result: LinkResult): warden.LinkResponse.$Properties {
+  return {
+    exit_status: result.exitStatus,
+    stdout: result.stdout.toString(),
+    stderr: result.stderr.toString(),
+    info: infoResponse(result.info),
+  };
+}
+
+function rlimits(limits: warden.ResourceLimits.$Properties | null | undefined): Rlimits {
+  const out: Rlimits = {};
+  if (!limits) return out;
+  for (const name of RLIMIT_NAMES) {
+    if (has(limits, name) && limits[name] != null) out[name] = fromLong(limits[name]!);
+  }
+  return out;
+}
+
+function bindMounts(request: warden.CreateRequest): BindMount[] {
+  return (request.bind_mounts ?? []).map((m) => ({
+    srcPath: m.src_path,
+    dstPath: m.dst_path,
+    mode: m.mode === warden.CreateRequest.BindMount.Mode.RW ? "rw" : "ro",
+  }));
+}
+
+function reply<K extends CommandName>(name: K, response: ResponseProperties[K]): Uint8Array {
+  return encodeResponse(name, response);
+}
+
+export class Dispatcher implements RequestHandler {
+  private readonly handlers: Handlers;
+
+  constructor(manager: ContainerManager) {
+    const notYet = (name: CommandName) => async (): Promise<Reply> => {
+      throw errors.notImplemented(name);
+    };
+    const pending = Object.fromEntries(NOT_YET.map((n) => [n, notYet(n)])) as unknown as Pick<
+      Handlers,
+      (typeof NOT_YET)[number]
+    >;
+    this.handlers = {
+      ...pending,
+      Ping: async () => reply("Ping", {}),
+      Echo: async (r) => reply("Echo", { message: r.message }),
+      List: async () => reply("List", { handles: manager.list() }),
+      Create: async (r, conn) => {
+        const handle = await manager.create(
+          {
+            handle: has(r, "handle") ? r.handle : undefined,
+            graceTime: has(r, "grace_time") ? r.grace_time : undefined,
+            rootfs: has(r, "rootfs") ? r.rootfs : undefined,
+            network: has(r, "network") ? r.network : undefined,
+            bindMounts: bindMounts(r),
+          },
+          conn,
+        );
+        return reply("Create", { handle });
+      },
+      Info: async (r, conn) => reply("Info", infoResponse(await manager.info(r.handle, conn))),
+      Stop: async (r, conn) => {
+        await manager.stop(r.handle, { kill: r.kill, background: r.background }, conn);
+        return reply("Stop", {});
+      },
+      Destroy: async (r, conn) => {
+        await manager.destroy(r.handle, conn);
+        return reply("Destroy", {});
+      },
+      Spawn: async (r, conn) => {
+        const jobId = await manager.spawn(r.handle, spawnOptions(r), conn);
+        return reply("Spawn", { job_id: jobId });
+      },
+      Run: async (r, conn, closed) => reply("Run", linkResponse(await manager.run(r.handle, spawnOptions(r), conn, closed))),
+      Link: async (r, conn, closed) => reply("Link", linkResponse(await manager.link(r.handle, r.job_id, conn, closed))),
+      Stream: async (r, conn, closed) => {
+        const chunks = manager.stream(r.handle, r.job_id, conn, closed);
+        return (async function* () {
+          try {
+            for (;;) {
+              const next = await chunks.next();
+              if (next.done) {
+                yield reply("Stream", { exit_status: next.value.exitStatus, info: infoResponse(next.value.info) });
+                return;
+              }
+              yield reply("Stream", { name: next.value.name, data: next.value.data.toString() });
+            }
+          } finally {
+            // A client gone mid-stream releases the job for a later Stream or Link.
+            await chunks.return(undefined as never);
+          }
+        })();
+      },
+    };
+  }
+
+  handle(request: DecodedRequest, conn: number, closed: AbortSignal): Promise<Reply> {
+    const handler = this.handlers[request.name] as (r: unknown, conn: number, closed: AbortSignal) => Promise<Reply>;
+    return handler(request.request, conn, closed);
+  }
+}
+
+function spawnOptions(r: warden.SpawnRequest | warden.RunRequest) {
+  return {
+    script: r.script,
+    privileged: r.privileged,
+    rlimits: rlimits(has(r, "rlimits") ? r.rlimits : undefined),
+    discardOutput: r.discard_output,
+    logTag: has(r, "log_tag") ? r.log_tag : undefined,
+  };
+}

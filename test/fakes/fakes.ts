@@ -1,0 +1,176 @@
+// Hand-written fakes of the core's interfaces: they record what the core
+// asked for and let a test decide what the machine does.
+import type {
+  ContainerSpec,
+  Depot,
+  Filesystem,
+  JobLog,
+  JobLogSink,
+  JobProcess,
+  JobSpec,
+  Logger,
+  OutputStream,
+  Runtime,
+  StopSignal,
+} from "../../src/core/interfaces.js";
+
+export class FakeJobProcess implements JobProcess {
+  readonly exited: Promise<number>;
+  private resolveExit!: (code: number) => void;
+  private readonly listeners = new Set<() => void>();
+  readonly output: Record<OutputStream, Buffer> = { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
+  killed = false;
+  removed = false;
+  /** The status the job ends with when killed. */
+  killStatus = 137;
+
+  constructor(readonly spec: JobSpec) {
+    this.exited = new Promise((r) => (this.resolveExit = r));
+  }
+
+  write(stream: OutputStream, data: string | Buffer): void {
+    this.output[stream] = Buffer.concat([this.output[stream], Buffer.from(data)]);
+    for (const l of [...this.listeners]) l();
+  }
+
+  exit(code: number): void {
+    this.resolveExit(code);
+    for (const l of [...this.listeners]) l();
+  }
+
+  onOutput(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async outputSizes(): Promise<Record<OutputStream, number>> {
+    return { stdout: this.output.stdout.length, stderr: this.output.stderr.length };
+  }
+
+  async read(stream: OutputStream, offset: number, length: number): Promise<Buffer> {
+    return Buffer.from(this.output[stream].subarray(offset, offset + length));
+  }
+
+  async kill(): Promise<void> {
+    this.killed = true;
+    this.exit(this.killStatus);
+  }
+
+  async remove(): Promise<void> {
+    this.removed = true;
+  }
+}
+
+interface FakeContainer {
+  spec: ContainerSpec;
+  /** Processes besides init; each has a reaction to TERM. */
+  processes: Array<{ ignoresTerm: boolean }>;
+}
+
+export class FakeRuntime implements Runtime {
+  readonly containers = new Map<string, FakeContainer>();
+  readonly jobs: FakeJobProcess[] = [];
+  readonly signals: Array<{ id: string; signal: StopSignal }> = [];
+  readonly destroyed: string[] = [];
+  failCreate: Error | undefined;
+  failSpawn: Error | undefined;
+  /** Finish every job at once with this code, unless undefined. */
+  autoExit: number | undefined;
+
+  async create(spec: ContainerSpec, _rootfsPath: string): Promise<void> {
+    if (this.failCreate) throw this.failCreate;
+    this.containers.set(spec.id, { spec, processes: [] });
+  }
+
+  async destroy(id: string): Promise<void> {
+    this.destroyed.push(id);
+    for (const job of this.jobs) job.exit(137);
+    this.containers.delete(id);
+  }
+
+  async signalAll(id: string, signal: StopSignal): Promise<void> {
+    this.signals.push({ id, signal });
+    const c = this.containers.get(id);
+    if (!c) return;
+    c.processes = signal === "KILL" ? [] : c.processes.filter((p) => p.ignoresTerm);
+    if (c.processes.length === 0) for (const job of this.jobs) job.exit(signal === "KILL" ? 137 : 143);
+  }
+
+  async processCount(id: string): Promise<number> {
+    return this.containers.get(id)?.processes.length ?? 0;
+  }
+
+  async spawn(id: string, spec: JobSpec): Promise<JobProcess> {
+    if (this.failSpawn) throw this.failSpawn;
+    if (!this.containers.has(id)) throw new Error(`no container ${id}`);
+    const job = new FakeJobProcess(spec);
+    this.jobs.push(job);
+    if (this.autoExit !== undefined) queueMicrotask(() => job.exit(this.autoExit!));
+    return job;
+  }
+}
+
+export class FakeFilesystem implements Filesystem {
+  readonly prepared = new Set<string>();
+  readonly removed: string[] = [];
+  failPrepare: Error | undefined;
+
+  async prepare(spec: ContainerSpec): Promise<string> {
+    if (this.failPrepare) throw this.failPrepare;
+    this.prepared.add(spec.id);
+    return `/fake/${spec.id}/rootfs`;
+  }
+
+  async remove(id: string): Promise<void> {
+    this.prepared.delete(id);
+    this.removed.push(id);
+  }
+}
+
+export class FakeDepot implements Depot {
+  readonly dirs = new Set<string>();
+
+  path(id: string): string {
+    return `/depot/${id}`;
+  }
+
+  async create(id: string): Promise<string> {
+    this.dirs.add(id);
+    return this.path(id);
+  }
+
+  async remove(id: string): Promise<void> {
+    this.dirs.delete(id);
+  }
+
+  async list(): Promise<string[]> {
+    return [...this.dirs];
+  }
+}
+
+export class FakeLogSink implements JobLogSink {
+  readonly lines: Array<{ tag: string; stream: OutputStream; line: string }> = [];
+  closed = 0;
+
+  open(tag: string): JobLog {
+    return {
+      write: (stream, line) => this.lines.push({ tag, stream, line }),
+      close: () => void this.closed++,
+    };
+  }
+}
+
+export const nullLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  child() {
+    return nullLogger;
+  },
+};
+
+/** Lets pending promise callbacks run. */
+export async function settle(rounds = 10): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise((r) => setImmediate(r));
+}

@@ -1,0 +1,182 @@
+// A real wardend on a temporary socket, depot and run directory, driven
+// through the client. stop() destroys what the test left, stops the daemon
+// and fails if anything of it is left on the machine.
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { stringify } from "yaml";
+import { WardenClient } from "../../src/client/client.js";
+import { run } from "../../src/linux/command.js";
+
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), "../../..");
+export const DEFAULT_ROOTFS = process.env.WARDEN_ROOTFS ?? "/var/lib/warden/rootfs";
+export const RUNTIMES = ["crun", "runc"] as const;
+export type RuntimeName = (typeof RUNTIMES)[number];
+
+export interface DaemonOptions {
+  runtime?: RuntimeName;
+  /** Merged over the test defaults, section by section. */
+  config?: Record<string, Record<string, unknown>>;
+}
+
+export class TestDaemon {
+  private stopped = false;
+  private readonly clients: WardenClient[] = [];
+
+  constructor(
+    readonly dir: string,
+    readonly socket: string,
+    readonly cgroupParent: string,
+    private child: ChildProcess,
+    private readonly output: { text: string },
+    private readonly configPath: string,
+  ) {}
+
+  get depot(): string {
+    return join(this.dir, "depot");
+  }
+
+  get runDir(): string {
+    return join(this.dir, "run");
+  }
+
+  get logs(): string {
+    return this.output.text;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  async client(): Promise<WardenClient> {
+    const c = await WardenClient.connect(this.socket);
+    this.clients.push(c);
+    return c;
+  }
+
+  /** Kills the daemon outright (no shutdown): containers and their supervisors live on. */
+  async kill(): Promise<void> {
+    const exited = new Promise((r) => this.child.once("exit", r));
+    this.child.kill("SIGKILL");
+    await exited;
+  }
+
+  /** Starts the daemon again on the same config (after kill()). */
+  async restart(): Promise<void> {
+    const started = await launch(this.configPath, this.socket, this.output);
+    this.child = started;
+  }
+
+  /** Mounts in the runtime's private mount namespace under the depot (container root filesystems). */
+  async namespaceMounts(): Promise<string[]> {
+    const pin = join(this.runDir, "ns/mnt");
+    if (!existsSync(pin)) return [];
+    const { stdout } = await run(["nsenter", `--mount=${pin}`, "cat", "/proc/self/mounts"]).catch(() => ({ stdout: "" }));
+    return stdout.split("\n").filter((l) => l.includes(this.depot));
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const c of this.clients) c.close();
+    const c = await WardenClient.connect(this.socket);
+    for (const handle of (await c.call("List")).handles) {
+      await c.destroy(handle).catch(() => {});
+    }
+    c.close();
+    const inNamespace = await this.namespaceMounts();
+    const exited = new Promise<number | null>((r) => this.child.once("exit", (code) => r(code)));
+    this.child.kill("SIGTERM");
+    const code = await exited;
+    try {
+      assert.equal(code, 0, `wardend exited with ${code}\n${this.logs}`);
+      assert.deepEqual(inNamespace, [], "overlays left in the runtime mount namespace");
+      await assertNothingLeft(this.dir, this.cgroupParent);
+    } finally {
+      await rm(this.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+async function launch(configPath: string, socket: string, output: { text: string }): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(REPO, "bin/wardend"), "--config", configPath], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout!.on("data", (b: Buffer) => (output.text += b.toString()));
+  child.stderr!.on("data", (b: Buffer) => (output.text += b.toString()));
+  let exited: number | null | undefined;
+  child.once("exit", (code) => (exited = code));
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (exited !== undefined) throw new Error(`wardend exited with ${exited}:\n${output.text}`);
+    try {
+      const c = await WardenClient.connect(socket);
+      await c.call("Ping");
+      c.close();
+      return child;
+    } catch {
+      if (Date.now() > deadline) {
+        child.kill("SIGKILL");
+        throw new Error(`wardend did not answer:\n${output.text}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+export async function startDaemon(options: DaemonOptions = {}): Promise<TestDaemon> {
+  const dir = await mkdtemp(join(tmpdir(), "wardentest-"));
+  const socket = join(dir, "w.sock");
+  const cgroupParent = `warden-test-${process.pid}-${dir.slice(-6)}`;
+  const extra = options.config ?? {};
+  const config = {
+    ...extra,
+    server: {
+      unix_domain_path: socket,
+      container_depot_path: join(dir, "depot"),
+      container_rootfs_path: DEFAULT_ROOTFS,
+      run_path: join(dir, "run"),
+      cgroup_parent: cgroupParent,
+      container_grace_time: null,
+      runtime: options.runtime ?? "crun",
+      ...(extra.server ?? {}),
+    },
+    logging: { level: "debug", ...(extra.logging ?? {}) },
+  };
+  const configPath = join(dir, "wardend.yml");
+  await writeFile(configPath, stringify(config));
+  const output = { text: "" };
+  const child = await launch(configPath, socket, output);
+  return new TestDaemon(dir, socket, cgroupParent, child, output, configPath);
+}
+
+/** Fails when mounts, cgroups or processes of a test directory are still on the machine. */
+export async function assertNothingLeft(dir: string, cgroupParent: string): Promise<void> {
+  const mounts = (await readFile("/proc/self/mounts", "utf8")).split("\n").filter((l) => l.includes(dir));
+  assert.deepEqual(mounts, [], "mounts left behind");
+  const cgroups: string[] = [];
+  for (const controller of await readdir("/sys/fs/cgroup")) {
+    if (existsSync(join("/sys/fs/cgroup", controller, cgroupParent))) cgroups.push(controller);
+  }
+  assert.deepEqual(cgroups, [], "cgroups left behind");
+  const processes = await processesMentioning(dir);
+  assert.deepEqual(processes, [], "processes left behind");
+  const depot = join(dir, "depot");
+  const left = existsSync(depot) ? await readdir(depot) : [];
+  assert.deepEqual(left, [], "depot entries left behind");
+  assert.equal(existsSync(join(dir, "run", "ns", "mnt")), false, "runtime mount namespace left pinned");
+}
+
+export async function processesMentioning(text: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const pid of await readdir("/proc")) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+    if (cmdline.includes(text)) out.push(`${pid}: ${cmdline.replace(/\0/g, " ")}`);
+  }
+  return out;
+}

@@ -1,0 +1,228 @@
+// Containers on real runtimes: create, info, list, stop, destroy, root
+// filesystems, bind mounts, init.
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { ServerError, type WardenClient } from "../../src/client/client.js";
+import { warden } from "../../src/protocol/messages.js";
+import { DEFAULT_ROOTFS, processesMentioning, RUNTIMES, startDaemon, type TestDaemon } from "./harness.js";
+
+for (const runtime of RUNTIMES) {
+  describe(`lifecycle on ${runtime}`, () => {
+    let daemon: TestDaemon;
+    let c: WardenClient;
+    let scratch: string;
+
+    before(async () => {
+      daemon = await startDaemon({ runtime, config: { server: { stop_timeout: 2 } } });
+      c = await daemon.client();
+      scratch = await mkdtemp(join(tmpdir(), "wardentest-host-"));
+    });
+
+    after(async () => {
+      await daemon.stop();
+      await rm(scratch, { recursive: true, force: true });
+    });
+
+    it("creates a container named by an 11-character id, lists, inspects and destroys it", async () => {
+      const handle = await c.create();
+      assert.match(handle, /^[0-9a-v]{11}$/);
+      assert.ok((await c.call("List")).handles.includes(handle));
+      const info = await c.call("Info", { handle });
+      assert.equal(info.state, "active");
+      assert.equal(info.container_path, join(daemon.depot, handle));
+      const run = await c.run(handle, "hostname; cat /etc/hostname");
+      assert.equal(run.stdout, `${handle}\n${handle}\n`);
+      await c.destroy(handle);
+      assert.ok(!(await c.call("List")).handles.includes(handle));
+      await assert.rejects(c.call("Info", { handle }), { message: "unknown handle" });
+      await assert.rejects(c.destroy(handle), { message: "unknown handle" });
+    });
+
+    it("takes the client's handle, and refuses it twice", async () => {
+      const handle = await c.create({ handle: "my app ✓" });
+      assert.equal(handle, "my app ✓");
+      await assert.rejects(c.create({ handle }), { message: "container with handle: my app ✓ already exists." });
+      await c.destroy(handle);
+    });
+
+    it("runs catatonit as PID 1, which reaps orphaned zombies", async () => {
+      const handle = await c.create();
+      const run = await c.run(handle, "cat /proc/1/cmdline | tr '\\0' ' '; echo; (sleep 0.1 &) ; sleep 0.5; ps -o stat | grep -c Z || true", {
+        privileged: true,
+      });
+      assert.equal(run.exit_status, 0, run.stderr);
+      const [cmdline, zombies] = run.stdout.trim().split("\n");
+      assert.equal(cmdline.trim(), "/dev/init -P");
+      assert.equal(zombies, "0");
+      await c.destroy(handle);
+    });
+
+    it("isolates pid, mount, uts, ipc and net namespaces", async () => {
+      const handle = await c.create();
+      const run = await c.run(
+        handle,
+        "for n in pid mnt uts ipc net; do readlink /proc/self/ns/$n; done; ps | wc -l; ip -o link | cut -d: -f2",
+        { privileged: true },
+      );
+      const lines = run.stdout.trim().split("\n");
+      const host = await Promise.all(["pid", "mnt", "uts", "ipc", "net"].map((n) => readlink(`/proc/self/ns/${n}`)));
+      for (let i = 0; i < 5; i++) assert.notEqual(lines[i], host[i], `namespace ${i}`);
+      assert.ok(Number(lines[5]) <= 5, `sees only its own processes: ${lines[5]}`);
+      assert.deepEqual(lines.slice(6).map((l) => l.trim()), ["lo"]);
+      await c.destroy(handle);
+    });
+
+    it("gives a minimal /dev, devpts, a writable /dev/shm and a read-only /sys", async () => {
+      const handle = await c.create();
+      const run = await c.run(
+        handle,
+        "ls /dev | tr '\\n' ' '; echo; echo x > /dev/shm/f && echo shm-ok; touch /sys/x 2>&1 | grep -c 'Read-only'; grep -c devpts /proc/mounts",
+      );
+      const [devs, shm, sysRo, devpts] = run.stdout.trim().split("\n");
+      for (const d of ["null", "zero", "random", "urandom", "tty", "fuse", "ptmx", "pts", "shm"]) {
+        assert.ok(devs.split(" ").includes(d), `/dev/${d} in ${devs}`);
+      }
+      assert.ok(!devs.split(" ").includes("sda") && !devs.split(" ").includes("kmsg"));
+      assert.equal(shm, "shm-ok");
+      assert.equal(sysRo, "1");
+      assert.equal(devpts, "1");
+      await c.destroy(handle);
+    });
+
+    it("shares the base read-only: a container's writes stay in its own layer", async () => {
+      const a = await c.create();
+      const b = await c.create();
+      await c.run(a, "echo mine > /etc/motd-a; rm -f /bin/vi", { privileged: true });
+      const seen = await c.run(b, "cat /etc/motd-a 2>&1; ls /bin/vi");
+      assert.match(seen.stdout + seen.stderr, /No such file/);
+      assert.match(seen.stdout, /\/bin\/vi/);
+      await assert.rejects(readFile(join(DEFAULT_ROOTFS, "etc/motd-a")), { code: "ENOENT" });
+      await c.destroy(a);
+      await c.destroy(b);
+    });
+
+    it("accepts another rootfs, given as a directory or a symlink to one", async () => {
+      const link = join(scratch, "rootfs-link");
+      await symlink(DEFAULT_ROOTFS, link);
+      const handle = await c.create({ rootfs: link });
+      assert.equal((await c.run(handle, "echo ok")).stdout, "ok\n");
+      await c.destroy(handle);
+      await assert.rejects(c.create({ rootfs: join(scratch, "nope") }), {
+        message: `rootfs ${join(scratch, "nope")} not found`,
+      });
+      await assert.rejects(c.create({ rootfs: "/tmp/a,upperdir=/etc" }), /absolute path without ','/);
+    });
+
+    it("bind-mounts host directories read-only and read-write", async () => {
+      const ro = join(scratch, "ro");
+      const rw = join(scratch, "rw");
+      await mkdir(ro);
+      await mkdir(rw);
+      await writeFile(join(ro, "file"), "from host\n");
+      const { RO, RW } = warden.CreateRequest.BindMount.Mode;
+      const handle = await c.create({
+        bind_mounts: [
+          { src_path: ro, dst_path: "/mnt/ro", mode: RO },
+          { src_path: rw, dst_path: "/mnt/rw", mode: RW },
+        ],
+      });
+      const run = await c.run(handle, "cat /mnt/ro/file; touch /mnt/ro/x; echo written > /mnt/rw/out", { privileged: true });
+      assert.equal(run.stdout, "from host\n");
+      assert.match(run.stderr, /Read-only file system/);
+      assert.equal(await readFile(join(rw, "out"), "utf8"), "written\n");
+      const hostMounts = await readFile("/proc/self/mounts", "utf8");
+      assert.ok(!hostMounts.includes("/mnt/ro") && !hostMounts.includes(join(daemon.depot)), "not in the host's mount table");
+      await c.destroy(handle);
+    });
+
+    it("refuses a bind mount whose source is missing, with Warden's text, and leaves nothing", async () => {
+      const missing = join(scratch, "missing");
+      const before = (await c.call("List")).handles;
+      const depotBefore = await readdir(daemon.depot);
+      await assert.rejects(
+        c.create({ bind_mounts: [{ src_path: missing, dst_path: "/x", mode: 0 }] }),
+        { message: `Source path for bind mount does not exist: ${missing}` },
+      );
+      assert.deepEqual((await c.call("List")).handles, before);
+      assert.deepEqual(await readdir(daemon.depot), depotBefore);
+    });
+
+    it("stops: TERM to every process, and a job trapping TERM exits with its own code", async () => {
+      const handle = await c.create();
+      const job = await c.spawn(handle, "trap 'exit 37' TERM; echo ready; while true; do sleep 0.05; done");
+      await waitForOutput(daemon, handle, job, "ready");
+      await c.call("Stop", { handle });
+      const link = await c.link(handle, job);
+      assert.equal(link.exit_status, 37);
+      assert.equal((await c.call("Info", { handle })).state, "stopped");
+      await assert.rejects(c.run(handle, "true"), {
+        message: "Container state must be one of 'active', current state is 'stopped'",
+      });
+      await c.destroy(handle);
+    });
+
+    it("stops a job that ignores TERM with KILL after the stop timeout", async () => {
+      const handle = await c.create();
+      const job = await c.spawn(handle, "trap '' TERM; echo ready; while true; do sleep 0.05; done");
+      await waitForOutput(daemon, handle, job, "ready");
+      const started = Date.now();
+      await c.call("Stop", { handle });
+      const took = Date.now() - started;
+      assert.ok(took >= 1900, `waited ${took} ms for the 2 s stop timeout`);
+      assert.equal((await c.link(handle, job)).exit_status, 137);
+      await c.destroy(handle);
+    });
+
+    it("stops with kill at once", async () => {
+      const handle = await c.create();
+      const job = await c.spawn(handle, "trap 'exit 37' TERM; while true; do sleep 0.05; done");
+      await c.call("Stop", { handle, kill: true });
+      assert.equal((await c.link(handle, job)).exit_status, 137);
+      await c.destroy(handle);
+    });
+
+    it("answers a background Stop at once and stops afterwards", async () => {
+      const handle = await c.create();
+      const job = await c.spawn(handle, "trap '' TERM; echo ready; while true; do sleep 0.05; done");
+      await waitForOutput(daemon, handle, job, "ready");
+      const started = Date.now();
+      await c.call("Stop", { handle, background: true });
+      assert.ok(Date.now() - started < 1000, "answered before the stop timeout");
+      assert.equal((await c.call("Info", { handle })).state, "stopped");
+      assert.equal((await c.link(handle, job)).exit_status, 137);
+      await c.destroy(handle);
+    });
+
+    it("destroys a container with jobs running, leaving no process behind", async () => {
+      const handle = await c.create();
+      await c.spawn(handle, "sleep 1000 & sleep 1000");
+      const path = (await c.call("Info", { handle })).container_path!;
+      await c.destroy(handle);
+      assert.deepEqual(await processesMentioning(path), []);
+    });
+
+    it("answers commands of later issues with a clear error", async () => {
+      const handle = await c.create();
+      await assert.rejects(c.call("LimitMemory", { handle }), (err: unknown) => {
+        assert.ok(err instanceof ServerError);
+        assert.match(err.message, /not implemented/);
+        return true;
+      });
+      await c.destroy(handle);
+    });
+  });
+}
+
+/** Streams a job until `text` shows up in its stdout. */
+export async function waitForOutput(daemon: TestDaemon, handle: string, job: number, text: string): Promise<void> {
+  const other = await daemon.client();
+  let seen = "";
+  for await (const frame of other.stream(handle, job)) {
+    seen += frame.data ?? "";
+    if (seen.includes(text)) break;
+  }
+  other.close();
+}

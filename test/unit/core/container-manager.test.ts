@@ -1,0 +1,404 @@
+import assert from "node:assert/strict";
+import { beforeEach, describe, it } from "node:test";
+import { ContainerManager, type ManagerConfig, type SpawnOptions } from "../../../src/core/container-manager.js";
+import { ContainerIdGenerator } from "../../../src/core/container-id.js";
+import { WSH_DEFAULT_RLIMITS } from "../../../src/core/job-environment.js";
+import { FakeDepot, FakeFilesystem, FakeLogSink, FakeRuntime, nullLogger, settle } from "../../fakes/fakes.js";
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const baseConfig: ManagerConfig = {
+  defaultRootfs: "/rootfs",
+  graceTime: null,
+  jobOutputLimit: 100,
+  containerRlimits: { nofile: 4096n },
+  stopTimeoutMs: 50,
+  lang: "en_US.UTF-8",
+  uidPoolStart: 10000,
+  uidPoolSize: 2,
+  containerUser: "vcap",
+};
+
+const job = (script = "true", more: Partial<SpawnOptions> = {}): SpawnOptions => ({
+  script,
+  privileged: false,
+  rlimits: {},
+  discardOutput: false,
+  ...more,
+});
+
+let runtime: FakeRuntime;
+let fs: FakeFilesystem;
+let depot: FakeDepot;
+let logSink: FakeLogSink;
+
+function manager(config: Partial<ManagerConfig> = {}) {
+  runtime = new FakeRuntime();
+  fs = new FakeFilesystem();
+  depot = new FakeDepot();
+  logSink = new FakeLogSink();
+  return new ContainerManager(
+    { ...baseConfig, ...config },
+    { runtime, filesystem: fs, depot, logSink, logger: nullLogger, ids: new ContainerIdGenerator(() => 1000n) },
+  );
+}
+
+describe("container manager: create, list, info", () => {
+  let m: ContainerManager;
+  beforeEach(() => (m = manager()));
+
+  it("names a container by its id when no handle is given", async () => {
+    const handle = await m.create({ bindMounts: [] });
+    assert.equal(handle, "000000000v8");
+    assert.deepEqual(m.list(), [handle]);
+    const info = await m.info(handle);
+    assert.equal(info.state, "active");
+    assert.equal(info.containerPath, "/depot/000000000v8");
+    assert.deepEqual(info.jobIds, []);
+  });
+
+  it("keeps a client's handle apart from the id that names paths", async () => {
+    const handle = await m.create({ handle: "../my app", bindMounts: [] });
+    assert.equal(handle, "../my app");
+    assert.deepEqual([...depot.dirs], ["000000000v8"]);
+  });
+
+  it("refuses a handle that is taken, with Warden's text", async () => {
+    await m.create({ handle: "a", bindMounts: [] });
+    await assert.rejects(m.create({ handle: "a", bindMounts: [] }), { message: "container with handle: a already exists." });
+  });
+
+  it("passes rootfs and bind mounts to the machine, and uses the default rootfs otherwise", async () => {
+    await m.create({ handle: "a", bindMounts: [{ srcPath: "/s", dstPath: "/d", mode: "rw" }] });
+    await m.create({ handle: "b", rootfs: "/other", bindMounts: [] });
+    const specs = [...runtime.containers.values()].map((c) => c.spec);
+    assert.equal(specs[0].rootfs, "/rootfs");
+    assert.deepEqual(specs[0].bindMounts, [{ srcPath: "/s", dstPath: "/d", mode: "rw" }]);
+    assert.equal(specs[1].rootfs, "/other");
+  });
+
+  it("undoes every step of a failed create and returns its error", async () => {
+    runtime.failCreate = new Error("runtime said no");
+    await assert.rejects(m.create({ handle: "a", bindMounts: [] }), /runtime said no/);
+    assert.deepEqual(m.list(), []);
+    assert.deepEqual([...depot.dirs], []);
+    assert.equal(fs.prepared.size, 0);
+    assert.deepEqual(runtime.destroyed, ["000000000v8"]);
+    // the uid came back and the handle is free again
+    runtime.failCreate = undefined;
+    await m.create({ handle: "a", bindMounts: [] });
+    await m.create({ handle: "b", bindMounts: [] });
+  });
+
+  it("says the uid pool is empty in Warden's words, and reuses uids after destroy", async () => {
+    await m.create({ handle: "a", bindMounts: [] });
+    await m.create({ handle: "b", bindMounts: [] });
+    await assert.rejects(m.create({ bindMounts: [] }), { message: "Warden::Pool::Uid::NoUidAvailable" });
+    await m.destroy("a");
+    await m.create({ handle: "c", bindMounts: [] });
+  });
+
+  it("answers unknown handles with 'unknown handle'", async () => {
+    for (const call of [
+      () => m.info("x"),
+      () => m.stop("x", { kill: false, background: false }),
+      () => m.destroy("x"),
+      () => m.spawn("x", job()),
+      () => m.link("x", 1),
+      async () => m.stream("x", 1),
+    ]) {
+      await assert.rejects(call(), { message: "unknown handle" });
+    }
+  });
+
+  it("refuses an empty handle", async () => {
+    await assert.rejects(m.create({ handle: "", bindMounts: [] }), /must not be empty/);
+  });
+});
+
+describe("container manager: stop and destroy", () => {
+  let m: ContainerManager;
+  beforeEach(() => (m = manager()));
+
+  it("sends TERM, and KILL to what is left after the stop timeout", async () => {
+    const h = await m.create({ bindMounts: [] });
+    const id = [...runtime.containers.keys()][0];
+    runtime.containers.get(id)!.processes.push({ ignoresTerm: true }, { ignoresTerm: false });
+    await m.stop(h, { kill: false, background: false });
+    assert.deepEqual(runtime.signals.map((s) => s.signal), ["TERM", "KILL"]);
+    assert.equal((await m.info(h)).state, "stopped");
+  });
+
+  it("does not KILL what TERM ended", async () => {
+    const h = await m.create({ bindMounts: [] });
+    runtime.containers.get([...runtime.containers.keys()][0])!.processes.push({ ignoresTerm: false });
+    await m.stop(h, { kill: false, background: false });
+    assert.deepEqual(runtime.signals.map((s) => s.signal), ["TERM"]);
+  });
+
+  it("kills at once with kill", async () => {
+    const h = await m.create({ bindMounts: [] });
+    await m.stop(h, { kill: true, background: false });
+    assert.deepEqual(runtime.signals.map((s) => s.signal), ["KILL"]);
+  });
+
+  it("answers at once with background, and the stop goes on", async () => {
+    m = manager({ stopTimeoutMs: 200 });
+    const h = await m.create({ bindMounts: [] });
+    runtime.containers.get([...runtime.containers.keys()][0])!.processes.push({ ignoresTerm: true });
+    const started = Date.now();
+    await m.stop(h, { kill: false, background: true });
+    assert.ok(Date.now() - started < 150);
+    assert.equal((await m.info(h)).state, "stopped");
+    await sleep(300);
+    assert.deepEqual(runtime.signals.map((s) => s.signal), ["TERM", "KILL"]);
+  });
+
+  it("treats Stop of a stopped container as done", async () => {
+    const h = await m.create({ bindMounts: [] });
+    await m.stop(h, { kill: false, background: false });
+    await m.stop(h, { kill: false, background: false });
+    assert.equal(runtime.signals.length, 1);
+  });
+
+  it("applies Warden's state rules after Stop", async () => {
+    const h = await m.create({ bindMounts: [] });
+    await m.stop(h, { kill: true, background: false });
+    await assert.rejects(m.spawn(h, job()), {
+      message: "Container state must be one of 'active', current state is 'stopped'",
+    });
+    await assert.rejects(m.run(h, job()), /current state is 'stopped'/);
+    assert.equal((await m.info(h)).state, "stopped");
+  });
+
+  it("destroys in any state and removes everything it had", async () => {
+    const h = await m.create({ bindMounts: [] });
+    const id = [...depot.dirs][0];
+    await m.stop(h, { kill: true, background: false });
+    await m.destroy(h);
+    assert.deepEqual(runtime.destroyed, [id]);
+    assert.deepEqual(fs.removed, [id]);
+    assert.equal(depot.dirs.size, 0);
+    assert.deepEqual(m.list(), []);
+    await assert.rejects(m.info(h), { message: "unknown handle" });
+  });
+
+  it("answers a second Destroy during the first with the same outcome", async () => {
+    const h = await m.create({ bindMounts: [] });
+    await Promise.all([m.destroy(h), m.destroy(h)]);
+    assert.equal(runtime.destroyed.length, 1);
+  });
+
+  it("gives a Link waiting on a job of a destroyed container the job's end and the obituary", async () => {
+    const h = await m.create({ bindMounts: [] });
+    const jobId = await m.spawn(h, job("sleep 100"));
+    const link = m.link(h, jobId);
+    await settle();
+    await m.destroy(h);
+    const result = await link;
+    assert.equal(result.exitStatus, 137);
+    assert.equal(result.info.state, "active");
+  });
+});
+
+describe("container manager: jobs", () => {
+  let m: ContainerManager;
+  let h: string;
+  beforeEach(async () => {
+    m = manager();
+    h = await m.create({ bindMounts: [] });
+  });
+
+  it("runs jobs as the container user with HOME, USER, PATH and LANG only", async () => {
+    await m.spawn(h, job());
+    const spec = runtime.jobs[0].spec;
+    assert.deepEqual(spec.user, { name: "vcap", uid: 10000, gid: 10000, home: "/home/vcap" });
+    assert.deepEqual(spec.env, ["HOME=/home/vcap", "USER=vcap", "PATH=/bin:/usr/bin", "LANG=en_US.UTF-8"]);
+    assert.equal(spec.script, "true");
+  });
+
+  it("runs privileged jobs as root", async () => {
+    await m.spawn(h, job("id", { privileged: true }));
+    const spec = runtime.jobs[0].spec;
+    assert.equal(spec.user.uid, 0);
+    assert.equal(spec.privileged, true);
+    assert.ok(spec.env.includes("PATH=/sbin:/bin:/usr/sbin:/usr/bin"));
+  });
+
+  it("merges rlimits: wsh defaults, then the server's, then the request's, without keeping the request's", async () => {
+    await m.spawn(h, job("x", { rlimits: { nofile: 100n, core: 5n } }));
+    await m.spawn(h, job());
+    const [first, second] = runtime.jobs.map((j) => j.spec.rlimits);
+    assert.equal(first.nofile, 100n);
+    assert.equal(first.core, 5n);
+    assert.equal(first.stack, WSH_DEFAULT_RLIMITS.stack);
+    assert.equal(second.nofile, 4096n);
+    assert.equal(second.core, 0n);
+  });
+
+  it("numbers jobs across containers", async () => {
+    const other = await m.create({ bindMounts: [] });
+    assert.deepEqual([await m.spawn(h, job()), await m.spawn(other, job()), await m.spawn(h, job())], [1, 2, 3]);
+  });
+
+  it("links: output and exit status once the job ends, then the job is gone", async () => {
+    const id = await m.spawn(h, job());
+    const p = runtime.jobs[0];
+    assert.deepEqual((await m.info(h)).jobIds, [id]);
+    const link = m.link(h, id);
+    p.write("stdout", "out");
+    p.write("stderr", "err");
+    p.exit(3);
+    const result = await link;
+    assert.equal(result.exitStatus, 3);
+    assert.equal(result.stdout.toString(), "out");
+    assert.equal(result.stderr.toString(), "err");
+    assert.deepEqual(result.info.jobIds, []);
+    await assert.rejects(m.link(h, id), { message: "no such job" });
+    await settle();
+    assert.equal(p.removed, true);
+  });
+
+  it("gives every concurrent Link the result", async () => {
+    const id = await m.spawn(h, job());
+    const links = [m.link(h, id), m.link(h, id), m.link(h, id)];
+    runtime.jobs[0].write("stdout", "x");
+    runtime.jobs[0].exit(0);
+    for (const r of await Promise.all(links)) assert.equal(r.stdout.toString(), "x");
+  });
+
+  it("lists only jobs that still run in job_ids", async () => {
+    const a = await m.spawn(h, job());
+    const b = await m.spawn(h, job());
+    runtime.jobs[0].exit(0);
+    await settle();
+    assert.deepEqual((await m.info(h)).jobIds, [b]);
+    assert.notEqual(a, b);
+  });
+
+  it("answers an unknown job with 'no such job'", async () => {
+    await assert.rejects(m.link(h, 42), { message: "no such job" });
+    assert.throws(() => m.stream(h, 42), { message: "no such job" });
+  });
+
+  it("kills a job past the output limit: status 255, output cut at the limit, an event on Link", async () => {
+    const id = await m.spawn(h, job());
+    const p = runtime.jobs[0];
+    p.write("stdout", "a".repeat(60));
+    p.write("stderr", "b".repeat(60));
+    const result = await m.link(h, id);
+    assert.equal(p.killed, true);
+    assert.equal(result.exitStatus, 255);
+    assert.equal(result.stdout.length + result.stderr.length, 100);
+    assert.deepEqual((await m.info(h)).events, ["command exceeded maximum output"]);
+  });
+
+  it("keeps nothing and caps nothing with discard_output", async () => {
+    const id = await m.spawn(h, job("x", { discardOutput: true }));
+    const p = runtime.jobs[0];
+    assert.equal(p.spec.discardOutput, true);
+    p.write("stdout", "a".repeat(500));
+    await settle();
+    assert.equal(p.killed, false);
+    p.exit(0);
+    const result = await m.link(h, id);
+    assert.equal(result.stdout.length, 0);
+    assert.equal(result.exitStatus, 0);
+    assert.deepEqual((await m.info(h)).events, []);
+  });
+
+  it("streams output as it comes, then the exit status, then forgets the job", async () => {
+    const id = await m.spawn(h, job());
+    const p = runtime.jobs[0];
+    p.write("stdout", "one");
+    const stream = m.stream(h, id);
+    const first = await stream.next();
+    assert.deepEqual(first.value, { name: "stdout", data: Buffer.from("one") });
+    const second = stream.next();
+    p.write("stderr", "two");
+    assert.deepEqual((await second).value, { name: "stderr", data: Buffer.from("two") });
+    p.exit(9);
+    const end = await stream.next();
+    assert.equal(end.done, true);
+    assert.equal((end.value as { exitStatus: number }).exitStatus, 9);
+    assert.throws(() => m.stream(h, id), { message: "no such job" });
+  });
+
+  it("replays the whole output to each new Stream", async () => {
+    const id = await m.spawn(h, job());
+    runtime.jobs[0].write("stdout", "abc");
+    const s1 = m.stream(h, id);
+    assert.deepEqual((await s1.next()).value, { name: "stdout", data: Buffer.from("abc") });
+    await s1.return(undefined as never);
+    const s2 = m.stream(h, id);
+    assert.deepEqual((await s2.next()).value, { name: "stdout", data: Buffer.from("abc") });
+  });
+
+  it("sends output lines of a job with a log_tag to the log sink", async () => {
+    await m.spawn(h, job("x", { logTag: "app" }));
+    const p = runtime.jobs[0];
+    p.write("stdout", "line 1\nline");
+    p.write("stderr", "oops\n");
+    p.write("stdout", " 2\npartial");
+    p.exit(0);
+    await settle(30);
+    const lines = (stream: string) => logSink.lines.filter((l) => l.stream === stream).map((l) => `${l.tag} ${l.line}`);
+    assert.deepEqual(lines("stdout"), ["warden.app line 1", "warden.app line 2", "warden.app partial"]);
+    assert.deepEqual(lines("stderr"), ["warden.app oops"]);
+    assert.equal(logSink.closed, 1);
+  });
+
+  it("reports a runtime that cannot spawn as the request's error", async () => {
+    runtime.failSpawn = new Error("no exec for you");
+    await assert.rejects(m.spawn(h, job()), /no exec for you/);
+  });
+});
+
+describe("container manager: grace time", () => {
+  it("destroys a container no connection references once its grace time is up", async () => {
+    const m = manager();
+    const conn = m.connectionOpened();
+    const h = await m.create({ graceTime: 0.05, bindMounts: [] }, conn);
+    await sleep(100);
+    assert.deepEqual(m.list(), [h]);
+    m.connectionClosed(conn);
+    await sleep(120);
+    assert.deepEqual(m.list(), []);
+    assert.equal(runtime.destroyed.length, 1);
+  });
+
+  it("lets a new connection cancel the timer", async () => {
+    const m = manager();
+    const conn = m.connectionOpened();
+    const h = await m.create({ graceTime: 0.1, bindMounts: [] }, conn);
+    m.connectionClosed(conn);
+    await sleep(30);
+    const second = m.connectionOpened();
+    await sleep(150);
+    assert.deepEqual(m.list(), [h]);
+    m.connectionClosed(second);
+    await sleep(150);
+    assert.deepEqual(m.list(), []);
+  });
+
+  it("destroys at once with grace time 0, and never with no grace time", async () => {
+    const m = manager({ graceTime: null });
+    const conn = m.connectionOpened();
+    await m.create({ handle: "zero", graceTime: 0, bindMounts: [] }, conn);
+    await m.create({ handle: "never", bindMounts: [] }, conn);
+    m.connectionClosed(conn);
+    await sleep(50);
+    assert.deepEqual(m.list(), ["never"]);
+  });
+
+  it("keeps a container referenced by a request on its handle", async () => {
+    const m = manager();
+    const a = m.connectionOpened();
+    const h = await m.create({ graceTime: 0.05, bindMounts: [] }, a);
+    const b = m.connectionOpened();
+    m.connectionClosed(a);
+    await m.info(h, b);
+    await sleep(100);
+    assert.deepEqual(m.list(), [h]);
+  });
+});

@@ -1,0 +1,187 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm, stat } from "node:fs/promises";
+import { createConnection } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { ServerError, WardenClient } from "../../../src/client/client.js";
+import { ContainerManager } from "../../../src/core/container-manager.js";
+import { encodeFrame } from "../../../src/protocol/frame.js";
+import { decodeResponse, encodeRequest, has, MessageType, warden } from "../../../src/protocol/messages.js";
+import { Dispatcher } from "../../../src/server/dispatch.js";
+import { WardenServer } from "../../../src/server/server.js";
+import { FakeDepot, FakeFilesystem, FakeRuntime, nullLogger } from "../../fakes/fakes.js";
+
+let dir: string;
+let path: string;
+let server: WardenServer;
+let runtime: FakeRuntime;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "wserver-"));
+  path = join(dir, "w.sock");
+  runtime = new FakeRuntime();
+  runtime.autoExit = 0;
+  const manager = new ContainerManager(
+    {
+      defaultRootfs: "/rootfs",
+      graceTime: null,
+      jobOutputLimit: 1024,
+      containerRlimits: {},
+      stopTimeoutMs: 10,
+      lang: "C",
+      uidPoolStart: 10000,
+      uidPoolSize: 10,
+      containerUser: "vcap",
+    },
+    { runtime, filesystem: new FakeFilesystem(), depot: new FakeDepot(), logger: nullLogger },
+  );
+  server = new WardenServer({
+    path,
+    permissions: 0o700,
+    maxFrameBytes: 4096,
+    handler: new Dispatcher(manager),
+    logger: nullLogger,
+    onOpen: () => manager.connectionOpened(),
+    onClose: (c) => manager.connectionClosed(c),
+  });
+  await server.listen();
+});
+
+after(async () => {
+  await server.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function raw(type: number, payload: Uint8Array): Buffer {
+  return encodeFrame(warden.Message.encode({ type, payload }).finish());
+}
+
+describe("server", () => {
+  it("chmods the socket as configured", async () => {
+    assert.equal((await stat(path)).mode & 0o777, 0o700);
+  });
+
+  it("answers Ping, Echo and List", async () => {
+    const c = await WardenClient.connect(path);
+    assert.deepEqual({ ...(await c.call("Ping")) }, {});
+    assert.equal((await c.call("Echo", { message: "héllo" })).message, "héllo");
+    assert.deepEqual((await c.call("List")).handles, []);
+    c.close();
+  });
+
+  it("answers pipelined requests in order", async () => {
+    const c = await WardenClient.connect(path);
+    const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => c.call("Echo", { message: String(i) })));
+    assert.deepEqual(
+      replies.map((r) => r.message),
+      Array.from({ length: 200 }, (_, i) => String(i)),
+    );
+    c.close();
+  });
+
+  it("answers a Stream with several frames, the last with the exit status", async () => {
+    runtime.autoExit = undefined;
+    const c = await WardenClient.connect(path);
+    const handle = await c.create();
+    const job = await c.spawn(handle, "echo");
+    const p = runtime.jobs[runtime.jobs.length - 1];
+    p.write("stdout", "a");
+    setTimeout(() => {
+      p.write("stderr", "b");
+      p.exit(4);
+    }, 20);
+    const frames = [];
+    for await (const f of c.stream(handle, job)) frames.push(f);
+    assert.deepEqual(
+      frames.map((f) => [f.name, f.data]),
+      [["stdout", "a"], ["stderr", "b"], ["", ""]],
+    );
+    assert.deepEqual(frames.map((f) => has(f, "exit_status")), [false, false, true]);
+    assert.equal(frames[2].exit_status, 4);
+    assert.equal(frames[2].info!.state, "active");
+    runtime.autoExit = 0;
+    c.close();
+  });
+
+  it("answers an unknown type with an error and keeps the connection", async () => {
+    const c = await WardenClient.connect(path);
+    const reply = decodeResponse(await c.sendRaw(raw(77, new Uint8Array())));
+    assert.equal(reply.kind, "error");
+    if (reply.kind === "error") assert.equal(reply.error.message, "Unknown request type: 77");
+    assert.equal((await c.call("Echo", { message: "still here" })).message, "still here");
+    c.close();
+  });
+
+  it("answers a request missing a required field with an error and keeps the connection", async () => {
+    const c = await WardenClient.connect(path);
+    const reply = decodeResponse(await c.sendRaw(raw(MessageType.Echo, new Uint8Array())));
+    assert.equal(reply.kind, "error");
+    if (reply.kind === "error") assert.match(reply.error.message!, /missing required 'message'/);
+    assert.equal((await c.call("Echo", { message: "ok" })).message, "ok");
+    c.close();
+  });
+
+  it("answers a payload that is not protobuf with an error and keeps the connection", async () => {
+    const c = await WardenClient.connect(path);
+    const reply = decodeResponse(await c.sendRaw(encodeFrame(Buffer.from([0xff, 0xff, 0xff, 0xff]))));
+    assert.equal(reply.kind, "error");
+    assert.equal((await c.call("Ping")) !== undefined, true);
+    c.close();
+  });
+
+  it("answers a length prefix that is not a number with an error, then closes", async () => {
+    const c = await WardenClient.connect(path);
+    const reply = decodeResponse(await c.sendRaw(Buffer.from("hello\r\n")));
+    assert.equal(reply.kind, "error");
+    if (reply.kind === "error") assert.match(reply.error.message!, /not a number/);
+    await c.closed();
+  });
+
+  it("answers a length over the maximum with an error, then closes, without reading the body", async () => {
+    const c = await WardenClient.connect(path);
+    const reply = decodeResponse(await c.sendRaw(Buffer.from("999999999999\r\n")));
+    assert.equal(reply.kind, "error");
+    if (reply.kind === "error") assert.match(reply.error.message!, /exceeds the maximum of 4096 bytes/);
+    await c.closed();
+  });
+
+  it("tells commands of later issues apart with a clear error", async () => {
+    const c = await WardenClient.connect(path);
+    await assert.rejects(c.call("NetIn", { handle: "x" }), (err: unknown) => {
+      assert.ok(err instanceof ServerError);
+      assert.match(err.message, /not implemented: NetIn/);
+      return true;
+    });
+    c.close();
+  });
+
+  it("answers each of two connections, one blocked in Link, the other free", async () => {
+    runtime.autoExit = undefined;
+    const a = await WardenClient.connect(path);
+    const b = await WardenClient.connect(path);
+    const handle = await a.create();
+    const job = await a.spawn(handle, "sleep");
+    const link = a.link(handle, job);
+    assert.equal((await b.call("Echo", { message: "b" })).message, "b");
+    runtime.jobs[runtime.jobs.length - 1].exit(0);
+    assert.equal((await link).exit_status, 0);
+    runtime.autoExit = 0;
+    a.close();
+    b.close();
+  });
+
+  it("stops reading from a client that sends a flood without reading answers", async () => {
+    const socket = createConnection(path);
+    await new Promise((r) => socket.once("connect", r));
+    const frame = encodeFrame(encodeRequest("Echo", { message: "x".repeat(1000) }));
+    for (let i = 0; i < 4000; i++) socket.write(frame);
+    await new Promise((r) => setTimeout(r, 300));
+    // The server paused the socket: most of the 4 MB is still on our side.
+    assert.ok(socket.writableLength > 2_000_000, `only ${socket.writableLength} bytes held back`);
+    socket.destroy();
+    const c = await WardenClient.connect(path);
+    assert.equal((await c.call("Echo", { message: "alive" })).message, "alive");
+    c.close();
+  });
+});
