@@ -17,3 +17,5 @@ try {
 const out = join(root, "dist/src/protocol/gen");
 mkdirSync(out, { recursive: true });
 copyFileSync(join(root, "src/protocol/gen/warden.js"), join(out, "warden.js"));
+// The CLI reflects over the .proto for flag names and types.
+copyFileSync(join(root, "src/protocol/warden.proto"), join(root, "dist/src/protocol/warden.proto"));

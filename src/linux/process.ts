@@ -1,5 +1,5 @@
 // Facts about host processes from /proc.
-import { readFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 
 /**
  * True while the process exists and is not a zombie. kill(pid, 0) is not
@@ -34,4 +34,27 @@ export function signal(pid: number, sig: NodeJS.Signals): void {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ESRCH") throw err;
   }
+}
+
+/** Every descendant of `pid`, from /proc/<pid>/task/<tid>/children. */
+export async function descendants(pid: number): Promise<number[]> {
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const parent = queue.shift()!;
+    let tasks: string[];
+    try {
+      tasks = await readdir(`/proc/${parent}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tasks) {
+      const text = await readFile(`/proc/${parent}/task/${tid}/children`, "utf8").catch(() => "");
+      for (const child of text.split(" ").filter(Boolean).map(Number)) {
+        out.push(child);
+        queue.push(child);
+      }
+    }
+  }
+  return out;
 }

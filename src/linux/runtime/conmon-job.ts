@@ -6,7 +6,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { open, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { JobProcess, OutputStream } from "../../core/interfaces.js";
-import { isAlive, readPidFile, signal } from "../process.js";
+import { isAlive, readPidFile } from "../process.js";
 
 // A supervisor killed with SIGKILL writes no exit file; its job is lost.
 export const LOST_JOB_STATUS = 255;
@@ -34,6 +34,8 @@ export class ConmonJob implements JobProcess {
   constructor(
     readonly dir: string,
     private readonly outputs: Record<OutputStream, string | undefined>,
+    /** Kills a process and everything it started. */
+    private readonly killTree: (pid: number) => Promise<void>,
   ) {
     this.exited = new Promise((resolve) => (this.settle = resolve));
     this.watcher = watch(dir, (_event, name) => {
@@ -126,7 +128,7 @@ export class ConmonJob implements JobProcess {
   async kill(): Promise<void> {
     if (this.done) return;
     const pid = await readPidFile(join(this.dir, "pid"));
-    if (pid !== undefined && !this.done) signal(pid, "SIGKILL");
+    if (pid !== undefined && !this.done) await this.killTree(pid);
   }
 
   async remove(): Promise<void> {

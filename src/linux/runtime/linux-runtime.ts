@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { errors, WardenError } from "../../core/errors.js";
 import type { ContainerSpec, Depot, JobProcess, JobSpec, Runtime, StopSignal } from "../../core/interfaces.js";
 import type { ContainerCgroups } from "../cgroups/cgroups.js";
-import { isAlive, readPidFile, signal } from "../process.js";
+import { descendants, isAlive, readPidFile, signal } from "../process.js";
 import { readHardLimits, type HardLimits } from "../rlimits.js";
 import { waitFor } from "../wait-for.js";
 import { buildBundle } from "./bundle.js";
@@ -113,10 +113,25 @@ export class LinuxRuntime implements Runtime {
       if (e instanceof WardenError) throw e;
       throw errors.spawnFailed(e instanceof ConmonError ? e.message : String(e));
     }
-    return new ConmonJob(dir, {
-      stdout: job.discardOutput ? undefined : out,
-      stderr: job.discardOutput ? undefined : err,
-    });
+    return new ConmonJob(
+      dir,
+      { stdout: job.discardOutput ? undefined : out, stderr: job.discardOutput ? undefined : err },
+      (pid) => this.killJobTree(id, pid),
+    );
+  }
+
+  // A job is not a process group leader in the container (its session is
+  // the supervisor's), so its children are found in /proc, with the
+  // container frozen so none can fork away meanwhile.
+  private async killJobTree(id: string, pid: number): Promise<void> {
+    const cgroups = this.options.cgroups;
+    await cgroups.freeze(id);
+    try {
+      const inContainer = new Set(await cgroups.procs(id));
+      for (const p of [pid, ...(await descendants(pid))]) if (inContainer.has(p)) signal(p, "SIGKILL");
+    } finally {
+      await cgroups.thaw(id);
+    }
   }
 }
 
