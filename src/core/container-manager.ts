@@ -91,6 +91,25 @@ function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> 
   });
 }
 
+/** Milliseconds per phase of an operation, for its log line. */
+class PhaseTimer {
+  private readonly started = performance.now();
+  private readonly phases: Record<string, number> = {};
+
+  async time<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const t = performance.now();
+    try {
+      return await fn();
+    } finally {
+      this.phases[name] = Math.round(performance.now() - t);
+    }
+  }
+
+  summary(): { ms: number; phases: Record<string, number> } {
+    return { ms: Math.round(performance.now() - this.started), phases: this.phases };
+  }
+}
+
 async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)));
@@ -108,6 +127,7 @@ export class ContainerManager {
   private readonly ids: ContainerIdGenerator;
   private readonly log: Logger;
   private lastJobId = 0;
+  private readonly creating = new Set<Promise<unknown>>();
   private lastConnection = 0;
   private shuttingDown = false;
 
@@ -169,8 +189,16 @@ export class ContainerManager {
     return [...this.byHandle.values()].filter((c) => c.state === "active" || c.state === "stopped").map((c) => c.handle);
   }
 
-  async create(options: CreateOptions, conn?: number): Promise<string> {
-    if (this.shuttingDown) throw errors.shuttingDown();
+  create(options: CreateOptions, conn?: number): Promise<string> {
+    if (this.shuttingDown) return Promise.reject(errors.shuttingDown());
+    const work = this.createContainer(options, conn);
+    this.creating.add(work);
+    const done = () => this.creating.delete(work);
+    work.then(done, done);
+    return work;
+  }
+
+  private async createContainer(options: CreateOptions, conn?: number): Promise<string> {
     if (options.network !== undefined) throw errors.notImplemented("Create.network");
     const handle = options.handle;
     if (handle !== undefined) {
@@ -192,23 +220,23 @@ export class ContainerManager {
       bindMounts: options.bindMounts,
     };
     const log = this.log.child({ handle: finalHandle, id });
-    const started = Date.now();
+    const phases = new PhaseTimer();
     // Undone in reverse on failure, so a failed create leaves nothing behind.
     const undo: Array<() => Promise<void>> = [];
     try {
       const path = await depot.create(id);
       undo.push(() => depot.remove(id));
       undo.push(() => filesystem.remove(id));
-      const rootfsPath = await filesystem.prepare(spec);
+      const rootfsPath = await phases.time("filesystem", () => filesystem.prepare(spec));
       undo.push(() => runtime.destroy(id));
-      await runtime.create(spec, rootfsPath);
+      await phases.time("runtime", () => runtime.create(spec, rootfsPath));
       const graceTime = options.graceTime ?? this.config.graceTime;
       const c = new Container(id, finalHandle, path, uid, spec.rootfs, spec.bindMounts, graceTime);
       c.state = "active";
       this.byHandle.set(finalHandle, c);
       if (conn !== undefined) this.reference(c, conn);
       else this.startGraceTimer(c);
-      log.info({ ms: Date.now() - started, uid, rootfs: spec.rootfs }, "container created");
+      log.info({ ...phases.summary(), uid, rootfs: spec.rootfs }, "container created");
       return finalHandle;
     } catch (err) {
       log.warn({ err: String(err), detail: (err as { detail?: string }).detail }, "create failed; undoing");
@@ -292,23 +320,25 @@ export class ContainerManager {
   private destroyContainer(c: Container): Promise<void> {
     if (c.destroying) return c.destroying;
     const log = this.log.child({ handle: c.handle, id: c.id });
-    const started = Date.now();
+    const phases = new PhaseTimer();
     if (c.graceTimer) clearTimeout(c.graceTimer);
     c.graceTimer = undefined;
     c.obituary = this.infoOf(c);
     const work = (async () => {
       const { runtime, filesystem, depot } = this.deps;
-      await runtime.destroy(c.id);
+      await phases.time("runtime", () => runtime.destroy(c.id));
       // Links and Streams waiting on jobs get their output before the files go.
       const jobs = [...c.jobs.values()];
-      await within(Promise.all(jobs.map((j) => j.finished)), JOB_EXIT_WAIT_MS);
-      await within(Promise.all(jobs.map((j) => j.idle())), JOB_EXIT_WAIT_MS);
-      await filesystem.remove(c.id);
-      await depot.remove(c.id);
+      await phases.time("jobs", async () => {
+        await within(Promise.all(jobs.map((j) => j.finished)), JOB_EXIT_WAIT_MS);
+        await within(Promise.all(jobs.map((j) => j.idle())), JOB_EXIT_WAIT_MS);
+      });
+      await phases.time("filesystem", () => filesystem.remove(c.id));
+      await phases.time("depot", () => depot.remove(c.id));
       this.uids.release(c.uid);
       c.state = "destroyed";
       this.byHandle.delete(c.handle);
-      log.info({ ms: Date.now() - started }, "container destroyed");
+      log.info(phases.summary(), "container destroyed");
     })();
     c.destroying = work;
     work.catch((err) => {
@@ -419,13 +449,14 @@ export class ContainerManager {
     return this.byHandle.size;
   }
 
-  /** Stops reaping; containers and their jobs go on running. */
-  shutdown(): void {
+  /** Stops reaping and creating; resolves once creates under way have finished. Containers go on running. */
+  async shutdown(): Promise<void> {
     this.shuttingDown = true;
     for (const c of this.byHandle.values()) {
       if (c.graceTimer) clearTimeout(c.graceTimer);
       c.graceTimer = undefined;
     }
+    await Promise.allSettled([...this.creating]);
   }
 
   /** Destroys every container (for `wardend` stopping with destroy_on_shutdown, and tests). */

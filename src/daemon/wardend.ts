@@ -89,8 +89,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   return {
     stop() {
       stopping ??= (async () => {
-        manager.shutdown();
         await wardenServer.close();
+        await manager.shutdown();
         health?.close();
         if (server.pidfile) rmSync(server.pidfile, { force: true });
         if (manager.containerCount === 0) {

@@ -16,12 +16,14 @@ export interface RequestHandler {
   handle(request: DecodedRequest, conn: number, closed: AbortSignal): Promise<Reply>;
 }
 
-// Requests decoded but not yet answered; past this we stop reading the socket.
+// Requests decoded but not yet answered; past either bound we stop reading the socket.
 const MAX_QUEUED = 64;
+const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 
 export class Connection {
   private readonly decoder: FrameDecoder;
   private readonly queue: Buffer[] = [];
+  private queuedBytes = 0;
   private processing = false;
   private closed = false;
   private paused = false;
@@ -61,6 +63,7 @@ export class Connection {
   /** Ends the connection after the request being answered, if any. */
   closeWhenIdle(): void {
     this.queue.length = 0;
+    this.queuedBytes = 0;
     if (!this.processing) this.socket.end();
   }
 
@@ -74,11 +77,13 @@ export class Connection {
       this.log.warn({ conn: this.id, err: err.message }, "bad frame; closing connection");
       this.socket.pause();
       this.queue.length = 0;
+      this.queuedBytes = 0;
       this.socket.end(encodeFrame(encodeError(err.message, "FRAME_INVALID")));
       return;
     }
+    for (const f of frames) this.queuedBytes += f.length;
     this.queue.push(...frames);
-    if (this.queue.length >= MAX_QUEUED && !this.paused) {
+    if ((this.queue.length >= MAX_QUEUED || this.queuedBytes >= MAX_QUEUED_BYTES) && !this.paused) {
       this.paused = true;
       this.socket.pause();
     }
@@ -91,7 +96,8 @@ export class Connection {
     try {
       while (this.queue.length > 0 && !this.closed) {
         const frame = this.queue.shift()!;
-        if (this.paused && this.queue.length < MAX_QUEUED / 2) {
+        this.queuedBytes -= frame.length;
+        if (this.paused && this.queue.length < MAX_QUEUED / 2 && this.queuedBytes < MAX_QUEUED_BYTES / 2) {
           this.paused = false;
           this.socket.resume();
         }

@@ -74,10 +74,12 @@ export class FakeRuntime implements Runtime {
   readonly destroyed: string[] = [];
   failCreate: Error | undefined;
   failSpawn: Error | undefined;
+  createDelayMs = 0;
   /** Finish every job at once with this code, unless undefined. */
   autoExit: number | undefined;
 
   async create(spec: ContainerSpec, _rootfsPath: string): Promise<void> {
+    if (this.createDelayMs) await new Promise((r) => setTimeout(r, this.createDelayMs));
     if (this.failCreate) throw this.failCreate;
     this.containers.set(spec.id, { spec, processes: [] });
   }

@@ -402,3 +402,16 @@ describe("container manager: grace time", () => {
     assert.deepEqual(m.list(), [h]);
   });
 });
+
+describe("container manager: shutdown", () => {
+  it("refuses new containers and waits for creates under way", async () => {
+    const m = manager();
+    runtime.createDelayMs = 100;
+    const creating = m.create({ handle: "late", bindMounts: [] });
+    await sleep(10);
+    await m.shutdown();
+    assert.equal(m.containerCount, 1, "the create under way finished before shutdown returned");
+    assert.equal(await creating, "late");
+    await assert.rejects(m.create({ bindMounts: [] }), { message: "server is shutting down" });
+  });
+});

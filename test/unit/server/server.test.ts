@@ -39,7 +39,7 @@ before(async () => {
   server = new WardenServer({
     path,
     permissions: 0o700,
-    maxFrameBytes: 4096,
+    maxFrameBytes: 2 * 1024 * 1024,
     handler: new Dispatcher(manager),
     logger: nullLogger,
     onOpen: () => manager.connectionOpened(),
@@ -142,7 +142,7 @@ describe("server", () => {
     const c = await WardenClient.connect(path);
     const reply = decodeResponse(await c.sendRaw(Buffer.from("999999999999\r\n")));
     assert.equal(reply.kind, "error");
-    if (reply.kind === "error") assert.match(reply.error.message!, /exceeds the maximum of 4096 bytes/);
+    if (reply.kind === "error") assert.match(reply.error.message!, /exceeds the maximum of 2097152 bytes/);
     await c.closed();
   });
 
@@ -169,6 +169,17 @@ describe("server", () => {
     runtime.autoExit = 0;
     a.close();
     b.close();
+  });
+
+  it("stops reading from a client that sends large requests without reading answers", async () => {
+    const socket = createConnection(path);
+    await new Promise((r) => socket.once("connect", r));
+    const frame = encodeFrame(encodeRequest("Echo", { message: "x".repeat(1024 * 1024) }));
+    for (let i = 0; i < 30; i++) socket.write(frame);
+    await new Promise((r) => setTimeout(r, 300));
+    // 30 requests are under the count bound; the byte bound (8 MiB queued) held the rest back.
+    assert.ok(socket.writableLength > 15 * 1024 * 1024, `only ${socket.writableLength} bytes held back`);
+    socket.destroy();
   });
 
   it("stops reading from a client that sends a flood without reading answers", async () => {
