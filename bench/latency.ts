@@ -8,7 +8,7 @@
 //   npm run build && node dist/bench/latency.js [runs]      (as root; default 30 runs)
 import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { run } from "../src/linux/command.js";
@@ -203,8 +203,9 @@ async function bench(runtime: RuntimeName): Promise<void> {
     await ns.teardown();
     await rm(join(scratch, "state"), { recursive: true, force: true });
     await rm(scratch, { recursive: true, force: true });
-    for (const controller of ["blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids", "systemd"]) {
-      await rm(`/sys/fs/cgroup/${controller}/warden-bench-raw`, { recursive: false, force: true }).catch(() => {});
+    // runc makes the parent in the unified hierarchy too, where it runs outside our namespace.
+    for (const controller of await readdir("/sys/fs/cgroup")) {
+      await rmdir(`/sys/fs/cgroup/${controller}/warden-bench-raw`).catch(() => {});
     }
   }
 }

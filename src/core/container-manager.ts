@@ -129,6 +129,7 @@ export class ContainerManager {
   private lastJobId = 0;
   private readonly creating = new Set<Promise<unknown>>();
   private lastConnection = 0;
+  private readonly openConnections = new Set<number>();
   private shuttingDown = false;
 
   constructor(
@@ -145,11 +146,13 @@ export class ContainerManager {
   /** A new connection references every container, cancelling every grace timer until it closes. */
   connectionOpened(): number {
     const conn = ++this.lastConnection;
+    this.openConnections.add(conn);
     for (const c of this.byHandle.values()) this.reference(c, conn);
     return conn;
   }
 
   connectionClosed(conn: number): void {
+    this.openConnections.delete(conn);
     for (const c of this.byHandle.values()) {
       if (c.refs.delete(conn) && c.refs.size === 0) this.startGraceTimer(c);
     }
@@ -234,7 +237,8 @@ export class ContainerManager {
       const c = new Container(id, finalHandle, path, uid, spec.rootfs, spec.bindMounts, graceTime);
       c.state = "active";
       this.byHandle.set(finalHandle, c);
-      if (conn !== undefined) this.reference(c, conn);
+      // The client may have gone while we worked: then nothing references the container.
+      if (conn !== undefined && this.openConnections.has(conn)) this.reference(c, conn);
       else this.startGraceTimer(c);
       log.info({ ...phases.summary(), uid, rootfs: spec.rootfs }, "container created");
       return finalHandle;

@@ -126,6 +126,10 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const log = createLogger({ level: config.logging.level, file: config.logging.file });
+  // The daemon stays up through a promise nobody waited on; the log says where it came from.
+  process.on("unhandledRejection", (err) => {
+    log.error({ err: err instanceof Error ? err.stack : String(err) }, "unhandled rejection");
+  });
   let daemon: RunningDaemon;
   try {
     daemon = await startDaemon(config, log);

@@ -101,7 +101,14 @@ export class Connection {
           this.paused = false;
           this.socket.resume();
         }
-        await this.answer(frame);
+        try {
+          await this.answer(frame);
+        } catch (err) {
+          // A bug of ours must not take the daemon down; this connection cannot go on.
+          this.log.error({ conn: this.id, err: err instanceof Error ? err.stack : String(err) }, "cannot answer; closing connection");
+          this.socket.destroy();
+          return;
+        }
       }
     } finally {
       this.processing = false;

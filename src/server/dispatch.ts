@@ -1,5 +1,6 @@
 // From Warden messages to calls on the container manager and back. The only
 // place that knows both the protocol and the core.
+import { StringDecoder } from "node:string_decoder";
 import type { InfoResult } from "../core/container.js";
 import type { ContainerManager, LinkResult } from "../core/container-manager.js";
 import { errors } from "../core/errors.js";
@@ -114,15 +115,22 @@ export class Dispatcher implements RequestHandler {
       Link: async (r, conn, closed) => reply("Link", linkResponse(await manager.link(r.handle, r.job_id, conn, closed))),
       Stream: async (r, conn, closed) => {
         const chunks = manager.stream(r.handle, r.job_id, conn, closed);
+        // One decoder per stream, so a character split between two reads stays whole.
+        const decoders = { stdout: new StringDecoder("utf8"), stderr: new StringDecoder("utf8") };
         return (async function* () {
           try {
             for (;;) {
               const next = await chunks.next();
               if (next.done) {
+                for (const name of ["stdout", "stderr"] as const) {
+                  const rest = decoders[name].end();
+                  if (rest) yield reply("Stream", { name, data: rest });
+                }
                 yield reply("Stream", { exit_status: next.value.exitStatus, info: infoResponse(next.value.info) });
                 return;
               }
-              yield reply("Stream", { name: next.value.name, data: next.value.data.toString() });
+              const data = decoders[next.value.name].write(next.value.data);
+              if (data) yield reply("Stream", { name: next.value.name, data });
             }
           } finally {
             // A client gone mid-stream releases the job for a later Stream or Link.

@@ -22,8 +22,11 @@ for (const runtime of RUNTIMES) {
     });
 
     after(async () => {
-      await daemon.stop();
-      await rm(scratch, { recursive: true, force: true });
+      try {
+        await daemon.stop();
+      } finally {
+        await rm(scratch, { recursive: true, force: true });
+      }
     });
 
     it("creates a container named by an 11-character id, lists, inspects and destroys it", async () => {

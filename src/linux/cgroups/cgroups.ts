@@ -72,7 +72,6 @@ export class CgroupsV1 implements ContainerCgroups {
 
   async removeParent(): Promise<void> {
     for (const controller of await readdir(this.root)) {
-      if (controller === "unified") continue;
       await rmdirIfPresent(join(this.root, controller, this.parent));
     }
   }

@@ -391,6 +391,17 @@ describe("container manager: grace time", () => {
     assert.deepEqual(m.list(), ["never"]);
   });
 
+  it("starts the timer of a container whose creating client left before the create finished", async () => {
+    const m = manager();
+    runtime.createDelayMs = 50;
+    const conn = m.connectionOpened();
+    const creating = m.create({ graceTime: 0.05, bindMounts: [] }, conn);
+    m.connectionClosed(conn);
+    await creating;
+    await sleep(150);
+    assert.deepEqual(m.list(), []);
+  });
+
   it("keeps a container referenced by a request on its handle", async () => {
     const m = manager();
     const a = m.connectionOpened();

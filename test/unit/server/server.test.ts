@@ -104,6 +104,25 @@ describe("server", () => {
     c.close();
   });
 
+  it("keeps a UTF-8 character whole when the output splits it between two reads", async () => {
+    runtime.autoExit = undefined;
+    const c = await WardenClient.connect(path);
+    const handle = await c.create();
+    const job = await c.spawn(handle, "echo");
+    const p = runtime.jobs[runtime.jobs.length - 1];
+    const euro = Buffer.from("€");
+    p.write("stdout", euro.subarray(0, 1));
+    setTimeout(() => {
+      p.write("stdout", euro.subarray(1));
+      p.exit(0);
+    }, 20);
+    let text = "";
+    for await (const f of c.stream(handle, job)) text += f.data;
+    assert.equal(text, "€");
+    runtime.autoExit = 0;
+    c.close();
+  });
+
   it("answers an unknown type with an error and keeps the connection", async () => {
     const c = await WardenClient.connect(path);
     const reply = decodeResponse(await c.sendRaw(raw(77, new Uint8Array())));
