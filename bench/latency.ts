@@ -14,6 +14,8 @@ import { join } from "node:path";
 import { run } from "../src/linux/command.js";
 import { buildBundle } from "../src/linux/runtime/bundle.js";
 import { RuntimeMountNamespace } from "../src/linux/runtime/mount-namespace.js";
+import { NamespacedLinks } from "../src/linux/network/links.js";
+import { ContainerIdGenerator } from "../src/core/container-id.js";
 import { specJson } from "../src/linux/runtime/oci-spec.js";
 import { waitFor } from "../src/linux/wait-for.js";
 import { DEFAULT_ROOTFS, startDaemon, type RuntimeName } from "../test/integration/harness.js";
@@ -52,6 +54,8 @@ class RawRuntime {
     private readonly name: RuntimeName,
     private readonly dir: string,
     private readonly ns: RuntimeMountNamespace,
+    /** When given, each container also gets wardend's network plumbing (namespace, veth pair, addresses). */
+    private readonly links?: NamespacedLinks,
   ) {}
 
   private cli(...args: string[]): string[] {
@@ -59,15 +63,19 @@ class RawRuntime {
   }
 
   async create(): Promise<string> {
-    const id = `rawbench${process.pid}x${this.n++}`;
+    const id = this.links ? new ContainerIdGenerator().generate() : `rawbench${process.pid}x${this.n++}`;
     const bundle = join(this.dir, id);
     await mkdir(bundle, { recursive: true });
+    const netnsPath = this.links
+      ? await this.links.create(id, { subnet: "10.254.60.0/30", hostIp: "10.254.60.1", containerIp: "10.254.60.2" })
+      : undefined;
     const spec = buildBundle({
       id,
       rootfsPath: DEFAULT_ROOTFS,
       bindMounts: [],
       cgroupParent: "warden-bench-raw",
       initPath: "/usr/bin/catatonit",
+      netnsPath,
     });
     spec.root.readonly = true;
     await writeFile(join(bundle, "config.json"), specJson(spec));
@@ -83,7 +91,7 @@ class RawRuntime {
   }
 
   async delete(id: string): Promise<void> {
-    await run(this.cli("delete", "--force", id));
+    await Promise.all([run(this.cli("delete", "--force", id)), this.links?.destroy(id)]);
     await rm(join(this.dir, id), { recursive: true, force: true });
   }
 
@@ -142,8 +150,10 @@ function row(label: string, s: Stats): string {
 async function bench(runtime: RuntimeName): Promise<void> {
   const scratch = await mkdtemp(join(tmpdir(), "wardenbench-"));
   const ns = new RuntimeMountNamespace(join(scratch, "run"));
-  await ns.ensure();
+  const netnsDir = join(scratch, "run", "netns");
+  await ns.ensure([netnsDir]);
   const raw = new RawRuntime(runtime, scratch, ns);
+  const rawNetworked = new RawRuntime(runtime, scratch, ns, new NamespacedLinks(netnsDir, 1500));
   const daemon = await startDaemon({ runtime, config: { logging: { level: "warn" } } });
   try {
     const client = await daemon.client();
@@ -183,17 +193,24 @@ async function bench(runtime: RuntimeName): Promise<void> {
       await raw.exec(id, "/bin/bash", "-c", "echo hi");
       await raw.delete(id);
     });
+    const rawNetB = await time(async () => {
+      const id = await rawNetworked.create();
+      await rawNetworked.exec(id, "/bin/bash", "-c", "echo hi");
+      await rawNetworked.delete(id);
+    });
 
     const a = { ours: stats(oursA), raw: stats(rawA), sup: stats(supA) };
-    const b = { ours: stats(oursB), raw: stats(rawB) };
+    const b = { ours: stats(oursB), raw: stats(rawB), rawNet: stats(rawNetB) };
     console.log(`\n${runtime}: ${RUNS} runs each, ms                                 median     min     p90`);
     console.log(row("(a) wardend Run `true` in a container", a.ours));
     console.log(row(`(a) ${runtime} exec bash -c true`, a.raw));
     console.log(row(`    conmon + ${runtime} exec (the supervisor alone)`, a.sup));
     console.log(row("(b) wardend create + Run `echo hi` + destroy", b.ours));
     console.log(row(`(b) ${runtime} create + start + exec + delete`, b.raw));
+    console.log(row(`    the same, with wardend's network plumbing`, b.rawNet));
     console.log(`  ratio (a): ${(a.ours.median / a.raw.median).toFixed(2)}x   (target <= 2x)`);
     console.log(`  ratio (b): ${(b.ours.median / b.raw.median).toFixed(2)}x   (target <= 2x)`);
+    console.log(`  ratio (b) against the runtime with the same network: ${(b.ours.median / b.rawNet.median).toFixed(2)}x`);
     console.log(
       `  of (a), conmon's own cost is ${(a.sup.median - a.raw.median).toFixed(1)} ms ` +
         `(${(((a.sup.median - a.raw.median) / a.ours.median) * 100).toFixed(0)} % of wardend's Run)`,
@@ -201,6 +218,7 @@ async function bench(runtime: RuntimeName): Promise<void> {
   } finally {
     await daemon.stop();
     await ns.teardown();
+    await ns.unshare(netnsDir);
     await rm(join(scratch, "state"), { recursive: true, force: true });
     await rm(scratch, { recursive: true, force: true });
     // runc makes the parent in the unified hierarchy too, where it runs outside our namespace.

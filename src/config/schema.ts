@@ -3,6 +3,7 @@
 // without a file. Unknown keys are refused: a typo must not silently do nothing.
 import { z } from "zod";
 import { RLIMIT_NAMES } from "../core/interfaces.js";
+import { parseCidr, parseIPv4 } from "../core/ipv4.js";
 
 const absolutePath = z.string().refine((p) => p.startsWith("/"), { message: "must be an absolute path" });
 const nonNegativeInt = z.number().int().nonnegative();
@@ -60,20 +61,38 @@ const userSchema = z.strictObject({
   pool_size: positiveInt.default(256),
 });
 
-// Read now so a Warden config is accepted as it is; used when networking lands.
-const networkSchema = z.strictObject({
-  pool_network: z.string().optional(),
-  pool_start_address: z.string().optional(),
-  pool_size: positiveInt.optional(),
-  release_delay: z.number().nonnegative().optional(),
-  mtu: positiveInt.optional(),
-  allow_networks: z.array(z.string()).optional(),
-  allow_host_access: z.boolean().optional(),
-  dns_servers: z.array(z.string()).optional(),
-});
+const ipv4 = z.string().refine((s) => parseIPv4(s) !== undefined, { message: "must be an IPv4 address" });
+const cidr = z.string().refine((s) => parseCidr(s) !== undefined, { message: "must be a CIDR block like 10.254.0.0/22" });
+const addressOrCidr = z
+  .string()
+  .refine((s) => parseIPv4(s) !== undefined || parseCidr(s) !== undefined, { message: "must be an address or a CIDR block" });
+
+const networkSchema = z
+  .strictObject({
+    /** The pool as a CIDR; or pool_start_address with pool_size, a count of /30 blocks. */
+    pool_network: cidr.optional(),
+    pool_start_address: ipv4.optional(),
+    pool_size: positiveInt.optional(),
+    /** Seconds a released /30 is held back before it is handed out again. */
+    release_delay: z.number().nonnegative().default(5),
+    mtu: z.number().int().min(68).max(65535).default(1500),
+    allow_networks: z.array(addressOrCidr).default([]),
+    allow_host_access: z.boolean().default(false),
+    dns_servers: z.array(ipv4).default([]),
+    deny_networks: z.unknown().optional(),
+    // Ours: the nftables table (inet family) holding every rule of this daemon.
+    nft_table: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, { message: "must be a short name of letters, digits, '-' and '_'" })
+      .default("warden"),
+  })
+  .refine((n) => (n.pool_start_address === undefined) === (n.pool_size === undefined), {
+    message: "pool_start_address and pool_size go together",
+    path: ["pool_size"],
+  });
 
 const portSchema = z.strictObject({
-  pool_start_port: positiveInt.optional(),
+  pool_start_port: z.number().int().min(1).max(65535).optional(),
   pool_size: positiveInt.optional(),
 });
 

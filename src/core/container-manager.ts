@@ -4,7 +4,24 @@
 import { Container, type InfoResult } from "./container.js";
 import { ContainerIdGenerator } from "./container-id.js";
 import { errors } from "./errors.js";
-import type { BindMount, ContainerSpec, Depot, Filesystem, JobLogSink, Logger, Rlimits, Runtime } from "./interfaces.js";
+import type {
+  BandwidthLimit,
+  BandwidthStat,
+  BindMount,
+  ContainerNetwork,
+  ContainerSpec,
+  Depot,
+  Filesystem,
+  JobLogSink,
+  Logger,
+  Network,
+  NetInRule,
+  Rlimits,
+  Runtime,
+} from "./interfaces.js";
+import type { Cidr } from "./ipv4.js";
+import { bandwidthLimit, containerPort as checkContainerPort, hostPort as checkHostPort, netOutRule, type NetOutRequest } from "./net-rules.js";
+import { SubnetPool } from "./subnet-pool.js";
 import { Job, OUTPUT_OVERFLOW_EVENT, type StreamChunk } from "./job.js";
 import { jobEnvironment, jobRlimits, jobUser } from "./job-environment.js";
 import { Pool } from "./pool.js";
@@ -20,10 +37,18 @@ export interface ManagerConfig {
   uidPoolStart: number;
   uidPoolSize: number;
   containerUser: string;
+  networkPool: Cidr;
+  networkReleaseDelayMs: number;
+  portPoolStart: number;
+  portPoolSize: number;
 }
+
+/** What Info reports for a container without a bandwidth limit, as Warden did. */
+export const NO_BANDWIDTH_LIMIT = 4294967295;
 
 export interface ManagerDeps {
   runtime: Runtime;
+  network: Network;
   filesystem: Filesystem;
   depot: Depot;
   logSink?: JobLogSink;
@@ -124,6 +149,10 @@ export class ContainerManager {
   private readonly byHandle = new Map<string, Container>();
   private readonly reservedHandles = new Set<string>();
   private readonly uids: Pool<number>;
+  private readonly subnets: SubnetPool;
+  private readonly ports: Pool<number>;
+  /** Host ports forwarded by NetIn, across containers. */
+  private readonly forwarded = new Map<number, Container>();
   private readonly ids: ContainerIdGenerator;
   private readonly log: Logger;
   private lastJobId = 0;
@@ -137,6 +166,8 @@ export class ContainerManager {
     private readonly deps: ManagerDeps,
   ) {
     this.uids = new Pool(Array.from({ length: config.uidPoolSize }, (_, i) => config.uidPoolStart + i));
+    this.subnets = new SubnetPool(config.networkPool, config.networkReleaseDelayMs);
+    this.ports = new Pool(Array.from({ length: config.portPoolSize }, (_, i) => config.portPoolStart + i));
     this.ids = deps.ids ?? new ContainerIdGenerator();
     this.log = deps.logger;
   }
@@ -202,15 +233,19 @@ export class ContainerManager {
   }
 
   private async createContainer(options: CreateOptions, conn?: number): Promise<string> {
-    if (options.network !== undefined) throw errors.notImplemented("Create.network");
     const handle = options.handle;
     if (handle !== undefined) {
       if (handle === "") throw errors.invalid("handle must not be empty");
       if (Buffer.byteLength(handle) > MAX_HANDLE_BYTES) throw errors.invalid(`handle is longer than ${MAX_HANDLE_BYTES} bytes`);
       if (this.byHandle.has(handle) || this.reservedHandles.has(handle)) throw errors.handleTaken(handle);
     }
+    const network =
+      options.network !== undefined ? this.subnets.acquireAddress(options.network) : this.subnets.acquire();
     const uid = this.uids.acquire();
-    if (uid === undefined) throw errors.uidPoolEmpty();
+    if (uid === undefined) {
+      this.subnets.release(network);
+      throw errors.uidPoolEmpty();
+    }
     const id = this.ids.generate();
     const finalHandle = handle ?? id;
     this.reservedHandles.add(finalHandle);
@@ -221,6 +256,7 @@ export class ContainerManager {
       uid,
       rootfs: options.rootfs ?? this.config.defaultRootfs,
       bindMounts: options.bindMounts,
+      network,
     };
     const log = this.log.child({ handle: finalHandle, id });
     const phases = new PhaseTimer();
@@ -230,17 +266,25 @@ export class ContainerManager {
       const path = await depot.create(id);
       undo.push(() => depot.remove(id));
       undo.push(() => filesystem.remove(id));
-      const rootfsPath = await phases.time("filesystem", () => filesystem.prepare(spec));
+      undo.push(() => this.deps.network.destroy(id, { network, netIns: [], netOut: false }));
+      // The root filesystem and the network do not depend on each other.
+      const [rootfs, netns] = await Promise.allSettled([
+        phases.time("filesystem", () => filesystem.prepare(spec)),
+        phases.time("network", () => this.deps.network.create(id, network)),
+      ]);
+      if (rootfs.status === "rejected") throw rootfs.reason;
+      if (netns.status === "rejected") throw netns.reason;
+      spec.netnsPath = netns.value;
       undo.push(() => runtime.destroy(id));
-      await phases.time("runtime", () => runtime.create(spec, rootfsPath));
+      await phases.time("runtime", () => runtime.create(spec, rootfs.value));
       const graceTime = options.graceTime ?? this.config.graceTime;
-      const c = new Container(id, finalHandle, path, uid, spec.rootfs, spec.bindMounts, graceTime);
+      const c = new Container(id, finalHandle, path, uid, spec.rootfs, spec.bindMounts, graceTime, network);
       c.state = "active";
       this.byHandle.set(finalHandle, c);
       // The client may have gone while we worked: then nothing references the container.
       if (conn !== undefined && this.openConnections.has(conn)) this.reference(c, conn);
       else this.startGraceTimer(c);
-      log.info({ ...phases.summary(), uid, rootfs: spec.rootfs }, "container created");
+      log.info({ ...phases.summary(), uid, rootfs: spec.rootfs, network: network.subnet }, "container created");
       return finalHandle;
     } catch (err) {
       log.warn({ err: String(err), detail: (err as { detail?: string }).detail }, "create failed; undoing");
@@ -248,6 +292,7 @@ export class ContainerManager {
         await step().catch((e) => log.error({ err: String(e) }, "cleanup after failed create failed"));
       }
       this.uids.release(uid);
+      this.subnets.release(network);
       throw err;
     } finally {
       this.reservedHandles.delete(finalHandle);
@@ -257,7 +302,15 @@ export class ContainerManager {
   async info(handle: string, conn?: number): Promise<InfoResult> {
     const c = this.lookup(handle, conn);
     c.assertState("active", "stopped");
-    return this.infoOf(c);
+    return { ...this.infoOf(c), bandwidthStat: await this.bandwidthOf(c) };
+  }
+
+  // The kernel is asked only when a limit was set; otherwise there is none to read.
+  private async bandwidthOf(c: Container): Promise<BandwidthStat> {
+    if (!c.bandwidth) {
+      return { inRate: NO_BANDWIDTH_LIMIT, inBurst: NO_BANDWIDTH_LIMIT, outRate: NO_BANDWIDTH_LIMIT, outBurst: NO_BANDWIDTH_LIMIT };
+    }
+    return this.deps.network.bandwidthStat(c.id);
   }
 
   private infoOf(c: Container): InfoResult {
@@ -265,6 +318,8 @@ export class ContainerManager {
     return {
       state: c.state,
       events: c.events,
+      hostIp: c.network.hostIp,
+      containerIp: c.network.containerIp,
       containerPath: c.path,
       jobIds: c.runningJobIds(),
     };
@@ -330,15 +385,33 @@ export class ContainerManager {
     c.obituary = this.infoOf(c);
     const work = (async () => {
       const { runtime, filesystem, depot } = this.deps;
-      await phases.time("runtime", () => runtime.destroy(c.id));
-      // Links and Streams waiting on jobs get their output before the files go.
-      const jobs = [...c.jobs.values()];
-      await phases.time("jobs", async () => {
-        await within(Promise.all(jobs.map((j) => j.finished)), JOB_EXIT_WAIT_MS);
-        await within(Promise.all(jobs.map((j) => j.idle())), JOB_EXIT_WAIT_MS);
-      });
-      await phases.time("filesystem", () => filesystem.remove(c.id));
+      // Side by side: the runtime kills the processes, the network goes, and
+      // the root filesystem is unmounted (the runtime needs it no more, and
+      // a running container keeps its own copy of the mount). Only the depot
+      // directory waits for all three.
+      const removeContainer = (async () => {
+        await phases.time("runtime", () => runtime.destroy(c.id));
+        // Links and Streams waiting on jobs get their output before the files go.
+        const jobs = [...c.jobs.values()];
+        await phases.time("jobs", async () => {
+          await within(Promise.all(jobs.map((j) => j.finished)), JOB_EXIT_WAIT_MS);
+          await within(Promise.all(jobs.map((j) => j.idle())), JOB_EXIT_WAIT_MS);
+        });
+      })();
+      const results = await Promise.allSettled([
+        removeContainer,
+        phases.time("network", () =>
+          this.deps.network.destroy(c.id, { network: c.network, netIns: c.netIns, netOut: c.netOuts.length > 0 }),
+        ),
+        phases.time("filesystem", () => filesystem.remove(c.id)),
+      ]);
+      for (const r of results) if (r.status === "rejected") throw r.reason;
       await phases.time("depot", () => depot.remove(c.id));
+      for (const rule of c.netIns) {
+        this.forwarded.delete(rule.hostPort);
+        if (rule.fromPool) this.ports.release(rule.hostPort);
+      }
+      this.subnets.release(c.network);
       this.uids.release(c.uid);
       c.state = "destroyed";
       this.byHandle.delete(c.handle);
@@ -427,6 +500,64 @@ export class ContainerManager {
       .catch((err) => this.log.warn({ handle: c.handle, job: job.id, err: String(err) }, "cannot remove job"));
   }
 
+  // ---- networking ----
+
+  /** Forwards a host port to the container; without host_port one comes from the pool. */
+  async netIn(handle: string, request: Partial<NetInRule>, conn?: number): Promise<NetInRule> {
+    const c = this.lookup(handle, conn);
+    c.assertState("active");
+    let port: number;
+    let fromPool = false;
+    if (request.hostPort === undefined) {
+      const taken = this.ports.acquire();
+      if (taken === undefined) throw errors.portPoolEmpty();
+      port = taken;
+      fromPool = true;
+    } else {
+      port = checkHostPort(request.hostPort);
+      if (this.forwarded.has(port)) throw errors.hostPortTaken(port);
+      // A port of the pool named explicitly is taken out of it, so the pool cannot hand it out too.
+      if (this.ports.contains(port)) {
+        if (!this.ports.acquireSpecific(port)) throw errors.hostPortTaken(port);
+        fromPool = true;
+      }
+    }
+    const rule: NetInRule = {
+      hostPort: port,
+      containerPort: request.containerPort === undefined ? port : checkContainerPort(request.containerPort),
+    };
+    this.forwarded.set(port, c);
+    try {
+      await this.deps.network.netIn(c.id, c.network, rule);
+    } catch (err) {
+      this.forwarded.delete(port);
+      if (fromPool) this.ports.release(port);
+      throw err;
+    }
+    c.netIns.push({ ...rule, fromPool });
+    this.log.info({ handle: c.handle, id: c.id, ...rule }, "port forwarded");
+    return rule;
+  }
+
+  async netOut(handle: string, request: NetOutRequest, conn?: number): Promise<void> {
+    const c = this.lookup(handle, conn);
+    c.assertState("active");
+    const rule = netOutRule(request);
+    await this.deps.network.netOut(c.id, rule);
+    c.netOuts.push(rule);
+    this.log.info({ handle: c.handle, id: c.id, rule }, "egress allowed");
+  }
+
+  async limitBandwidth(handle: string, rate: number, burst: number, conn?: number): Promise<BandwidthLimit> {
+    const c = this.lookup(handle, conn);
+    c.assertState("active", "stopped");
+    const limit = bandwidthLimit(rate, burst);
+    await this.deps.network.limitBandwidth(c.id, limit);
+    c.bandwidth = limit;
+    this.log.info({ handle: c.handle, id: c.id, ...limit }, "bandwidth limited");
+    return limit;
+  }
+
   // ---- daemon life ----
 
   /**
@@ -439,6 +570,7 @@ export class ContainerManager {
     for (const id of ids) {
       try {
         await runtime.destroy(id);
+        await this.deps.network.destroy(id);
         await filesystem.remove(id);
         await depot.remove(id);
         this.log.info({ id }, "removed a container left by an earlier daemon");
@@ -446,6 +578,9 @@ export class ContainerManager {
         this.log.error({ id, err: String(err) }, "cannot remove a leftover container");
       }
     }
+    const live = new Map([...this.byHandle.values()].map((c) => [c.id, c.network]));
+    const orphans = await this.deps.network.removeOrphans(live);
+    if (orphans.length > 0) this.log.info({ ids: orphans }, "removed network leftovers of no container");
     return ids.length;
   }
 

@@ -1,7 +1,7 @@
 // One container as the core sees it: its identity, its state (Warden's
 // born → active → stopped → destroyed), its events, jobs and grace timer.
 import { errors } from "./errors.js";
-import type { BindMount } from "./interfaces.js";
+import type { BandwidthLimit, BandwidthStat, BindMount, ContainerNetwork, NetInRule, NetOutRule } from "./interfaces.js";
 import type { Job } from "./job.js";
 
 export type ContainerState = "born" | "active" | "stopped" | "destroyed";
@@ -13,6 +13,12 @@ export interface InfoResult {
   containerIp?: string;
   containerPath: string;
   jobIds: number[];
+  bandwidthStat?: BandwidthStat;
+}
+
+export interface ForwardedPort extends NetInRule {
+  /** Taken from the port pool, to be given back on destroy. */
+  fromPool: boolean;
 }
 
 export class Container {
@@ -21,6 +27,9 @@ export class Container {
   /** Connections that reference this container; while any does, no grace timer runs. */
   readonly refs = new Set<number>();
   graceTimer: NodeJS.Timeout | undefined;
+  readonly netIns: ForwardedPort[] = [];
+  readonly netOuts: NetOutRule[] = [];
+  bandwidth: BandwidthLimit | undefined;
   stopping: Promise<void> | undefined;
   destroying: Promise<void> | undefined;
   /** Info saved by Destroy, answered to Links and Streams that outlive the container. */
@@ -36,6 +45,7 @@ export class Container {
     readonly bindMounts: BindMount[],
     /** Seconds, or null for never. */
     readonly graceTime: number | null,
+    readonly network: ContainerNetwork,
   ) {}
 
   get events(): string[] {

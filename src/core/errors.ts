@@ -14,6 +14,7 @@ export type ErrorCode =
   | "UID_POOL_EMPTY"
   | "NETWORK_UNAVAILABLE"
   | "PORT_POOL_EMPTY"
+  | "HOST_PORT_TAKEN"
   | "SPAWN_FAILED"
   | "RLIMIT_ABOVE_HARD_LIMIT"
   | "COMMAND_FAILED"
@@ -51,6 +52,13 @@ export const errors = {
     new WardenError("BIND_MOUNT_SOURCE_MISSING", `Source path for bind mount does not exist: ${path}`),
   invalid: (message: string) => new WardenError("INVALID_REQUEST", message),
   uidPoolEmpty: () => new WardenError("UID_POOL_EMPTY", "Warden::Pool::Uid::NoUidAvailable"),
+  portPoolEmpty: () => new WardenError("PORT_POOL_EMPTY", "Warden::Pool::Port::NoPortAvailable"),
+  networkUnavailable: (network?: string) =>
+    new WardenError("NETWORK_UNAVAILABLE", network ? `Could not acquire network: ${network}` : "Could not acquire network"),
+  netOutTargetMissing: () =>
+    new WardenError("INVALID_REQUEST", "Please specify network, port, and/or port_range."),
+  portRangeInverted: () => new WardenError("INVALID_REQUEST", "Port range maximum must be greater than minimum"),
+  hostPortTaken: (port: number) => new WardenError("HOST_PORT_TAKEN", `host port ${port} is already forwarded`),
   spawnFailed: (detail?: string) => new WardenError("SPAWN_FAILED", "iomux-spawn failed", detail),
   commandFailed: (detail?: string) => new WardenError("COMMAND_FAILED", "command exited with failure", detail),
   notImplemented: (command: string) =>

@@ -1,6 +1,7 @@
 // What the container core needs from the machine, declared here where it is
 // used. The core knows nothing of Linux; src/linux implements these, and the
 // unit tests implement them with fakes.
+import type { NetworkSpec } from "./ipv4.js";
 
 export type BindMountMode = "ro" | "rw";
 
@@ -8,6 +9,13 @@ export interface BindMount {
   srcPath: string;
   dstPath: string;
   mode: BindMountMode;
+}
+
+/** A container's /30: the host's side (.1) and the container's (.2). */
+export interface ContainerNetwork {
+  subnet: string;
+  hostIp: string;
+  containerIp: string;
 }
 
 export interface ContainerSpec {
@@ -18,6 +26,9 @@ export interface ContainerSpec {
   /** Host directory of the read-only base root filesystem. */
   rootfs: string;
   bindMounts: BindMount[];
+  network: ContainerNetwork;
+  /** The network namespace the runtime joins, made by the Network. */
+  netnsPath?: string;
 }
 
 /** One directory per container, named by its id. */
@@ -92,6 +103,58 @@ export interface Runtime {
   /** How many processes the container runs besides its init. */
   processCount(id: string): Promise<number>;
   spawn(id: string, job: JobSpec): Promise<JobProcess>;
+}
+
+export interface NetInRule {
+  hostPort: number;
+  containerPort: number;
+}
+
+export type NetOutProtocol = "tcp" | "udp" | "icmp" | "all";
+
+export interface NetOutRule {
+  network?: NetworkSpec;
+  ports?: { from: number; to: number };
+  protocol: NetOutProtocol;
+  icmpType?: number;
+  icmpCode?: number;
+  log: boolean;
+}
+
+/** Bytes per second and bytes, both ways. */
+export interface BandwidthLimit {
+  rate: number;
+  burst: number;
+}
+
+export interface BandwidthStat {
+  inRate: number;
+  inBurst: number;
+  outRate: number;
+  outBurst: number;
+}
+
+/** What the daemon knows of a container's network when removing it. */
+export interface KnownNetworkRules {
+  network: ContainerNetwork;
+  netIns: NetInRule[];
+  netOut: boolean;
+}
+
+export interface Network {
+  /** Makes the container's network namespace, wired to the host. Returns the namespace's path for the runtime. */
+  create(id: string, network: ContainerNetwork): Promise<string>;
+  /**
+   * Removes all of it: interfaces, namespace, firewall chain, forwards.
+   * Idempotent; without `known` (a leftover) it looks for everything.
+   */
+  destroy(id: string, known?: KnownNetworkRules): Promise<void>;
+  netIn(id: string, network: ContainerNetwork, rule: NetInRule): Promise<void>;
+  netOut(id: string, rule: NetOutRule): Promise<void>;
+  limitBandwidth(id: string, limit: BandwidthLimit): Promise<void>;
+  bandwidthStat(id: string): Promise<BandwidthStat>;
+  /** Removes what is ours but belongs to none of the live containers; returns their ids. */
+  removeOrphans(live: ReadonlyMap<string, ContainerNetwork>): Promise<string[]>;
 }
 
 /** Where output of jobs with a log_tag goes (syslog). */

@@ -1,7 +1,7 @@
 // What the daemon prepares on the host before serving, and takes down when
 // it stops with no container left: directories, the runtime's private mount
 // namespace, a null device of our own, the parent cgroups.
-import { access, constants, mkdir, open, rm, stat } from "node:fs/promises";
+import { access, constants, mkdir, open, readdir, rm, stat } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import type { Config } from "../config/schema.js";
 import type { ContainerCgroups } from "../linux/cgroups/cgroups.js";
@@ -19,6 +19,7 @@ export interface HostPaths {
   runtimeStateRoot: string;
   socketDir: string;
   nullDevice: string;
+  netnsDir: string;
 }
 
 export function hostPaths(config: Config): HostPaths {
@@ -27,6 +28,7 @@ export function hostPaths(config: Config): HostPaths {
     runtimeStateRoot: join(server.run_path, server.runtime),
     socketDir: join(server.run_path, "sockets"),
     nullDevice: join(server.container_depot_path, ".null"),
+    netnsDir: join(server.run_path, "netns"),
   };
 }
 
@@ -60,7 +62,7 @@ export async function checkTools(config: Config): Promise<{ runtimePath: string 
   ] as const) {
     if (!(await executable(path))) throw new SetupError(`${key}: ${path} is not an executable`);
   }
-  for (const tool of ["nsenter", "unshare", "mount", "umount", "mknod"]) await findTool(tool);
+  for (const tool of ["nsenter", "unshare", "mount", "umount", "mknod", "ip", "tc", "nft"]) await findTool(tool);
   const runtimePath = await findTool(config.server.runtime, config.server.runtime_path);
   try {
     if (!(await stat(config.server.container_rootfs_path)).isDirectory()) throw new Error();
@@ -77,7 +79,8 @@ export async function setUpHost(config: Config, paths: HostPaths, ns: RuntimeMou
   await mkdir(config.server.run_path, { recursive: true, mode: 0o700 });
   await mkdir(paths.runtimeStateRoot, { recursive: true, mode: 0o700 });
   await mkdir(paths.socketDir, { recursive: true, mode: 0o700 });
-  await ns.ensure();
+  // The namespace must see the network namespace pins made later on the host.
+  await ns.ensure([paths.netnsDir], await depotIsEmpty(config.server.container_depot_path));
   // Runtimes chown a job's stdio to the job's user; a device of our own,
   // in a directory only root can enter, takes the place of /dev/null.
   await rm(paths.nullDevice, { force: true });
@@ -92,14 +95,21 @@ export async function setUpHost(config: Config, paths: HostPaths, ns: RuntimeMou
   }
 }
 
+async function depotIsEmpty(depot: string): Promise<boolean> {
+  return (await readdir(depot)).every((name) => name.startsWith("."));
+}
+
 /** Undoes setUpHost; only called when no container is left. */
 export async function tearDownHost(
   config: Config,
   paths: HostPaths,
   ns: RuntimeMountNamespace,
   cgroups: ContainerCgroups,
+  network: { tearDown(): Promise<void> },
 ): Promise<void> {
+  await network.tearDown();
   await ns.teardown();
+  await ns.unshare(paths.netnsDir);
   await rm(paths.nullDevice, { force: true });
   await rm(paths.runtimeStateRoot, { recursive: true, force: true });
   await rm(paths.socketDir, { recursive: true, force: true });

@@ -16,11 +16,23 @@ import { LinuxRuntime } from "../linux/runtime/linux-runtime.js";
 import { RuntimeMountNamespace } from "../linux/runtime/mount-namespace.js";
 import { OciRuntimeCli } from "../linux/runtime/oci-runtime.js";
 import { SyslogJobLogSink } from "../linux/syslog.js";
+import { LinuxNetwork } from "../linux/network/linux-network.js";
+import { resolvConf } from "../linux/network/resolv-conf.js";
+import { formatCidr } from "../core/ipv4.js";
+import { networkSettings } from "../config/network-settings.js";
 import { createLogger } from "../log.js";
 import { Dispatcher } from "../server/dispatch.js";
 import { WardenServer } from "../server/server.js";
 import { startHealthCheck } from "./health-check.js";
 import { checkTools, hostPaths, SetupError, setUpHost, tearDownHost } from "./host-setup.js";
+
+function readHostResolvConf(): string {
+  try {
+    return readFileSync("/etc/resolv.conf", "utf8");
+  } catch {
+    return "";
+  }
+}
 
 export interface RunningDaemon {
   stop(): Promise<void>;
@@ -31,8 +43,21 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   const { runtimePath } = await checkTools(config);
   const server = config.server;
   const paths = hostPaths(config);
+  const net = networkSettings(config);
   const ns = new RuntimeMountNamespace(server.run_path);
   await setUpHost(config, paths, ns);
+  const network = new LinuxNetwork({
+    netnsDir: paths.netnsDir,
+    mtu: config.network.mtu,
+    firewall: {
+      table: config.network.nft_table,
+      pool: formatCidr(net.pool),
+      allowNetworks: config.network.allow_networks,
+      allowHostAccess: config.network.allow_host_access,
+    },
+    log,
+  });
+  await network.setUp();
   const cgroups = await detectCgroups(server.cgroup_parent);
   const depot = new DirectoryDepot(server.container_depot_path);
   const oci = new OciRuntimeCli({ name: server.runtime, path: runtimePath, stateRoot: paths.runtimeStateRoot });
@@ -58,10 +83,17 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       uidPoolStart: config.user.pool_start_uid,
       uidPoolSize: config.user.pool_size,
       containerUser: CONTAINER_USER,
+      networkPool: net.pool,
+      networkReleaseDelayMs: net.releaseDelayMs,
+      portPoolStart: net.portPoolStart,
+      portPoolSize: net.portPoolSize,
     },
     {
       runtime,
-      filesystem: new OverlayFilesystem(depot, ns),
+      network,
+      filesystem: new OverlayFilesystem(depot, ns, (hostIp) =>
+        resolvConf(readHostResolvConf(), config.network.dns_servers, hostIp),
+      ),
       depot,
       logSink: new SyslogJobLogSink(server.syslog_socket, log),
       logger: log,
@@ -81,7 +113,14 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   const health = config.health_check_server.port ? await startHealthCheck(config.health_check_server.port) : undefined;
   if (server.pidfile) writeFileSync(server.pidfile, `${process.pid}\n`);
   log.info(
-    { socket: server.unix_domain_path, runtime: server.runtime, depot: server.container_depot_path, leftovers },
+    {
+      socket: server.unix_domain_path,
+      runtime: server.runtime,
+      depot: server.container_depot_path,
+      pool: formatCidr(net.pool),
+      ports: `${net.portPoolStart}-${net.portPoolStart + net.portPoolSize - 1}`,
+      leftovers,
+    },
     `Listening on ${server.unix_domain_path}`,
   );
 
@@ -94,7 +133,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
         health?.close();
         if (server.pidfile) rmSync(server.pidfile, { force: true });
         if (manager.containerCount === 0) {
-          await tearDownHost(config, paths, ns, cgroups);
+          await tearDownHost(config, paths, ns, cgroups, network);
           log.info({}, "stopped; no containers left, host set-up removed");
         } else {
           log.info({ containers: manager.containerCount }, "stopped; containers keep running");

@@ -4,7 +4,8 @@ import { StringDecoder } from "node:string_decoder";
 import type { InfoResult } from "../core/container.js";
 import type { ContainerManager, LinkResult } from "../core/container-manager.js";
 import { errors } from "../core/errors.js";
-import { RLIMIT_NAMES, type BindMount, type Rlimits } from "../core/interfaces.js";
+import type Long from "long";
+import { RLIMIT_NAMES, type BindMount, type NetOutProtocol, type Rlimits } from "../core/interfaces.js";
 import {
   encodeResponse,
   fromLong,
@@ -22,9 +23,14 @@ type Handlers = {
   [K in CommandName]: (request: Requests[K], conn: number, closed: AbortSignal) => Promise<Reply>;
 };
 
-const NOT_YET: CommandName[] = [
-  "NetIn", "NetOut", "CopyIn", "CopyOut", "LimitMemory", "LimitDisk", "LimitBandwidth", "LimitCpu",
-];
+const NOT_YET: CommandName[] = ["CopyIn", "CopyOut", "LimitMemory", "LimitDisk", "LimitCpu"];
+
+const PROTOCOLS: Record<number, NetOutProtocol> = {
+  [warden.NetOutRequest.Protocol.TCP]: "tcp",
+  [warden.NetOutRequest.Protocol.UDP]: "udp",
+  [warden.NetOutRequest.Protocol.ICMP]: "icmp",
+  [warden.NetOutRequest.Protocol.ALL]: "all",
+};
 
 export function infoResponse(info: InfoResult): warden.InfoResponse.$Properties {
   const out: warden.InfoResponse.$Properties = {
@@ -35,6 +41,10 @@ export function infoResponse(info: InfoResult): warden.InfoResponse.$Properties 
   };
   if (info.hostIp !== undefined) out.host_ip = info.hostIp;
   if (info.containerIp !== undefined) out.container_ip = info.containerIp;
+  if (info.bandwidthStat) {
+    const b = info.bandwidthStat;
+    out.bandwidth_stat = { in_rate: toLong(b.inRate), in_burst: toLong(b.inBurst), out_rate: toLong(b.outRate), out_burst: toLong(b.outBurst) };
+  }
   return out;
 }
 
@@ -82,6 +92,38 @@ export class Dispatcher implements RequestHandler {
     >;
     this.handlers = {
       ...pending,
+      NetIn: async (r, conn) => {
+        const rule = await manager.netIn(
+          r.handle,
+          {
+            hostPort: has(r, "host_port") ? r.host_port : undefined,
+            containerPort: has(r, "container_port") ? r.container_port : undefined,
+          },
+          conn,
+        );
+        return reply("NetIn", { host_port: rule.hostPort, container_port: rule.containerPort });
+      },
+      NetOut: async (r, conn) => {
+        await manager.netOut(
+          r.handle,
+          {
+            network: has(r, "network") ? r.network : undefined,
+            port: has(r, "port") ? r.port : undefined,
+            portRange: has(r, "port_range") ? r.port_range : undefined,
+            // An unknown protocol is dropped by the decoder, and unset means TCP, as in Warden.
+            protocol: has(r, "protocol") ? PROTOCOLS[r.protocol] : undefined,
+            icmpType: has(r, "icmp_type") ? r.icmp_type : undefined,
+            icmpCode: has(r, "icmp_code") ? r.icmp_code : undefined,
+            log: r.log,
+          },
+          conn,
+        );
+        return reply("NetOut", {});
+      },
+      LimitBandwidth: async (r, conn) => {
+        const limit = await manager.limitBandwidth(r.handle, safeNumber(r.rate, "rate"), safeNumber(r.burst, "burst"), conn);
+        return reply("LimitBandwidth", { rate: toLong(limit.rate), burst: toLong(limit.burst) });
+      },
       Ping: async () => reply("Ping", {}),
       Echo: async (r) => reply("Echo", { message: r.message }),
       List: async () => reply("List", { handles: manager.list() }),
@@ -145,6 +187,12 @@ export class Dispatcher implements RequestHandler {
     const handler = this.handlers[request.name] as (r: unknown, conn: number, closed: AbortSignal) => Promise<Reply>;
     return handler(request.request, conn, closed);
   }
+}
+
+function safeNumber(value: Long | number, name: string): number {
+  const big = fromLong(value);
+  if (big > BigInt(Number.MAX_SAFE_INTEGER)) throw errors.invalid(`${name} ${big} is too large`);
+  return Number(big);
 }
 
 function spawnOptions(r: warden.SpawnRequest | warden.RunRequest) {

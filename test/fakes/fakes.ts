@@ -1,7 +1,14 @@
 // Hand-written fakes of the core's interfaces: they record what the core
 // asked for and let a test decide what the machine does.
 import type {
+  BandwidthLimit,
+  BandwidthStat,
+  ContainerNetwork,
   ContainerSpec,
+  KnownNetworkRules,
+  Network,
+  NetInRule,
+  NetOutRule,
   Depot,
   Filesystem,
   JobLog,
@@ -109,6 +116,50 @@ export class FakeRuntime implements Runtime {
     this.jobs.push(job);
     if (this.autoExit !== undefined) queueMicrotask(() => job.exit(this.autoExit!));
     return job;
+  }
+}
+
+export class FakeNetwork implements Network {
+  readonly created = new Map<string, ContainerNetwork>();
+  readonly destroyed: Array<{ id: string; known?: KnownNetworkRules }> = [];
+  readonly netIns: Array<{ id: string; rule: NetInRule }> = [];
+  readonly netOuts: Array<{ id: string; rule: NetOutRule }> = [];
+  readonly limits = new Map<string, BandwidthLimit>();
+  failCreate: Error | undefined;
+  failNetIn: Error | undefined;
+  orphans: string[] = [];
+
+  async create(id: string, network: ContainerNetwork): Promise<string> {
+    if (this.failCreate) throw this.failCreate;
+    this.created.set(id, network);
+    return `/netns/${id}`;
+  }
+
+  async destroy(id: string, known?: KnownNetworkRules): Promise<void> {
+    this.created.delete(id);
+    this.destroyed.push({ id, known });
+  }
+
+  async netIn(id: string, _network: ContainerNetwork, rule: NetInRule): Promise<void> {
+    if (this.failNetIn) throw this.failNetIn;
+    this.netIns.push({ id, rule });
+  }
+
+  async netOut(id: string, rule: NetOutRule): Promise<void> {
+    this.netOuts.push({ id, rule });
+  }
+
+  async limitBandwidth(id: string, limit: BandwidthLimit): Promise<void> {
+    this.limits.set(id, limit);
+  }
+
+  async bandwidthStat(id: string): Promise<BandwidthStat> {
+    const l = this.limits.get(id)!;
+    return { inRate: l.rate, inBurst: l.burst, outRate: l.rate, outBurst: l.burst };
+  }
+
+  async removeOrphans(live: ReadonlyMap<string, ContainerNetwork>): Promise<string[]> {
+    return this.orphans.filter((id) => !live.has(id));
   }
 }
 

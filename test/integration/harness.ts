@@ -21,6 +21,8 @@ export interface DaemonOptions {
   runtime?: RuntimeName;
   /** Merged over the test defaults, section by section. */
   config?: Record<string, Record<string, unknown>>;
+  /** Runs before the daemon starts, given its directory (to stage a host state). */
+  prepare?: (dir: string) => Promise<void>;
 }
 
 export class TestDaemon {
@@ -31,6 +33,8 @@ export class TestDaemon {
     readonly dir: string,
     readonly socket: string,
     readonly cgroupParent: string,
+    readonly nftTable: string,
+    private readonly linksBefore: Set<string>,
     private child: ChildProcess,
     private readonly output: { text: string },
     private readonly configPath: string,
@@ -96,6 +100,7 @@ export class TestDaemon {
       assert.equal(code, 0, `wardend exited with ${code}\n${this.logs}`);
       assert.deepEqual(inNamespace, [], "overlays left in the runtime mount namespace");
       await assertNothingLeft(this.dir, this.cgroupParent);
+      await assertNoNetworkLeft(this.nftTable, this.linksBefore);
     } finally {
       await rm(this.dir, { recursive: true, force: true });
     }
@@ -132,6 +137,8 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<TestDaem
   const dir = await mkdtemp(join(tmpdir(), "wardentest-"));
   const socket = join(dir, "w.sock");
   const cgroupParent = `warden-test-${process.pid}-${dir.slice(-6)}`;
+  const nftTable = `wt${process.pid}${dir.slice(-6)}`.replace(/[^A-Za-z0-9]/g, "x");
+  const linksBefore = new Set(await ourLinks());
   const extra = options.config ?? {};
   const config = {
     ...extra,
@@ -146,12 +153,14 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<TestDaem
       ...(extra.server ?? {}),
     },
     logging: { level: "debug", ...(extra.logging ?? {}) },
+    network: { nft_table: nftTable, ...(extra.network ?? {}) },
   };
   const configPath = join(dir, "wardend.yml");
   await writeFile(configPath, stringify(config));
+  await options.prepare?.(dir);
   const output = { text: "" };
   const child = await launch(configPath, socket, output);
-  return new TestDaemon(dir, socket, cgroupParent, child, output, configPath);
+  return new TestDaemon(dir, socket, cgroupParent, nftTable, linksBefore, child, output, configPath);
 }
 
 /** Fails when mounts, cgroups or processes of a test directory are still on the machine. */
@@ -179,4 +188,18 @@ export async function processesMentioning(text: string): Promise<string[]> {
     if (cmdline.includes(text)) out.push(`${pid}: ${cmdline.replace(/\0/g, " ")}`);
   }
   return out;
+}
+
+/** Interfaces named like ours (w-<id>-N). */
+export async function ourLinks(): Promise<string[]> {
+  const { stdout } = await run(["ip", "-o", "link", "show"]);
+  return [...stdout.matchAll(/^\d+: (w-[0-9a-v]{11}-[012])[@:]/gm)].map((m) => m[1]);
+}
+
+/** Fails when interfaces made since the daemon started, or its nftables table, are still there. */
+export async function assertNoNetworkLeft(table: string, before: Set<string>): Promise<void> {
+  const links = (await ourLinks()).filter((l) => !before.has(l));
+  assert.deepEqual(links, [], "interfaces left behind");
+  const { stdout } = await run(["nft", "list", "tables"]);
+  assert.ok(!stdout.includes(` ${table}\n`) && !stdout.endsWith(` ${table}`), `nftables table ${table} left behind`);
 }

@@ -2,6 +2,7 @@
 // filesystems, bind mounts, init.
 import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from "node:fs/promises";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -63,7 +64,7 @@ for (const runtime of RUNTIMES) {
       await c.destroy(handle);
     });
 
-    it("isolates pid, mount, uts, ipc and net namespaces", async () => {
+    it("isolates pid, mount, uts, ipc and net namespaces, the net one wired to the host", async () => {
       const handle = await c.create();
       const run = await c.run(
         handle,
@@ -74,7 +75,19 @@ for (const runtime of RUNTIMES) {
       const host = await Promise.all(["pid", "mnt", "uts", "ipc", "net"].map((n) => readlink(`/proc/self/ns/${n}`)));
       for (let i = 0; i < 5; i++) assert.notEqual(lines[i], host[i], `namespace ${i}`);
       assert.ok(Number(lines[5]) <= 5, `sees only its own processes: ${lines[5]}`);
-      assert.deepEqual(lines.slice(6).map((l) => l.trim()), ["lo"]);
+      const info = await c.call("Info", { handle });
+      const id = info.container_path.split("/").pop();
+      assert.deepEqual(lines.slice(6).map((l) => l.trim().replace(/@.*/, "")), ["lo", `w-${id}-1`]);
+      await c.spawn(handle, "exec nc -ll -p 8080 -e /bin/echo reached");
+      await new Promise((r) => setTimeout(r, 200));
+      const reached = await new Promise<string>((resolve) => {
+        const s = createConnection({ host: info.container_ip, port: 8080 });
+        let data = "";
+        s.on("data", (b) => (data += b.toString()));
+        s.on("close", () => resolve(data.trim()));
+        s.on("error", (e) => resolve(String(e)));
+      });
+      assert.equal(reached, "reached", "the host reaches the container through its veth");
       await c.destroy(handle);
     });
 

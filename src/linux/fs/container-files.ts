@@ -11,6 +11,7 @@ export interface ContainerFilesSpec {
   id: string;
   uid: number;
   containerIp?: string;
+  resolvConf?: string;
 }
 
 export async function writeContainerFiles(lower: string, upper: string, spec: ContainerFilesSpec): Promise<void> {
@@ -18,6 +19,7 @@ export async function writeContainerFiles(lower: string, upper: string, spec: Co
   await mkdir(etc, { recursive: true, mode: 0o755 });
   await writeFile(join(etc, "hostname"), `${spec.id}\n`);
   await writeFile(join(etc, "hosts"), hostsFile(spec.id, spec.containerIp));
+  if (spec.resolvConf !== undefined) await writeFile(join(etc, "resolv.conf"), spec.resolvConf);
   const passwd = await readAccountFile(join(lower, "etc/passwd"));
   const group = await readAccountFile(join(lower, "etc/group"));
   await writeFile(join(etc, "passwd"), withUser(passwd, spec.uid), { mode: 0o644 });

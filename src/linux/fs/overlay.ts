@@ -30,6 +30,8 @@ export class OverlayFilesystem implements Filesystem {
   constructor(
     private readonly depot: Depot,
     private readonly ns: RuntimeMountNamespace,
+    /** The container's /etc/resolv.conf, given the host side of its /30. */
+    private readonly resolvConf: (hostIp: string) => string,
   ) {}
 
   async prepare(spec: ContainerSpec): Promise<string> {
@@ -39,7 +41,12 @@ export class OverlayFilesystem implements Filesystem {
     await mkdir(layout.upper, { recursive: true });
     await mkdir(layout.work, { recursive: true });
     await mkdir(layout.rootfs, { recursive: true });
-    await writeContainerFiles(spec.rootfs, layout.upper, { id: spec.id, uid: spec.uid });
+    await writeContainerFiles(spec.rootfs, layout.upper, {
+      id: spec.id,
+      uid: spec.uid,
+      containerIp: spec.network.containerIp,
+      resolvConf: this.resolvConf(spec.network.hostIp),
+    });
     const options = `lowerdir=${spec.rootfs},upperdir=${layout.upper},workdir=${layout.work}`;
     try {
       await run(this.ns.wrap(["mount", "-t", "overlay", "overlay", "-o", options, layout.rootfs], "/"));

@@ -11,6 +11,8 @@ export interface BundleContext {
   cgroupParent: string;
   /** Host path of the init (catatonit), bind-mounted read-only. */
   initPath: string;
+  /** A network namespace to join; a new, empty one when absent. */
+  netnsPath?: string;
 }
 
 export type BundleRule = (spec: OciSpec, ctx: BundleContext) => void;
@@ -42,8 +44,9 @@ export const initRule: BundleRule = (spec, ctx) => {
   });
 };
 
-export const namespacesRule: BundleRule = (spec) => {
-  spec.linux.namespaces = [{ type: "pid" }, { type: "network" }, { type: "ipc" }, { type: "uts" }, { type: "mount" }];
+export const namespacesRule: BundleRule = (spec, ctx) => {
+  const network = ctx.netnsPath ? { type: "network", path: ctx.netnsPath } : { type: "network" };
+  spec.linux.namespaces = [{ type: "pid" }, network, { type: "ipc" }, { type: "uts" }, { type: "mount" }];
 };
 
 export const systemMountsRule: BundleRule = (spec) => {

@@ -58,6 +58,7 @@ export class LinuxRuntime implements Runtime {
       bindMounts: spec.bindMounts,
       cgroupParent: this.options.cgroupParent,
       initPath: this.options.initPath,
+      netnsPath: spec.netnsPath,
     });
     await writeFile(join(paths.bundle, "config.json"), specJson(bundle));
     try {
@@ -153,7 +154,8 @@ async function waitSupervisorGone(dir: string): Promise<void> {
   };
   if (await gone()) return;
   try {
-    await waitFor(dir, gone, { timeoutMs: SUPERVISOR_EXIT_TIMEOUT_MS, pollMs: 10, what: `the supervisor in ${dir}` });
+    // conmon exits a moment after writing its exit file, which no event announces: poll closely.
+    await waitFor(dir, gone, { timeoutMs: SUPERVISOR_EXIT_TIMEOUT_MS, pollMs: 2, what: `the supervisor in ${dir}` });
   } catch {
     const pid = await readPidFile(pidFile);
     if (pid !== undefined) signal(pid, "SIGKILL");

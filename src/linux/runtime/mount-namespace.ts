@@ -10,7 +10,7 @@
 import { mkdir, writeFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { run } from "../command.js";
-import { mountAt, readMountInfo } from "../mountinfo.js";
+import { mountAt, parseMountInfo, readMountInfo } from "../mountinfo.js";
 
 export class RuntimeMountNamespace {
   readonly pinDir: string;
@@ -25,11 +25,26 @@ export class RuntimeMountNamespace {
     return mountAt(await readMountInfo(), this.pinFile)?.fsType === "nsfs";
   }
 
-  /** Creates the namespace unless a live one is already pinned (after a daemon restart). */
-  async ensure(): Promise<void> {
+  /**
+   * Creates the namespace unless a live, sound one is already pinned (after
+   * a daemon restart). `shared` directories are made shared mounts first, so
+   * that what is later mounted in them on the host (network namespace pins)
+   * reaches the namespace. A pinned namespace that does not receive them (a
+   * daemon stopped half-way through setting up) is made anew when
+   * `mayRecreate` (no container uses it), and refused otherwise.
+   */
+  async ensure(shared: string[] = [], mayRecreate = true): Promise<void> {
     await mkdir(this.pinDir, { recursive: true });
-    const mounts = await readMountInfo();
-    if (mountAt(mounts, this.pinFile)?.fsType === "nsfs") return;
+    for (const dir of shared) await this.makeShared(dir);
+    let mounts = await readMountInfo();
+    if (mountAt(mounts, this.pinFile)?.fsType === "nsfs") {
+      if (await this.receives(shared)) return;
+      if (!mayRecreate) {
+        throw new Error(`the runtime mount namespace at ${this.pinFile} does not see ${shared.join(", ")}; stop the containers and restart`);
+      }
+      await run(["umount", this.pinFile]);
+      mounts = await readMountInfo();
+    }
     // A namespace can only be pinned on a private mount; on hosts where / is
     // shared (systemd) the directory must be made a private mount of its own.
     if (!mountAt(mounts, this.pinDir)) {
@@ -40,14 +55,42 @@ export class RuntimeMountNamespace {
     const unified = mounts.find((m) => m.mountPoint === "/sys/fs/cgroup/unified" && m.fsType === "cgroup2");
     const cgroupRoot = mountAt(mounts, "/sys/fs/cgroup");
     const hybrid = unified !== undefined && cgroupRoot?.fsType === "tmpfs";
-    // unshare makes the new namespace recursively private: nothing mounted
-    // in it reaches the host, and the umount below stays inside.
-    await run(["unshare", `--mount=${this.pinFile}`, ...(hybrid ? ["umount", "/sys/fs/cgroup/unified"] : ["true"])]);
+    // Every mount becomes a slave: nothing mounted (or unmounted) in here
+    // reaches the host, while the host's shared mounts keep reaching in.
+    await run([
+      "unshare",
+      `--mount=${this.pinFile}`,
+      "--propagation",
+      "slave",
+      ...(hybrid ? ["umount", "/sys/fs/cgroup/unified"] : ["true"]),
+    ]);
+    if (!(await this.receives(shared))) throw new Error(`the runtime mount namespace does not see ${shared.join(", ")}`);
+  }
+
+  /** A mount of its own at `dir`, with shared propagation. */
+  private async makeShared(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    const mount = mountAt(await readMountInfo(), dir);
+    if (!mount) await run(["mount", "--bind", dir, dir]);
+    if (!mount?.optional.some((o) => o.startsWith("shared:"))) await run(["mount", "--make-shared", dir]);
+  }
+
+  /** Whether each of `dirs` is, inside the namespace, a slave of the host's mount. */
+  private async receives(dirs: string[]): Promise<boolean> {
+    if (dirs.length === 0) return true;
+    const { stdout } = await run(["nsenter", `--mount=${this.pinFile}`, "cat", "/proc/self/mountinfo"]);
+    const inside = parseMountInfo(stdout);
+    return dirs.every((d) => mountAt(inside, d)?.optional.some((o) => o.startsWith("master:")) ?? false);
   }
 
   /** argv that runs `argv` inside the namespace, in directory `wd`. */
   wrap(argv: readonly string[], wd: string): string[] {
     return ["nsenter", `--mount=${this.pinFile}`, `--wd=${wd}`, "--", ...argv];
+  }
+
+  async unshare(dir: string): Promise<void> {
+    if (mountAt(await readMountInfo(), dir)) await run(["umount", dir]);
+    await rm(dir, { recursive: true, force: true });
   }
 
   async teardown(): Promise<void> {

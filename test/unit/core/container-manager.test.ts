@@ -3,7 +3,7 @@ import { beforeEach, describe, it } from "node:test";
 import { ContainerManager, type ManagerConfig, type SpawnOptions } from "../../../src/core/container-manager.js";
 import { ContainerIdGenerator } from "../../../src/core/container-id.js";
 import { WSH_DEFAULT_RLIMITS } from "../../../src/core/job-environment.js";
-import { FakeDepot, FakeFilesystem, FakeLogSink, FakeRuntime, nullLogger, settle } from "../../fakes/fakes.js";
+import { FakeDepot, FakeFilesystem, FakeLogSink, FakeNetwork, FakeRuntime, nullLogger, settle } from "../../fakes/fakes.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -17,6 +17,10 @@ const baseConfig: ManagerConfig = {
   uidPoolStart: 10000,
   uidPoolSize: 2,
   containerUser: "vcap",
+  networkPool: { network: 0x0afe0000, prefix: 28 },
+  networkReleaseDelayMs: 0,
+  portPoolStart: 61001,
+  portPoolSize: 3,
 };
 
 const job = (script = "true", more: Partial<SpawnOptions> = {}): SpawnOptions => ({
@@ -28,18 +32,20 @@ const job = (script = "true", more: Partial<SpawnOptions> = {}): SpawnOptions =>
 });
 
 let runtime: FakeRuntime;
+let network: FakeNetwork;
 let fs: FakeFilesystem;
 let depot: FakeDepot;
 let logSink: FakeLogSink;
 
 function manager(config: Partial<ManagerConfig> = {}) {
   runtime = new FakeRuntime();
+  network = new FakeNetwork();
   fs = new FakeFilesystem();
   depot = new FakeDepot();
   logSink = new FakeLogSink();
   return new ContainerManager(
     { ...baseConfig, ...config },
-    { runtime, filesystem: fs, depot, logSink, logger: nullLogger, ids: new ContainerIdGenerator(() => 1000n) },
+    { runtime, network, filesystem: fs, depot, logSink, logger: nullLogger, ids: new ContainerIdGenerator(() => 1000n) },
   );
 }
 
@@ -424,5 +430,89 @@ describe("container manager: shutdown", () => {
     assert.equal(m.containerCount, 1, "the create under way finished before shutdown returned");
     assert.equal(await creating, "late");
     await assert.rejects(m.create({ bindMounts: [] }), { message: "server is shutting down" });
+  });
+});
+
+describe("container manager: networking", () => {
+  let m: ContainerManager;
+  beforeEach(() => (m = manager()));
+
+  it("gives each container a /30 from the pool and reports its addresses", async () => {
+    const a = await m.create({ bindMounts: [] });
+    const b = await m.create({ bindMounts: [] });
+    const ia = await m.info(a);
+    const ib = await m.info(b);
+    assert.deepEqual([ia.hostIp, ia.containerIp], ["10.254.0.1", "10.254.0.2"]);
+    assert.deepEqual([ib.hostIp, ib.containerIp], ["10.254.0.5", "10.254.0.6"]);
+    assert.equal(runtime.containers.get([...runtime.containers.keys()][0])!.spec.netnsPath, "/netns/000000000v8");
+  });
+
+  it("takes a requested network, and refuses it while taken", async () => {
+    const h = await m.create({ network: "10.254.0.9", bindMounts: [] });
+    assert.equal((await m.info(h)).containerIp, "10.254.0.10");
+    await assert.rejects(m.create({ network: "10.254.0.10", bindMounts: [] }), { message: "Could not acquire network: 10.254.0.8" });
+  });
+
+  it("gives the network back when a create fails, and tears it down", async () => {
+    network.failCreate = new Error("no veth for you");
+    await assert.rejects(m.create({ network: "10.254.0.1", bindMounts: [] }), /no veth/);
+    assert.deepEqual(network.destroyed.map((d) => d.id), ["000000000v8"]);
+    network.failCreate = undefined;
+    await m.create({ network: "10.254.0.1", bindMounts: [] });
+  });
+
+  it("forwards a port from the pool, the container port defaulting to it, and gives it back on destroy", async () => {
+    const h = await m.create({ bindMounts: [] });
+    assert.deepEqual(await m.netIn(h, {}), { hostPort: 61001, containerPort: 61001 });
+    assert.deepEqual(await m.netIn(h, { containerPort: 8080 }), { hostPort: 61002, containerPort: 8080 });
+    assert.deepEqual(await m.netIn(h, {}), { hostPort: 61003, containerPort: 61003 });
+    await assert.rejects(m.netIn(h, {}), { message: "Warden::Pool::Port::NoPortAvailable" });
+    await m.destroy(h);
+    const known = network.destroyed[0].known!;
+    assert.deepEqual(known.netIns.map((r) => r.hostPort), [61001, 61002, 61003]);
+    const other = await m.create({ bindMounts: [] });
+    assert.equal((await m.netIn(other, {})).hostPort, 61001);
+  });
+
+  it("forwards an explicit host port once across containers", async () => {
+    const a = await m.create({ bindMounts: [] });
+    const b = await m.create({ bindMounts: [] });
+    assert.deepEqual(await m.netIn(a, { hostPort: 8080, containerPort: 80 }), { hostPort: 8080, containerPort: 80 });
+    await assert.rejects(m.netIn(b, { hostPort: 8080 }), { message: "host port 8080 is already forwarded" });
+    // a pool port named explicitly is taken out of the pool
+    await m.netIn(b, { hostPort: 61002 });
+    assert.equal((await m.netIn(b, {})).hostPort, 61001);
+    assert.equal((await m.netIn(b, {})).hostPort, 61003);
+    await assert.rejects(m.netIn(a, { hostPort: 0 }), /not a port/);
+  });
+
+  it("leaves nothing when the firewall refuses a NetIn", async () => {
+    const h = await m.create({ bindMounts: [] });
+    network.failNetIn = new Error("nft said no");
+    await assert.rejects(m.netIn(h, { hostPort: 9000 }), /nft said no/);
+    await assert.rejects(m.netIn(h, {}), /nft said no/);
+    network.failNetIn = undefined;
+    assert.deepEqual(await m.netIn(h, { hostPort: 9000 }), { hostPort: 9000, containerPort: 9000 });
+    // the pool port taken for the failed NetIn came back (at the tail): all three are there
+    const ports = [(await m.netIn(h, {})).hostPort, (await m.netIn(h, {})).hostPort, (await m.netIn(h, {})).hostPort];
+    assert.deepEqual(ports.sort(), [61001, 61002, 61003]);
+  });
+
+  it("applies NetOut rules to active containers only", async () => {
+    const h = await m.create({ bindMounts: [] });
+    await m.netOut(h, { network: "10.0.0.0/8", port: 80 });
+    assert.equal(network.netOuts.length, 1);
+    await assert.rejects(m.netOut(h, {}), { message: "Please specify network, port, and/or port_range." });
+    await m.stop(h, { kill: true, background: false });
+    await assert.rejects(m.netOut(h, { port: 80 }), /current state is 'stopped'/);
+    await m.destroy(h);
+    assert.equal(network.destroyed[0].known!.netOut, true);
+  });
+
+  it("limits bandwidth, reports it in Info, and 4294967295 before any limit", async () => {
+    const h = await m.create({ bindMounts: [] });
+    assert.deepEqual((await m.info(h)).bandwidthStat, { inRate: 4294967295, inBurst: 4294967295, outRate: 4294967295, outBurst: 4294967295 });
+    assert.deepEqual(await m.limitBandwidth(h, 1000, 500), { rate: 1000, burst: 500 });
+    assert.deepEqual((await m.info(h)).bandwidthStat, { inRate: 1000, inBurst: 500, outRate: 1000, outBurst: 500 });
   });
 });

@@ -10,7 +10,7 @@ import { encodeFrame } from "../../../src/protocol/frame.js";
 import { decodeResponse, encodeRequest, has, MessageType, warden } from "../../../src/protocol/messages.js";
 import { Dispatcher } from "../../../src/server/dispatch.js";
 import { WardenServer } from "../../../src/server/server.js";
-import { FakeDepot, FakeFilesystem, FakeRuntime, nullLogger } from "../../fakes/fakes.js";
+import { FakeDepot, FakeFilesystem, FakeNetwork, FakeRuntime, nullLogger } from "../../fakes/fakes.js";
 
 let dir: string;
 let path: string;
@@ -33,8 +33,12 @@ before(async () => {
       uidPoolStart: 10000,
       uidPoolSize: 10,
       containerUser: "vcap",
+      networkPool: { network: 0x0afe0000, prefix: 24 },
+      networkReleaseDelayMs: 0,
+      portPoolStart: 61001,
+      portPoolSize: 100,
     },
-    { runtime, filesystem: new FakeFilesystem(), depot: new FakeDepot(), logger: nullLogger },
+    { runtime, network: new FakeNetwork(), filesystem: new FakeFilesystem(), depot: new FakeDepot(), logger: nullLogger },
   );
   server = new WardenServer({
     path,
@@ -167,9 +171,9 @@ describe("server", () => {
 
   it("tells commands of later issues apart with a clear error", async () => {
     const c = await WardenClient.connect(path);
-    await assert.rejects(c.call("NetIn", { handle: "x" }), (err: unknown) => {
+    await assert.rejects(c.call("CopyIn", { handle: "x", src_path: "/a", dst_path: "/b" }), (err: unknown) => {
       assert.ok(err instanceof ServerError);
-      assert.match(err.message, /not implemented: NetIn/);
+      assert.match(err.message, /not implemented: CopyIn/);
       return true;
     });
     c.close();

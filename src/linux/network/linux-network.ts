@@ -1,0 +1,125 @@
+// The core's Network on Linux: namespaces and veths (links.ts), the nftables
+// firewall (nftables.ts), bandwidth (shaper.ts).
+import { writeFile } from "node:fs/promises";
+import type {
+  BandwidthLimit,
+  BandwidthStat,
+  ContainerNetwork,
+  KnownNetworkRules,
+  Logger,
+  Network,
+  NetInRule,
+  NetOutRule,
+} from "../../core/interfaces.js";
+import { CommandError, run } from "../command.js";
+import { NamespacedLinks } from "./links.js";
+import { idOfChain } from "./names.js";
+import { baseRuleset, netInScript, netOutScript, removeScript, type FirewallConfig } from "./nftables.js";
+import { Shaper } from "./shaper.js";
+
+export interface LinuxNetworkOptions {
+  netnsDir: string;
+  mtu: number;
+  firewall: Omit<FirewallConfig, "externalAddresses">;
+  log: Logger;
+}
+
+
+interface NftJson {
+  nftables: Array<{
+    chain?: { name: string };
+    map?: { name: string; elem?: Array<[number, { concat: [string, number] }]> };
+  }>;
+}
+
+/** The address the host reaches the world from: where NetIn listens, as Warden's `ip route get`. */
+export async function externalAddresses(): Promise<string[]> {
+  try {
+    const { stdout } = await run(["ip", "-j", "route", "get", "1.2.3.4"]);
+    const routes = JSON.parse(stdout) as Array<{ prefsrc?: string }>;
+    return routes.map((r) => r.prefsrc).filter((a): a is string => !!a);
+  } catch {
+    return [];
+  }
+}
+
+export class LinuxNetwork implements Network {
+  readonly links: NamespacedLinks;
+  private readonly shaper: Shaper;
+
+  constructor(private readonly options: LinuxNetworkOptions) {
+    this.links = new NamespacedLinks(options.netnsDir, options.mtu);
+    this.shaper = new Shaper(options.mtu);
+  }
+
+  private get table(): string {
+    return this.options.firewall.table;
+  }
+
+  private nft(script: string): Promise<unknown> {
+    return run(["nft", "-f", "-"], { input: script });
+  }
+
+  /** Forwarding on, and the table's shared chains (re)written. */
+  async setUp(): Promise<void> {
+    await writeFile("/proc/sys/net/ipv4/ip_forward", "1\n");
+    const external = await externalAddresses();
+    if (external.length === 0) this.options.log.warn({}, "no default route: NetIn ports are reachable from nowhere");
+    await this.nft(baseRuleset({ ...this.options.firewall, externalAddresses: external }));
+  }
+
+  async tearDown(): Promise<void> {
+    try {
+      await run(["nft", "delete", "table", "inet", this.table]);
+    } catch (err) {
+      if (!(err instanceof CommandError && /No such file/.test(err.stderr))) throw err;
+    }
+  }
+
+  create(id: string, network: ContainerNetwork): Promise<string> {
+    return this.links.create(id, network);
+  }
+
+  async destroy(id: string, known?: KnownNetworkRules): Promise<void> {
+    // Nothing of the container is in the firewall unless it asked for NetIn or NetOut.
+    if (!known || known.netOut || known.netIns.length > 0) {
+      const netIns = (known?.netIns ?? []).map((r) => ({ ...r, containerIp: known!.network.containerIp }));
+      await this.nft(removeScript(this.table, id, netIns));
+    }
+    await this.links.destroy(id);
+  }
+
+  async netIn(id: string, network: ContainerNetwork, rule: NetInRule): Promise<void> {
+    await this.nft(netInScript(this.table, network.containerIp, rule));
+  }
+
+  async netOut(id: string, rule: NetOutRule): Promise<void> {
+    await this.nft(netOutScript(this.table, id, rule));
+  }
+
+  limitBandwidth(id: string, limit: BandwidthLimit): Promise<void> {
+    return this.shaper.limit(id, limit);
+  }
+
+  bandwidthStat(id: string): Promise<BandwidthStat> {
+    return this.shaper.stat(id);
+  }
+
+  /** Removes namespaces, chains and forwards of ours that belong to no live container. */
+  async removeOrphans(live: ReadonlyMap<string, ContainerNetwork>): Promise<string[]> {
+    const orphans = new Set<string>();
+    for (const id of await this.links.pinned()) if (!live.has(id)) orphans.add(id);
+    const { stdout } = await run(["nft", "-j", "list", "table", "inet", this.table]);
+    const table = JSON.parse(stdout) as NftJson;
+    for (const item of table.nftables) {
+      const id = item.chain ? idOfChain(item.chain.name) : undefined;
+      if (id && !live.has(id)) orphans.add(id);
+    }
+    for (const id of orphans) await this.destroy(id);
+    const liveIps = new Set([...live.values()].map((n) => n.containerIp));
+    const netin = table.nftables.find((i) => i.map?.name === "netin")?.map?.elem ?? [];
+    const stale = netin.filter(([, target]) => !liveIps.has(target.concat[0])).map(([port]) => port);
+    if (stale.length > 0) await this.nft(`delete element inet ${this.table} netin { ${stale.join(", ")} }\n`);
+    return [...orphans];
+  }
+}
