@@ -171,10 +171,19 @@ describe("network: isolation and NetOut", () => {
     await c.destroy(other);
   });
 
-  it("logs new connections of a rule with log", async () => {
+  it("logs each new connection of a rule with log once, tagged with the container's chain", async (t) => {
     const a = await c.create();
+    const id = (await info(c, a)).container_path.split("/").pop()!;
+    const logged = async () => {
+      const { stdout } = await run(["dmesg"]).catch(() => ({ stdout: "" }));
+      return stdout.split("\n").filter((l) => l.includes(`warden-i-${id} `)).length;
+    };
+    if ((await run(["dmesg"]).catch(() => undefined)) === undefined) return t.skip("the kernel log cannot be read here");
     await c.call("NetOut", { handle: a, network: targetIp, port: 8080, log: true });
+    // Each connection sends several packets; only the first of each is logged.
     assert.equal(await tcp(c, a, targetIp, 8080), "ok");
+    assert.equal(await tcp(c, a, targetIp, 8080), "ok");
+    assert.equal(await logged(), 2);
     await c.destroy(a);
   });
 
@@ -197,7 +206,14 @@ describe("network: allow_host_access and allow_networks", () => {
 
   before(async () => {
     daemon = await startDaemon({
-      config: { network: { pool_network: "10.254.8.0/22", allow_host_access: true, allow_networks: ["10.254.9.0/30"] } },
+      config: {
+        network: {
+          pool_network: "10.254.8.0/22",
+          allow_host_access: true,
+          allow_networks: ["10.254.9.0/30"],
+          dns_servers: ["10.254.8.53", "10.254.8.54"],
+        },
+      },
     });
     c = await daemon.client();
     hostServer = createServer((s) => s.end("host\n"));
@@ -219,6 +235,12 @@ describe("network: allow_host_access and allow_networks", () => {
     assert.equal(await tcp(c, a, "10.254.9.2", 8080), "ok");
     assert.equal(await tcp(c, a, "10.254.9.6", 8080), "prohibited");
     for (const h of [a, allowed, other]) await c.destroy(h);
+  });
+
+  it("writes the configured DNS servers to the container's resolv.conf", async () => {
+    const h = await c.create();
+    assert.equal((await c.run(h, "cat /etc/resolv.conf")).stdout, "nameserver 10.254.8.53\nnameserver 10.254.8.54\n");
+    await c.destroy(h);
   });
 
   it("gives the requested network, and Warden's error for a taken or foreign one", async () => {
