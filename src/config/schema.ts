@@ -27,7 +27,16 @@ export const serverSchema = z
     container_rlimits: z.strictObject(rlimitsShape).prefault({}),
     container_limits_conf: z.unknown().optional(),
     job_output_limit: positiveInt.default(10 * 1024 * 1024),
-    quota: z.strictObject({ disk_quota_enabled: z.boolean().default(true) }).prefault({}),
+    quota: z
+      .strictObject({
+        disk_quota_enabled: z.boolean().default(true),
+        // Ours: when the depot is not btrfs, a sparse btrfs image mounted on it (default <depot>.btrfs).
+        image_path: absolutePath.optional(),
+        image_size: positiveInt.default(64 * 1024 ** 3),
+      })
+      .prefault({}),
+    /** Most processes a container may have, so a fork bomb stays inside it; 0: no limit. */
+    container_pids_limit: nonNegativeInt.default(1024),
     allow_nested_warden: z.boolean().default(false),
     pidfile: absolutePath.optional(),
     syslog_socket: absolutePath.optional(),

@@ -11,7 +11,9 @@ import type {
   ContainerNetwork,
   ContainerSpec,
   Depot,
+  DiskQuota,
   Filesystem,
+  Limits,
   JobLogSink,
   Logger,
   Network,
@@ -22,6 +24,7 @@ import type {
 import type { Cidr } from "./ipv4.js";
 import { bandwidthLimit, containerPort as checkContainerPort, hostPort as checkHostPort, netOutRule, type NetOutRequest } from "./net-rules.js";
 import { SubnetPool } from "./subnet-pool.js";
+import { applyDiskRequest, diskLimitFields, unenforced, type DiskLimitFields, type DiskLimitRequest } from "./disk-limits.js";
 import { Job, OUTPUT_OVERFLOW_EVENT, type StreamChunk } from "./job.js";
 import { jobEnvironment, jobRlimits, jobUser } from "./job-environment.js";
 import { Pool } from "./pool.js";
@@ -45,10 +48,14 @@ export interface ManagerConfig {
 
 /** What Info reports for a container without a bandwidth limit, as Warden did. */
 export const NO_BANDWIDTH_LIMIT = 4294967295;
+export const OOM_EVENT = "out of memory";
 
 export interface ManagerDeps {
   runtime: Runtime;
   network: Network;
+  limits: Limits;
+  /** Absent when disk quotas are off: LimitDisk then does nothing and Info has no disk_stat. */
+  diskQuota?: DiskQuota;
   filesystem: Filesystem;
   depot: Depot;
   logSink?: JobLogSink;
@@ -281,6 +288,7 @@ export class ContainerManager {
       const c = new Container(id, finalHandle, path, uid, spec.rootfs, spec.bindMounts, graceTime, network);
       c.state = "active";
       this.byHandle.set(finalHandle, c);
+      c.stopWatchingOom = this.deps.limits.watchOom(id, () => this.onOom(c));
       // The client may have gone while we worked: then nothing references the container.
       if (conn !== undefined && this.openConnections.has(conn)) this.reference(c, conn);
       else this.startGraceTimer(c);
@@ -302,15 +310,25 @@ export class ContainerManager {
   async info(handle: string, conn?: number): Promise<InfoResult> {
     const c = this.lookup(handle, conn);
     c.assertState("active", "stopped");
-    return { ...this.infoOf(c), bandwidthStat: await this.bandwidthOf(c) };
+    const { limits, diskQuota } = this.deps;
+    const read = <T>(what: string, p: Promise<T>) =>
+      p.catch((err) => {
+        throw errors.limitFailed(what, err);
+      });
+    const [memoryStat, cpuStat, diskStat, bandwidthStat] = await Promise.all([
+      read("getting memory usage", limits.memoryStat(c.id)),
+      read("getting cpu stats", limits.cpuStat(c.id)),
+      diskQuota ? read("getting disk usage", diskQuota.usage(c.id)) : Promise.resolve(undefined),
+      this.bandwidthOf(c),
+    ]);
+    return { ...this.infoOf(c), memoryStat, cpuStat, diskStat, bandwidthStat };
   }
 
-  // The kernel is asked only when a limit was set; otherwise there is none to read.
+  // Only LimitBandwidth changes the kernel's limits, and it reads them back then.
   private async bandwidthOf(c: Container): Promise<BandwidthStat> {
-    if (!c.bandwidth) {
-      return { inRate: NO_BANDWIDTH_LIMIT, inBurst: NO_BANDWIDTH_LIMIT, outRate: NO_BANDWIDTH_LIMIT, outBurst: NO_BANDWIDTH_LIMIT };
-    }
-    return this.deps.network.bandwidthStat(c.id);
+    return (
+      c.bandwidthStat ?? { inRate: NO_BANDWIDTH_LIMIT, inBurst: NO_BANDWIDTH_LIMIT, outRate: NO_BANDWIDTH_LIMIT, outBurst: NO_BANDWIDTH_LIMIT }
+    );
   }
 
   private infoOf(c: Container): InfoResult {
@@ -383,12 +401,13 @@ export class ContainerManager {
     if (c.graceTimer) clearTimeout(c.graceTimer);
     c.graceTimer = undefined;
     c.obituary = this.infoOf(c);
+    c.stopWatchingOom?.();
     const work = (async () => {
       const { runtime, filesystem, depot } = this.deps;
       // Side by side: the runtime kills the processes, the network goes, and
       // the root filesystem is unmounted (the runtime needs it no more, and
-      // a running container keeps its own copy of the mount). Only the depot
-      // directory waits for all three.
+      // a running container keeps its own copy of the mount). The writable
+      // layer and the depot directory go once all of that is done.
       const removeContainer = (async () => {
         await phases.time("runtime", () => runtime.destroy(c.id));
         // Links and Streams waiting on jobs get their output before the files go.
@@ -403,9 +422,10 @@ export class ContainerManager {
         phases.time("network", () =>
           this.deps.network.destroy(c.id, { network: c.network, netIns: c.netIns, netOut: c.netOuts.length > 0 }),
         ),
-        phases.time("filesystem", () => filesystem.remove(c.id)),
+        phases.time("unmount", () => filesystem.unmount(c.id)),
       ]);
       for (const r of results) if (r.status === "rejected") throw r.reason;
+      await phases.time("filesystem", () => filesystem.remove(c.id));
       await phases.time("depot", () => depot.remove(c.id));
       for (const rule of c.netIns) {
         this.forwarded.delete(rule.hostPort);
@@ -552,10 +572,86 @@ export class ContainerManager {
     const c = this.lookup(handle, conn);
     c.assertState("active", "stopped");
     const limit = bandwidthLimit(rate, burst);
-    await this.deps.network.limitBandwidth(c.id, limit);
+    c.bandwidthStat = await this.deps.network.limitBandwidth(c.id, limit);
     c.bandwidth = limit;
     this.log.info({ handle: c.handle, id: c.id, ...limit }, "bandwidth limited");
     return limit;
+  }
+
+  // ---- limits ----
+
+  /** Warden's OOM handling: an event, and a stop (not a kill) of an active container. */
+  private onOom(c: Container): void {
+    if (c.state === "destroyed" || c.destroying) return;
+    c.addEvent(OOM_EVENT);
+    this.log.warn({ handle: c.handle, id: c.id }, "out of memory");
+    if (c.state === "active") {
+      this.stopContainer(c, false).catch((err) =>
+        this.log.error({ handle: c.handle, id: c.id, err: String(err) }, "stop after OOM failed"),
+      );
+    }
+  }
+
+  /** Sets the memory limit when given; answers with the limit the kernel holds (rounded to pages). */
+  async limitMemory(handle: string, bytes: bigint | undefined, conn?: number): Promise<bigint> {
+    const c = this.lookup(handle, conn);
+    c.assertState("active", "stopped");
+    if (bytes !== undefined) {
+      try {
+        await this.deps.limits.setMemoryLimit(c.id, bytes);
+      } catch (err) {
+        throw errors.limitFailed("setting memory limit", err);
+      }
+      c.memoryLimit = bytes;
+      this.log.info({ handle: c.handle, id: c.id, bytes: bytes.toString() }, "memory limited");
+    }
+    return this.deps.limits.memoryLimit(c.id).catch((err) => {
+      throw errors.limitFailed("getting memory limit", err);
+    });
+  }
+
+  /** Sets cpu shares when given; answers with what the kernel holds (it raises 1 to 2). */
+  async limitCpu(handle: string, shares: bigint | undefined, conn?: number): Promise<bigint> {
+    const c = this.lookup(handle, conn);
+    c.assertState("active", "stopped");
+    if (shares !== undefined) {
+      try {
+        await this.deps.limits.setCpuShares(c.id, shares);
+      } catch (err) {
+        throw errors.limitFailed("setting cpu shares", err);
+      }
+      c.cpuShares = shares;
+      this.log.info({ handle: c.handle, id: c.id, shares: shares.toString() }, "cpu shares set");
+    }
+    return this.deps.limits.cpuShares(c.id).catch((err) => {
+      throw errors.limitFailed("getting cpu shares", err);
+    });
+  }
+
+  /**
+   * Warden's LimitDisk: the request applied over the current limits, all
+   * twelve fields back as the mechanism holds them. With quotas off it does
+   * nothing and answers nothing. Limits the mechanism cannot enforce come
+   * back as 0 (none), and the log says so.
+   */
+  async limitDisk(handle: string, request: DiskLimitRequest, conn?: number): Promise<DiskLimitFields | undefined> {
+    const c = this.lookup(handle, conn);
+    c.assertState("active", "stopped");
+    const quota = this.deps.diskQuota;
+    if (!quota) return undefined;
+    try {
+      const wanted = applyDiskRequest(await quota.limits(c.id), request);
+      const ignored = unenforced(wanted, quota.enforces);
+      if (ignored.length > 0) {
+        this.log.warn({ handle: c.handle, id: c.id, notEnforced: ignored }, "disk limits the quota mechanism cannot enforce");
+      }
+      await quota.setLimits(c.id, wanted);
+      c.diskLimits = wanted;
+      this.log.info({ handle: c.handle, id: c.id, bytes: wanted.byteHard.toString() }, "disk limited");
+      return diskLimitFields(await quota.limits(c.id));
+    } catch (err) {
+      throw errors.limitFailed("setting disk limit", err);
+    }
   }
 
   // ---- daemon life ----
@@ -594,6 +690,7 @@ export class ContainerManager {
     for (const c of this.byHandle.values()) {
       if (c.graceTimer) clearTimeout(c.graceTimer);
       c.graceTimer = undefined;
+      c.stopWatchingOom?.();
     }
     await Promise.allSettled([...this.creating]);
   }

@@ -1,7 +1,18 @@
 // One container as the core sees it: its identity, its state (Warden's
 // born → active → stopped → destroyed), its events, jobs and grace timer.
 import { errors } from "./errors.js";
-import type { BandwidthLimit, BandwidthStat, BindMount, ContainerNetwork, NetInRule, NetOutRule } from "./interfaces.js";
+import type {
+  BandwidthLimit,
+  BandwidthStat,
+  BindMount,
+  ContainerNetwork,
+  CpuStat,
+  DiskLimits,
+  DiskUsage,
+  MemoryStat,
+  NetInRule,
+  NetOutRule,
+} from "./interfaces.js";
 import type { Job } from "./job.js";
 
 export type ContainerState = "born" | "active" | "stopped" | "destroyed";
@@ -14,6 +25,9 @@ export interface InfoResult {
   containerPath: string;
   jobIds: number[];
   bandwidthStat?: BandwidthStat;
+  memoryStat?: MemoryStat;
+  cpuStat?: CpuStat;
+  diskStat?: DiskUsage;
 }
 
 export interface ForwardedPort extends NetInRule {
@@ -30,6 +44,13 @@ export class Container {
   readonly netIns: ForwardedPort[] = [];
   readonly netOuts: NetOutRule[] = [];
   bandwidth: BandwidthLimit | undefined;
+  /** The limit as the kernel holds it, read back when it was set. */
+  bandwidthStat: BandwidthStat | undefined;
+  /** Limits set through the API, kept to be applied again after a restart. */
+  memoryLimit: bigint | undefined;
+  cpuShares: bigint | undefined;
+  diskLimits: DiskLimits | undefined;
+  stopWatchingOom: (() => void) | undefined;
   stopping: Promise<void> | undefined;
   destroying: Promise<void> | undefined;
   /** Info saved by Destroy, answered to Links and Streams that outlive the container. */

@@ -15,6 +15,7 @@ export type ErrorCode =
   | "NETWORK_UNAVAILABLE"
   | "PORT_POOL_EMPTY"
   | "HOST_PORT_TAKEN"
+  | "LIMIT_FAILED"
   | "SPAWN_FAILED"
   | "RLIMIT_ABOVE_HARD_LIMIT"
   | "COMMAND_FAILED"
@@ -65,6 +66,9 @@ export const errors = {
     new WardenError("NOT_IMPLEMENTED", `not implemented: ${command} is not supported by this server yet`),
   shuttingDown: () => new WardenError("SHUTTING_DOWN", "server is shutting down"),
   internal: (detail: string) => new WardenError("INTERNAL", `unexpected error: ${detail}`),
+  /** Warden's "Failed setting memory limit: …" and its kin, around what the kernel said. */
+  limitFailed: (what: string, err: unknown) =>
+    new WardenError("LIMIT_FAILED", `Failed ${what}: ${err instanceof Error ? err.message : String(err)}`),
 };
 
 /** Any thrown value as a WardenError, keeping Warden's fallback text for the unexpected. */

@@ -43,7 +43,9 @@ export interface Depot {
 export interface Filesystem {
   /** Checks the base and builds the container's root: a writable layer over the base. */
   prepare(spec: ContainerSpec): Promise<string>;
-  /** Removes the container's root; safe to call for a half-made or missing one. */
+  /** Unmounts the container's root; safe while the runtime is still tearing the container down. */
+  unmount(id: string): Promise<void>;
+  /** Removes the container's root and writable layer once its processes are gone; safe for a half-made or missing one. */
   remove(id: string): Promise<void>;
 }
 
@@ -151,10 +153,67 @@ export interface Network {
   destroy(id: string, known?: KnownNetworkRules): Promise<void>;
   netIn(id: string, network: ContainerNetwork, rule: NetInRule): Promise<void>;
   netOut(id: string, rule: NetOutRule): Promise<void>;
-  limitBandwidth(id: string, limit: BandwidthLimit): Promise<void>;
+  /** Sets the limit and answers with what the kernel then holds (read back once: only we change it). */
+  limitBandwidth(id: string, limit: BandwidthLimit): Promise<BandwidthStat>;
   bandwidthStat(id: string): Promise<BandwidthStat>;
   /** Removes what is ours but belongs to none of the live containers; returns their ids. */
   removeOrphans(live: ReadonlyMap<string, ContainerNetwork>): Promise<string[]>;
+}
+
+/** memory.stat's fields, as Warden's InfoResponse.MemoryStat names them. */
+export const MEMORY_STAT_FIELDS = [
+  "cache", "rss", "mapped_file", "pgpgin", "pgpgout", "swap", "pgfault", "pgmajfault",
+  "inactive_anon", "active_anon", "inactive_file", "active_file", "unevictable",
+  "hierarchical_memory_limit", "hierarchical_memsw_limit",
+  "total_cache", "total_rss", "total_mapped_file", "total_pgpgin", "total_pgpgout", "total_swap",
+  "total_pgfault", "total_pgmajfault", "total_inactive_anon", "total_active_anon",
+  "total_inactive_file", "total_active_file", "total_unevictable",
+] as const;
+
+export type MemoryStatField = (typeof MEMORY_STAT_FIELDS)[number];
+export type MemoryStat = Partial<Record<MemoryStatField, bigint>>;
+
+export interface CpuStat {
+  /** Nanoseconds. */
+  usage: bigint;
+  /** USER_HZ ticks. */
+  user: bigint;
+  system: bigint;
+}
+
+/** A container's cgroup limits and what it has used. */
+export interface Limits {
+  setMemoryLimit(id: string, bytes: bigint): Promise<void>;
+  memoryLimit(id: string): Promise<bigint>;
+  setCpuShares(id: string, shares: bigint): Promise<void>;
+  cpuShares(id: string): Promise<bigint>;
+  memoryStat(id: string): Promise<MemoryStat>;
+  cpuStat(id: string): Promise<CpuStat>;
+  /** Calls `onOom` when the kernel kills a process of the container for memory. Returns a function that stops watching. */
+  watchOom(id: string, onOom: () => void): () => void;
+}
+
+/** Disk limits in bytes and inodes; 0 means none. */
+export interface DiskLimits {
+  byteSoft: bigint;
+  byteHard: bigint;
+  inodeSoft: bigint;
+  inodeHard: bigint;
+}
+
+export interface DiskUsage {
+  bytesUsed: bigint;
+  /** Absent where the mechanism does not count inodes. */
+  inodesUsed?: bigint;
+}
+
+/** The disk quota mechanism behind LimitDisk and Info.disk_stat. */
+export interface DiskQuota {
+  /** Which limits it can enforce; others are reported as not enforced (0), never pretended. */
+  readonly enforces: Readonly<Record<keyof DiskLimits, boolean>>;
+  limits(id: string): Promise<DiskLimits>;
+  setLimits(id: string, limits: DiskLimits): Promise<void>;
+  usage(id: string): Promise<DiskUsage>;
 }
 
 /** Where output of jobs with a log_tag goes (syslog). */

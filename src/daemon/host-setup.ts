@@ -6,6 +6,7 @@ import { delimiter, join } from "node:path";
 import type { Config } from "../config/schema.js";
 import type { ContainerCgroups } from "../linux/cgroups/cgroups.js";
 import { run } from "../linux/command.js";
+import type { BtrfsDepot } from "../linux/fs/btrfs-quota.js";
 import { RuntimeMountNamespace } from "../linux/runtime/mount-namespace.js";
 
 export class SetupError extends Error {
@@ -63,6 +64,9 @@ export async function checkTools(config: Config): Promise<{ runtimePath: string 
     if (!(await executable(path))) throw new SetupError(`${key}: ${path} is not an executable`);
   }
   for (const tool of ["nsenter", "unshare", "mount", "umount", "mknod", "ip", "tc", "nft"]) await findTool(tool);
+  if (config.server.quota.disk_quota_enabled) {
+    for (const tool of ["btrfs", "mkfs.btrfs", "truncate"]) await findTool(tool);
+  }
   const runtimePath = await findTool(config.server.runtime, config.server.runtime_path);
   try {
     if (!(await stat(config.server.container_rootfs_path)).isDirectory()) throw new Error();
@@ -74,8 +78,15 @@ export async function checkTools(config: Config): Promise<{ runtimePath: string 
   return { runtimePath };
 }
 
-export async function setUpHost(config: Config, paths: HostPaths, ns: RuntimeMountNamespace): Promise<void> {
+export async function setUpHost(
+  config: Config,
+  paths: HostPaths,
+  ns: RuntimeMountNamespace,
+  btrfs: BtrfsDepot | undefined,
+): Promise<void> {
   await mkdir(config.server.container_depot_path, { recursive: true, mode: 0o700 });
+  // Before the runtime namespace exists: it must see the depot's own mount.
+  await btrfs?.ensure();
   await mkdir(config.server.run_path, { recursive: true, mode: 0o700 });
   await mkdir(paths.runtimeStateRoot, { recursive: true, mode: 0o700 });
   await mkdir(paths.socketDir, { recursive: true, mode: 0o700 });
@@ -106,11 +117,13 @@ export async function tearDownHost(
   ns: RuntimeMountNamespace,
   cgroups: ContainerCgroups,
   network: { tearDown(): Promise<void> },
+  btrfs: BtrfsDepot | undefined,
 ): Promise<void> {
   await network.tearDown();
   await ns.teardown();
   await ns.unshare(paths.netnsDir);
   await rm(paths.nullDevice, { force: true });
+  await btrfs?.tearDown();
   await rm(paths.runtimeStateRoot, { recursive: true, force: true });
   await rm(paths.socketDir, { recursive: true, force: true });
   await cgroups.removeParent();

@@ -12,7 +12,9 @@ import { DirectoryDepot } from "../linux/depot.js";
 import { OverlayFilesystem } from "../linux/fs/overlay.js";
 import { CONTAINER_USER } from "../linux/fs/container-files.js";
 import { Conmon } from "../linux/runtime/conmon.js";
-import { LinuxRuntime } from "../linux/runtime/linux-runtime.js";
+import { containerPaths, LinuxRuntime } from "../linux/runtime/linux-runtime.js";
+import { LinuxLimits } from "../linux/cgroups/linux-limits.js";
+import { BtrfsDepot, BtrfsQuota } from "../linux/fs/btrfs-quota.js";
 import { RuntimeMountNamespace } from "../linux/runtime/mount-namespace.js";
 import { OciRuntimeCli } from "../linux/runtime/oci-runtime.js";
 import { SyslogJobLogSink } from "../linux/syslog.js";
@@ -45,7 +47,16 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   const paths = hostPaths(config);
   const net = networkSettings(config);
   const ns = new RuntimeMountNamespace(server.run_path);
-  await setUpHost(config, paths, ns);
+  const btrfs = server.quota.disk_quota_enabled
+    ? new BtrfsDepot({
+        depot: server.container_depot_path,
+        image: server.quota.image_path ?? `${server.container_depot_path.replace(/\/+$/, "")}.btrfs`,
+        imageSize: server.quota.image_size,
+        log,
+      })
+    : undefined;
+  await setUpHost(config, paths, ns, btrfs);
+  const quota = btrfs ? new BtrfsQuota(btrfs, server.container_depot_path, log) : undefined;
   const network = new LinuxNetwork({
     netnsDir: paths.netnsDir,
     mtu: config.network.mtu,
@@ -71,6 +82,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     initPath: server.init_path,
     socketDir: paths.socketDir,
     nullDevice: paths.nullDevice,
+    pidsLimit: server.container_pids_limit,
   });
   const manager = new ContainerManager(
     {
@@ -91,8 +103,13 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     {
       runtime,
       network,
-      filesystem: new OverlayFilesystem(depot, ns, (hostIp) =>
-        resolvConf(readHostResolvConf(), config.network.dns_servers, hostIp),
+      limits: new LinuxLimits(cgroups, (id) => containerPaths(depot.path(id)).run),
+      diskQuota: quota,
+      filesystem: new OverlayFilesystem(
+        depot,
+        ns,
+        (hostIp) => resolvConf(readHostResolvConf(), config.network.dns_servers, hostIp),
+        quota,
       ),
       depot,
       logSink: new SyslogJobLogSink(server.syslog_socket, log),
@@ -133,7 +150,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
         health?.close();
         if (server.pidfile) rmSync(server.pidfile, { force: true });
         if (manager.containerCount === 0) {
-          await tearDownHost(config, paths, ns, cgroups, network);
+          await tearDownHost(config, paths, ns, cgroups, network, btrfs);
           log.info({}, "stopped; no containers left, host set-up removed");
         } else {
           log.info({ containers: manager.containerCount }, "stopped; containers keep running");

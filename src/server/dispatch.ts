@@ -6,6 +6,7 @@ import type { ContainerManager, LinkResult } from "../core/container-manager.js"
 import { errors } from "../core/errors.js";
 import type Long from "long";
 import { RLIMIT_NAMES, type BindMount, type NetOutProtocol, type Rlimits } from "../core/interfaces.js";
+import type { DiskLimitRequest } from "../core/disk-limits.js";
 import {
   encodeResponse,
   fromLong,
@@ -23,7 +24,18 @@ type Handlers = {
   [K in CommandName]: (request: Requests[K], conn: number, closed: AbortSignal) => Promise<Reply>;
 };
 
-const NOT_YET: CommandName[] = ["CopyIn", "CopyOut", "LimitMemory", "LimitDisk", "LimitCpu"];
+const NOT_YET: CommandName[] = ["CopyIn", "CopyOut"];
+
+// LimitDisk's fields, request and response alike, and the core's names for them.
+type DiskWireField =
+  | "block_limit" | "block" | "block_soft" | "block_hard"
+  | "inode_limit" | "inode" | "inode_soft" | "inode_hard"
+  | "byte_limit" | "byte" | "byte_soft" | "byte_hard";
+const DISK_FIELDS: Array<[DiskWireField, keyof DiskLimitRequest]> = [
+  ["block_limit", "blockLimit"], ["block", "block"], ["block_soft", "blockSoft"], ["block_hard", "blockHard"],
+  ["inode_limit", "inodeLimit"], ["inode", "inode"], ["inode_soft", "inodeSoft"], ["inode_hard", "inodeHard"],
+  ["byte_limit", "byteLimit"], ["byte", "byte"], ["byte_soft", "byteSoft"], ["byte_hard", "byteHard"],
+];
 
 const PROTOCOLS: Record<number, NetOutProtocol> = {
   [warden.NetOutRequest.Protocol.TCP]: "tcp",
@@ -41,6 +53,18 @@ export function infoResponse(info: InfoResult): warden.InfoResponse.$Properties 
   };
   if (info.hostIp !== undefined) out.host_ip = info.hostIp;
   if (info.containerIp !== undefined) out.container_ip = info.containerIp;
+  if (info.memoryStat) {
+    const m: Record<string, Long> = {};
+    for (const [k, v] of Object.entries(info.memoryStat)) if (v !== undefined) m[k] = toLong(v);
+    out.memory_stat = m;
+  }
+  if (info.cpuStat) {
+    out.cpu_stat = { usage: toLong(info.cpuStat.usage), user: toLong(info.cpuStat.user), system: toLong(info.cpuStat.system) };
+  }
+  if (info.diskStat) {
+    out.disk_stat = { bytes_used: toLong(info.diskStat.bytesUsed) };
+    if (info.diskStat.inodesUsed !== undefined) out.disk_stat.inodes_used = toLong(info.diskStat.inodesUsed);
+  }
   if (info.bandwidthStat) {
     const b = info.bandwidthStat;
     out.bandwidth_stat = { in_rate: toLong(b.inRate), in_burst: toLong(b.inBurst), out_rate: toLong(b.outRate), out_burst: toLong(b.outBurst) };
@@ -119,6 +143,22 @@ export class Dispatcher implements RequestHandler {
           conn,
         );
         return reply("NetOut", {});
+      },
+      LimitMemory: async (r, conn) => {
+        const limit = await manager.limitMemory(r.handle, has(r, "limit_in_bytes") ? fromLong(r.limit_in_bytes) : undefined, conn);
+        return reply("LimitMemory", { limit_in_bytes: toLong(limit) });
+      },
+      LimitCpu: async (r, conn) => {
+        const shares = await manager.limitCpu(r.handle, has(r, "limit_in_shares") ? fromLong(r.limit_in_shares) : undefined, conn);
+        return reply("LimitCpu", { limit_in_shares: toLong(shares) });
+      },
+      LimitDisk: async (r, conn) => {
+        const request: DiskLimitRequest = {};
+        for (const [wire, core] of DISK_FIELDS) if (has(r, wire)) request[core] = fromLong(r[wire] as Long);
+        const limits = await manager.limitDisk(r.handle, request, conn);
+        const response: warden.LimitDiskResponse.$Properties = {};
+        if (limits) for (const [wire, core] of DISK_FIELDS) response[wire] = toLong(limits[core]);
+        return reply("LimitDisk", response);
       },
       LimitBandwidth: async (r, conn) => {
         const limit = await manager.limitBandwidth(r.handle, safeNumber(r.rate, "rate"), safeNumber(r.burst, "burst"), conn);

@@ -5,6 +5,12 @@ import type {
   BandwidthStat,
   ContainerNetwork,
   ContainerSpec,
+  CpuStat,
+  DiskLimits,
+  DiskQuota,
+  DiskUsage,
+  Limits,
+  MemoryStat,
   KnownNetworkRules,
   Network,
   NetInRule,
@@ -149,8 +155,9 @@ export class FakeNetwork implements Network {
     this.netOuts.push({ id, rule });
   }
 
-  async limitBandwidth(id: string, limit: BandwidthLimit): Promise<void> {
+  async limitBandwidth(id: string, limit: BandwidthLimit): Promise<BandwidthStat> {
     this.limits.set(id, limit);
+    return this.bandwidthStat(id);
   }
 
   async bandwidthStat(id: string): Promise<BandwidthStat> {
@@ -160,6 +167,67 @@ export class FakeNetwork implements Network {
 
   async removeOrphans(live: ReadonlyMap<string, ContainerNetwork>): Promise<string[]> {
     return this.orphans.filter((id) => !live.has(id));
+  }
+}
+
+export class FakeLimits implements Limits {
+  readonly memory = new Map<string, bigint>();
+  readonly shares = new Map<string, bigint>();
+  readonly oomWatchers = new Map<string, () => void>();
+  failSetMemory: Error | undefined;
+
+  async setMemoryLimit(id: string, bytes: bigint): Promise<void> {
+    if (this.failSetMemory) throw this.failSetMemory;
+    // The kernel rounds up to pages.
+    this.memory.set(id, ((bytes + 4095n) / 4096n) * 4096n);
+  }
+
+  async memoryLimit(id: string): Promise<bigint> {
+    return this.memory.get(id) ?? 9223372036854771712n;
+  }
+
+  async setCpuShares(id: string, shares: bigint): Promise<void> {
+    this.shares.set(id, shares < 2n ? 2n : shares);
+  }
+
+  async cpuShares(id: string): Promise<bigint> {
+    return this.shares.get(id) ?? 1024n;
+  }
+
+  async memoryStat(_id: string): Promise<MemoryStat> {
+    return { rss: 1000n, cache: 2000n };
+  }
+
+  async cpuStat(_id: string): Promise<CpuStat> {
+    return { usage: 5n, user: 1n, system: 2n };
+  }
+
+  watchOom(id: string, onOom: () => void): () => void {
+    this.oomWatchers.set(id, onOom);
+    return () => this.oomWatchers.delete(id);
+  }
+
+  /** What the kernel's OOM killer would make the real one report. */
+  oom(id: string): void {
+    this.oomWatchers.get(id)?.();
+  }
+}
+
+export class FakeDiskQuota implements DiskQuota {
+  readonly enforces = { byteSoft: false, byteHard: true, inodeSoft: false, inodeHard: false } as const;
+  readonly set = new Map<string, DiskLimits>();
+
+  async limits(id: string): Promise<DiskLimits> {
+    const l = this.set.get(id) ?? { byteSoft: 0n, byteHard: 0n, inodeSoft: 0n, inodeHard: 0n };
+    return { ...l, byteSoft: 0n, inodeSoft: 0n, inodeHard: 0n };
+  }
+
+  async setLimits(id: string, limits: DiskLimits): Promise<void> {
+    this.set.set(id, limits);
+  }
+
+  async usage(_id: string): Promise<DiskUsage> {
+    return { bytesUsed: 4096n };
   }
 }
 
@@ -173,6 +241,8 @@ export class FakeFilesystem implements Filesystem {
     this.prepared.add(spec.id);
     return `/fake/${spec.id}/rootfs`;
   }
+
+  async unmount(_id: string): Promise<void> {}
 
   async remove(id: string): Promise<void> {
     this.prepared.delete(id);

@@ -80,7 +80,7 @@ export class TestDaemon {
     const pin = join(this.runDir, "ns/mnt");
     if (!existsSync(pin)) return [];
     const { stdout } = await run(["nsenter", `--mount=${pin}`, "cat", "/proc/self/mounts"]).catch(() => ({ stdout: "" }));
-    return stdout.split("\n").filter((l) => l.includes(this.depot));
+    return stdout.split("\n").filter((l) => l.startsWith("overlay ") && l.includes(this.depot));
   }
 
   async stop(): Promise<void> {
@@ -174,6 +174,8 @@ export async function assertNothingLeft(dir: string, cgroupParent: string): Prom
   assert.deepEqual(cgroups, [], "cgroups left behind");
   const processes = await processesMentioning(dir);
   assert.deepEqual(processes, [], "processes left behind");
+  const { stdout: loops } = await run(["losetup", "-a"]);
+  assert.deepEqual(loops.split("\n").filter((l) => l.includes(dir)), [], "loop devices left attached");
   const depot = join(dir, "depot");
   const left = existsSync(depot) ? await readdir(depot) : [];
   assert.deepEqual(left, [], "depot entries left behind");

@@ -77,7 +77,7 @@ describe("network: isolation and NetOut", () => {
     target = await c.create({ handle: "target" });
     targetIp = (await info(c, target)).container_ip;
     await listen(c, target, 8080, 8081, 8082, 8083, 9999);
-    hostServer = createServer((s) => s.end("host\n"));
+    hostServer = createServer((s) => s.on("error", () => {}).end("host\n"));
     await new Promise<void>((r) => hostServer.listen(HOST_PORT, "0.0.0.0", r));
   });
 
@@ -216,7 +216,7 @@ describe("network: allow_host_access and allow_networks", () => {
       },
     });
     c = await daemon.client();
-    hostServer = createServer((s) => s.end("host\n"));
+    hostServer = createServer((s) => s.on("error", () => {}).end("host\n"));
     await new Promise<void>((r) => hostServer.listen(HOST_PORT, "0.0.0.0", r));
   });
 

@@ -1,18 +1,27 @@
 // The container's cgroup as the runtime made it (linux.cgroupsPath =
-// /<parent>/<id>): which processes it holds, and a freezer so that killing
-// them all cannot race with a fork.
-import { readFile, readdir, rmdir, writeFile } from "node:fs/promises";
+// /<parent>/<id>): its processes, a freezer (so that killing them all cannot
+// race with a fork), limits and statistics. cgroup v1 (one hierarchy per
+// controller, as on this machine) and v2 (one unified hierarchy) behind one
+// interface.
+import { readFile, readdir, rmdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { CpuStat, Limits, MemoryStat, MemoryStatField } from "../../core/interfaces.js";
+import { MEMORY_STAT_FIELDS } from "../../core/interfaces.js";
 import { readMountInfo } from "../mountinfo.js";
 
-export interface ContainerCgroups {
+export interface ContainerCgroups extends Omit<Limits, "watchOom"> {
   procs(id: string): Promise<number[]>;
   freeze(id: string): Promise<void>;
   thaw(id: string): Promise<void>;
+  /** How many processes of the container the kernel has killed for memory. */
+  oomKills(id: string): Promise<number>;
   /** Removes the parent cgroup in every hierarchy once it is empty. */
   removeParent(): Promise<void>;
 }
 
+/** What v1 reports for "no limit" (PAGE_COUNTER_MAX pages); v2's "max" is reported as the same. */
+export const NO_MEMORY_LIMIT = 9223372036854771712n;
+const USER_HZ = 100n;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const FREEZE_TIMEOUT_MS = 2000;
 
@@ -21,6 +30,16 @@ export function parseProcs(text: string): number[] {
     .split("\n")
     .filter((l) => l.trim() !== "")
     .map((l) => Number(l));
+}
+
+/** `key value` lines (memory.stat, cpu.stat, memory.events, cpuacct.stat). */
+export function parseKeyed(text: string): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  for (const line of text.split("\n")) {
+    const [key, value] = line.trim().split(/\s+/);
+    if (key && value !== undefined && /^\d+$/.test(value)) out.set(key, BigInt(value));
+  }
+  return out;
 }
 
 async function readProcs(file: string): Promise<number[]> {
@@ -32,12 +51,24 @@ async function readProcs(file: string): Promise<number[]> {
   }
 }
 
+const readText = async (file: string) => (await readFile(file, "utf8")).trim();
+const readNumber = async (file: string) => BigInt(await readText(file));
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function rmdirIfPresent(dir: string): Promise<void> {
   try {
     await rmdir(dir);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code !== "ENOENT") throw err;
+    if (code !== "ENOENT" && code !== "ENOTDIR") throw err;
   }
 }
 
@@ -46,18 +77,20 @@ export class CgroupsV1 implements ContainerCgroups {
   constructor(
     private readonly parent: string,
     private readonly root = "/sys/fs/cgroup",
+    /** How limit files are written (tests watch the order). */
+    private readonly write: (file: string, value: string) => Promise<void> = (f, v) => writeFile(f, v),
   ) {}
 
-  private dir(controller: string, id: string): string {
-    return join(this.root, controller, this.parent, id);
+  private file(controller: string, id: string, name: string): string {
+    return join(this.root, controller, this.parent, id, name);
   }
 
   procs(id: string): Promise<number[]> {
-    return readProcs(join(this.dir("memory", id), "cgroup.procs"));
+    return readProcs(this.file("memory", id, "cgroup.procs"));
   }
 
   async freeze(id: string): Promise<void> {
-    const state = join(this.dir("freezer", id), "freezer.state");
+    const state = this.file("freezer", id, "freezer.state");
     await writeFile(state, "FROZEN");
     const deadline = Date.now() + FREEZE_TIMEOUT_MS;
     while ((await readFile(state, "utf8")).trim() !== "FROZEN") {
@@ -67,7 +100,52 @@ export class CgroupsV1 implements ContainerCgroups {
   }
 
   async thaw(id: string): Promise<void> {
-    await writeFile(join(this.dir("freezer", id), "freezer.state"), "THAWED");
+    await writeFile(this.file("freezer", id, "freezer.state"), "THAWED");
+  }
+
+  // The kernel keeps limit <= memsw limit at every step: raising, memsw
+  // goes first; lowering, the limit does. Without swap accounting there is
+  // no memsw file and the limit is all.
+  async setMemoryLimit(id: string, bytes: bigint): Promise<void> {
+    const limit = this.file("memory", id, "memory.limit_in_bytes");
+    const memsw = this.file("memory", id, "memory.memsw.limit_in_bytes");
+    const hasMemsw = await exists(memsw);
+    const current = await readNumber(limit);
+    const order = bytes > current ? [memsw, limit] : [limit, memsw];
+    for (const file of order) if (file === limit || hasMemsw) await this.write(file, bytes.toString());
+  }
+
+  memoryLimit(id: string): Promise<bigint> {
+    return readNumber(this.file("memory", id, "memory.limit_in_bytes"));
+  }
+
+  async setCpuShares(id: string, shares: bigint): Promise<void> {
+    await writeFile(this.file("cpu", id, "cpu.shares"), shares.toString());
+  }
+
+  cpuShares(id: string): Promise<bigint> {
+    return readNumber(this.file("cpu", id, "cpu.shares"));
+  }
+
+  async memoryStat(id: string): Promise<MemoryStat> {
+    const keyed = parseKeyed(await readFile(this.file("memory", id, "memory.stat"), "utf8"));
+    const out: MemoryStat = {};
+    for (const field of MEMORY_STAT_FIELDS) {
+      const v = keyed.get(field);
+      if (v !== undefined) out[field] = v;
+    }
+    return out;
+  }
+
+  async cpuStat(id: string): Promise<CpuStat> {
+    const usage = await readNumber(this.file("cpuacct", id, "cpuacct.usage"));
+    const stat = parseKeyed(await readFile(this.file("cpuacct", id, "cpuacct.stat"), "utf8"));
+    return { usage, user: stat.get("user") ?? 0n, system: stat.get("system") ?? 0n };
+  }
+
+  async oomKills(id: string): Promise<number> {
+    const control = parseKeyed(await readFile(this.file("memory", id, "memory.oom_control"), "utf8"));
+    return Number(control.get("oom_kill") ?? 0n);
   }
 
   async removeParent(): Promise<void> {
@@ -77,6 +155,32 @@ export class CgroupsV1 implements ContainerCgroups {
   }
 }
 
+// cpu.shares (2..262144, default 1024) and cpu.weight (1..10000, default
+// 100) map onto each other linearly, as runc and crun convert them.
+export function sharesToWeight(shares: bigint): bigint {
+  const s = shares < 2n ? 2n : shares > 262144n ? 262144n : shares;
+  return 1n + ((s - 2n) * 9999n) / 262142n;
+}
+
+export function weightToShares(weight: bigint): bigint {
+  return 2n + ((weight - 1n) * 262142n + 9998n) / 9999n;
+}
+
+// v2's memory.stat names for the v1 fields of Warden's MemoryStat. v2 is
+// hierarchical throughout, so the total_ fields are the same numbers.
+const V2_MEMORY_STAT: Partial<Record<MemoryStatField, string>> = {
+  cache: "file",
+  rss: "anon",
+  mapped_file: "file_mapped",
+  pgfault: "pgfault",
+  pgmajfault: "pgmajfault",
+  inactive_anon: "inactive_anon",
+  active_anon: "active_anon",
+  inactive_file: "inactive_file",
+  active_file: "active_file",
+  unevictable: "unevictable",
+};
+
 /** cgroup v2: one unified hierarchy. */
 export class CgroupsV2 implements ContainerCgroups {
   constructor(
@@ -84,25 +188,82 @@ export class CgroupsV2 implements ContainerCgroups {
     private readonly root = "/sys/fs/cgroup",
   ) {}
 
-  private dir(id: string): string {
-    return join(this.root, this.parent, id);
+  private file(id: string, name: string): string {
+    return join(this.root, this.parent, id, name);
   }
 
   procs(id: string): Promise<number[]> {
-    return readProcs(join(this.dir(id), "cgroup.procs"));
+    return readProcs(this.file(id, "cgroup.procs"));
   }
 
   async freeze(id: string): Promise<void> {
-    await writeFile(join(this.dir(id), "cgroup.freeze"), "1");
+    await writeFile(this.file(id, "cgroup.freeze"), "1");
     const deadline = Date.now() + FREEZE_TIMEOUT_MS;
-    while (!/^frozen 1$/m.test(await readFile(join(this.dir(id), "cgroup.events"), "utf8"))) {
+    while (!/^frozen 1$/m.test(await readFile(this.file(id, "cgroup.events"), "utf8"))) {
       if (Date.now() > deadline) throw new Error(`cgroup of ${id} did not freeze`);
       await sleep(2);
     }
   }
 
   async thaw(id: string): Promise<void> {
-    await writeFile(join(this.dir(id), "cgroup.freeze"), "0");
+    await writeFile(this.file(id, "cgroup.freeze"), "0");
+  }
+
+  private async readMax(name: string, id: string): Promise<bigint> {
+    const text = await readText(this.file(id, name));
+    return text === "max" ? NO_MEMORY_LIMIT : BigInt(text);
+  }
+
+  // Warden's memsw limit equal to the memory limit means no swap at all.
+  async setMemoryLimit(id: string, bytes: bigint): Promise<void> {
+    await writeFile(this.file(id, "memory.max"), bytes.toString());
+    if (await exists(this.file(id, "memory.swap.max"))) await writeFile(this.file(id, "memory.swap.max"), "0");
+  }
+
+  memoryLimit(id: string): Promise<bigint> {
+    return this.readMax("memory.max", id);
+  }
+
+  async setCpuShares(id: string, shares: bigint): Promise<void> {
+    await writeFile(this.file(id, "cpu.weight"), sharesToWeight(shares).toString());
+  }
+
+  async cpuShares(id: string): Promise<bigint> {
+    return weightToShares(await readNumber(this.file(id, "cpu.weight")));
+  }
+
+  async memoryStat(id: string): Promise<MemoryStat> {
+    const keyed = parseKeyed(await readFile(this.file(id, "memory.stat"), "utf8"));
+    const out: MemoryStat = {};
+    for (const [field, name] of Object.entries(V2_MEMORY_STAT) as Array<[MemoryStatField, string]>) {
+      const v = keyed.get(name);
+      if (v === undefined) continue;
+      out[field] = v;
+      out[`total_${field}` as MemoryStatField] = v;
+    }
+    const limit = await this.readMax("memory.max", id);
+    const swapMax = (await exists(this.file(id, "memory.swap.max"))) ? await this.readMax("memory.swap.max", id) : 0n;
+    out.hierarchical_memory_limit = limit;
+    out.hierarchical_memsw_limit = limit === NO_MEMORY_LIMIT || swapMax === NO_MEMORY_LIMIT ? NO_MEMORY_LIMIT : limit + swapMax;
+    if (await exists(this.file(id, "memory.swap.current"))) {
+      out.swap = out.total_swap = await readNumber(this.file(id, "memory.swap.current"));
+    }
+    return out;
+  }
+
+  async cpuStat(id: string): Promise<CpuStat> {
+    const stat = parseKeyed(await readFile(this.file(id, "cpu.stat"), "utf8"));
+    const usec = (key: string) => stat.get(key) ?? 0n;
+    return {
+      usage: usec("usage_usec") * 1000n,
+      user: (usec("user_usec") * USER_HZ) / 1_000_000n,
+      system: (usec("system_usec") * USER_HZ) / 1_000_000n,
+    };
+  }
+
+  async oomKills(id: string): Promise<number> {
+    const events = parseKeyed(await readFile(this.file(id, "memory.events"), "utf8"));
+    return Number(events.get("oom_kill") ?? 0n);
   }
 
   async removeParent(): Promise<void> {

@@ -8,11 +8,12 @@ import type { ContainerSpec, Depot, Filesystem } from "../../core/interfaces.js"
 import { CommandError, run } from "../command.js";
 import type { RuntimeMountNamespace } from "../runtime/mount-namespace.js";
 import { writeContainerFiles } from "./container-files.js";
+import { PlainVolumes, volumeDir, type Volumes } from "./volumes.js";
 
 export function containerLayout(dir: string) {
   return {
-    upper: join(dir, "upper"),
-    work: join(dir, "work"),
+    upper: join(volumeDir(dir), "upper"),
+    work: join(volumeDir(dir), "work"),
     rootfs: join(dir, "rootfs"),
   };
 }
@@ -32,12 +33,16 @@ export class OverlayFilesystem implements Filesystem {
     private readonly ns: RuntimeMountNamespace,
     /** The container's /etc/resolv.conf, given the host side of its /30. */
     private readonly resolvConf: (hostIp: string) => string,
+    /** Where the writable layer lives: a plain directory, or a btrfs subvolume with a quota. */
+    private readonly volumes: Volumes = new PlainVolumes(),
   ) {}
 
   async prepare(spec: ContainerSpec): Promise<string> {
     await assertRootfs(spec.rootfs);
     await assertBindMounts(spec);
-    const layout = containerLayout(this.depot.path(spec.id));
+    const dir = this.depot.path(spec.id);
+    const layout = containerLayout(dir);
+    await this.volumes.create(dir);
     await mkdir(layout.upper, { recursive: true });
     await mkdir(layout.work, { recursive: true });
     await mkdir(layout.rootfs, { recursive: true });
@@ -56,7 +61,7 @@ export class OverlayFilesystem implements Filesystem {
     return layout.rootfs;
   }
 
-  async remove(id: string): Promise<void> {
+  async unmount(id: string): Promise<void> {
     const { rootfs } = containerLayout(this.depot.path(id));
     try {
       await run(this.ns.wrap(["umount", rootfs], "/"));
@@ -65,6 +70,11 @@ export class OverlayFilesystem implements Filesystem {
       if (err instanceof CommandError && /not mounted|no mount point|No such file/.test(err.stderr)) return;
       throw err;
     }
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.unmount(id);
+    await this.volumes.remove(this.depot.path(id));
   }
 }
 

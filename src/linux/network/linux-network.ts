@@ -97,8 +97,9 @@ export class LinuxNetwork implements Network {
     await this.nft(netOutScript(this.table, id, rule));
   }
 
-  limitBandwidth(id: string, limit: BandwidthLimit): Promise<void> {
-    return this.shaper.limit(id, limit);
+  async limitBandwidth(id: string, limit: BandwidthLimit): Promise<BandwidthStat> {
+    await this.shaper.limit(id, limit);
+    return this.shaper.stat(id);
   }
 
   bandwidthStat(id: string): Promise<BandwidthStat> {

@@ -13,6 +13,8 @@ export interface BundleContext {
   initPath: string;
   /** A network namespace to join; a new, empty one when absent. */
   netnsPath?: string;
+  /** Most processes the container may have; none when 0 or absent. */
+  pidsLimit?: number;
 }
 
 export type BundleRule = (spec: OciSpec, ctx: BundleContext) => void;
@@ -99,6 +101,7 @@ export const devicesRule: BundleRule = (spec) => {
 
 export const cgroupsRule: BundleRule = (spec, ctx) => {
   spec.linux.cgroupsPath = `/${ctx.cgroupParent}/${ctx.id}`;
+  if (ctx.pidsLimit) spec.linux.resources.pids = { limit: ctx.pidsLimit };
 };
 
 export const bindMountsRule: BundleRule = (spec, ctx) => {

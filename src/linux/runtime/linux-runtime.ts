@@ -30,6 +30,7 @@ export interface LinuxRuntimeOptions {
   socketDir: string;
   /** A character device 1:3 of our own: runtimes chown a job's stdio, so /dev/null itself must never be passed. */
   nullDevice: string;
+  pidsLimit: number;
 }
 
 const SUPERVISOR_EXIT_TIMEOUT_MS = 10_000;
@@ -59,6 +60,7 @@ export class LinuxRuntime implements Runtime {
       cgroupParent: this.options.cgroupParent,
       initPath: this.options.initPath,
       netnsPath: spec.netnsPath,
+      pidsLimit: this.options.pidsLimit,
     });
     await writeFile(join(paths.bundle, "config.json"), specJson(bundle));
     try {

@@ -60,7 +60,7 @@ export interface OciSpec {
     namespaces: { type: string; path?: string }[];
     cgroupsPath: string;
     devices: OciDevice[];
-    resources: { devices: OciDeviceRule[] };
+    resources: { devices: OciDeviceRule[]; pids?: { limit: number } };
     maskedPaths: string[];
     readonlyPaths: string[];
   };

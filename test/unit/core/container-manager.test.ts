@@ -3,7 +3,17 @@ import { beforeEach, describe, it } from "node:test";
 import { ContainerManager, type ManagerConfig, type SpawnOptions } from "../../../src/core/container-manager.js";
 import { ContainerIdGenerator } from "../../../src/core/container-id.js";
 import { WSH_DEFAULT_RLIMITS } from "../../../src/core/job-environment.js";
-import { FakeDepot, FakeFilesystem, FakeLogSink, FakeNetwork, FakeRuntime, nullLogger, settle } from "../../fakes/fakes.js";
+import {
+  FakeDepot,
+  FakeDiskQuota,
+  FakeFilesystem,
+  FakeLimits,
+  FakeLogSink,
+  FakeNetwork,
+  FakeRuntime,
+  nullLogger,
+  settle,
+} from "../../fakes/fakes.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -33,6 +43,8 @@ const job = (script = "true", more: Partial<SpawnOptions> = {}): SpawnOptions =>
 
 let runtime: FakeRuntime;
 let network: FakeNetwork;
+let limits: FakeLimits;
+let quota: FakeDiskQuota;
 let fs: FakeFilesystem;
 let depot: FakeDepot;
 let logSink: FakeLogSink;
@@ -40,12 +52,24 @@ let logSink: FakeLogSink;
 function manager(config: Partial<ManagerConfig> = {}) {
   runtime = new FakeRuntime();
   network = new FakeNetwork();
+  limits = new FakeLimits();
+  quota = new FakeDiskQuota();
   fs = new FakeFilesystem();
   depot = new FakeDepot();
   logSink = new FakeLogSink();
   return new ContainerManager(
     { ...baseConfig, ...config },
-    { runtime, network, filesystem: fs, depot, logSink, logger: nullLogger, ids: new ContainerIdGenerator(() => 1000n) },
+    {
+      runtime,
+      network,
+      limits,
+      diskQuota: quota,
+      filesystem: fs,
+      depot,
+      logSink,
+      logger: nullLogger,
+      ids: new ContainerIdGenerator(() => 1000n),
+    },
   );
 }
 
@@ -514,5 +538,79 @@ describe("container manager: networking", () => {
     assert.deepEqual((await m.info(h)).bandwidthStat, { inRate: 4294967295, inBurst: 4294967295, outRate: 4294967295, outBurst: 4294967295 });
     assert.deepEqual(await m.limitBandwidth(h, 1000, 500), { rate: 1000, burst: 500 });
     assert.deepEqual((await m.info(h)).bandwidthStat, { inRate: 1000, inBurst: 500, outRate: 1000, outBurst: 500 });
+  });
+});
+
+describe("container manager: limits", () => {
+  let m: ContainerManager;
+  let h: string;
+  let id: string;
+  beforeEach(async () => {
+    m = manager();
+    h = await m.create({ bindMounts: [] });
+    id = [...depot.dirs][0];
+  });
+
+  it("sets the memory limit and answers with the kernel's (rounded) value; without one it only reads", async () => {
+    assert.equal(await m.limitMemory(h, undefined), 9223372036854771712n);
+    assert.equal(await m.limitMemory(h, 1000n), 4096n);
+    assert.equal(await m.limitMemory(h, undefined), 4096n);
+  });
+
+  it("says what failed in Warden's words", async () => {
+    limits.failSetMemory = new Error("Device or resource busy");
+    await assert.rejects(m.limitMemory(h, 1n), { message: "Failed setting memory limit: Device or resource busy" });
+  });
+
+  it("sets cpu shares and reads back what the kernel holds", async () => {
+    assert.equal(await m.limitCpu(h, 1n), 2n);
+    assert.equal(await m.limitCpu(h, undefined), 2n);
+  });
+
+  it("applies limits to stopped containers too", async () => {
+    await m.stop(h, { kill: true, background: false });
+    assert.equal(await m.limitCpu(h, 100n), 100n);
+  });
+
+  it("marks an OOM with Warden's event and stops an active container", async () => {
+    limits.oom(id);
+    assert.deepEqual((await m.info(h)).events, ["out of memory"]);
+    assert.equal((await m.info(h)).state, "stopped");
+    limits.oom(id);
+    assert.deepEqual((await m.info(h)).events, ["out of memory"], "an event is recorded once");
+  });
+
+  it("stops watching for OOM once destroyed", async () => {
+    await m.destroy(h);
+    assert.equal(limits.oomWatchers.size, 0);
+  });
+
+  it("answers LimitDisk with all twelve fields, limits it cannot enforce as 0", async () => {
+    const fields = (await m.limitDisk(h, { byte: 10n * 1024n * 1024n + 1n, inode: 100n }))!;
+    assert.equal(fields.byteHard, 10n * 1024n * 1024n + 1024n, "rounded up to a 1024-byte block");
+    assert.equal(fields.blockLimit, 10241n);
+    assert.equal(fields.inodeHard, 0n, "inodes are not enforced, and not pretended");
+    assert.equal(Object.keys(fields).length, 12);
+  });
+
+  it("does nothing for LimitDisk when quotas are off", async () => {
+    const off = new ContainerManager(baseConfig, {
+      runtime: new FakeRuntime(),
+      network: new FakeNetwork(),
+      limits: new FakeLimits(),
+      filesystem: new FakeFilesystem(),
+      depot: new FakeDepot(),
+      logger: nullLogger,
+    });
+    const handle = await off.create({ bindMounts: [] });
+    assert.equal(await off.limitDisk(handle, { byte: 100n }), undefined);
+    assert.equal((await off.info(handle)).diskStat, undefined);
+  });
+
+  it("reports memory, cpu and disk statistics in Info", async () => {
+    const info = await m.info(h);
+    assert.equal(info.memoryStat!.rss, 1000n);
+    assert.deepEqual(info.cpuStat, { usage: 5n, user: 1n, system: 2n });
+    assert.deepEqual(info.diskStat, { bytesUsed: 4096n });
   });
 });

@@ -10,7 +10,7 @@ import { encodeFrame } from "../../../src/protocol/frame.js";
 import { decodeResponse, encodeRequest, has, MessageType, warden } from "../../../src/protocol/messages.js";
 import { Dispatcher } from "../../../src/server/dispatch.js";
 import { WardenServer } from "../../../src/server/server.js";
-import { FakeDepot, FakeFilesystem, FakeNetwork, FakeRuntime, nullLogger } from "../../fakes/fakes.js";
+import { FakeDepot, FakeFilesystem, FakeLimits, FakeNetwork, FakeRuntime, nullLogger } from "../../fakes/fakes.js";
 
 let dir: string;
 let path: string;
@@ -38,7 +38,14 @@ before(async () => {
       portPoolStart: 61001,
       portPoolSize: 100,
     },
-    { runtime, network: new FakeNetwork(), filesystem: new FakeFilesystem(), depot: new FakeDepot(), logger: nullLogger },
+    {
+      runtime,
+      network: new FakeNetwork(),
+      limits: new FakeLimits(),
+      filesystem: new FakeFilesystem(),
+      depot: new FakeDepot(),
+      logger: nullLogger,
+    },
   );
   server = new WardenServer({
     path,
