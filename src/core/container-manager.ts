@@ -15,12 +15,17 @@ import type {
   Filesystem,
   Limits,
   JobLogSink,
+  JobMeta,
+  JobProcess,
   Logger,
   Network,
   NetInRule,
   Rlimits,
   Runtime,
+  StateStore,
 } from "./interfaces.js";
+import { fromRecord, toRecord } from "./container-record.js";
+import { decodeContainerId } from "./container-id.js";
 import type { Cidr } from "./ipv4.js";
 import { bandwidthLimit, containerPort as checkContainerPort, hostPort as checkHostPort, netOutRule, type NetOutRequest } from "./net-rules.js";
 import { SubnetPool } from "./subnet-pool.js";
@@ -58,6 +63,7 @@ export interface ManagerDeps {
   diskQuota?: DiskQuota;
   filesystem: Filesystem;
   depot: Depot;
+  state: StateStore;
   logSink?: JobLogSink;
   logger: Logger;
   ids?: ContainerIdGenerator;
@@ -97,6 +103,8 @@ export interface StreamEnd {
 }
 
 const MAX_HANDLE_BYTES = 1024;
+// Job ids are reserved on disk a block at a time, so a restart never hands one out twice.
+const JOB_ID_BLOCK = 1000;
 const POLL_MS = 20;
 const KILL_WAIT_MS = 5000;
 const JOB_EXIT_WAIT_MS = 5000;
@@ -163,6 +171,7 @@ export class ContainerManager {
   private readonly ids: ContainerIdGenerator;
   private readonly log: Logger;
   private lastJobId = 0;
+  private jobIdsReserved = 0;
   private readonly creating = new Set<Promise<unknown>>();
   private lastConnection = 0;
   private readonly openConnections = new Set<number>();
@@ -287,6 +296,7 @@ export class ContainerManager {
       const graceTime = options.graceTime ?? this.config.graceTime;
       const c = new Container(id, finalHandle, path, uid, spec.rootfs, spec.bindMounts, graceTime, network);
       c.state = "active";
+      await this.deps.state.save(toRecord(c));
       this.byHandle.set(finalHandle, c);
       c.stopWatchingOom = this.deps.limits.watchOom(id, () => this.onOom(c));
       // The client may have gone while we worked: then nothing references the container.
@@ -360,10 +370,13 @@ export class ContainerManager {
     if (c.state === "stopped") return Promise.resolve();
     c.state = "stopped";
     const started = Date.now();
-    c.stopping = this.terminate(c, kill).finally(() => {
-      c.stopping = undefined;
-      this.log.info({ handle: c.handle, id: c.id, kill, ms: Date.now() - started }, "container stopped");
-    });
+    c.stopping = this.persist(c)
+      .catch(() => {})
+      .then(() => this.terminate(c, kill))
+      .finally(() => {
+        c.stopping = undefined;
+        this.log.info({ handle: c.handle, id: c.id, kill, ms: Date.now() - started }, "container stopped");
+      });
     return c.stopping;
   }
 
@@ -450,30 +463,65 @@ export class ContainerManager {
   async spawn(handle: string, options: SpawnOptions, conn?: number): Promise<number> {
     const c = this.lookup(handle, conn);
     c.assertState("active");
-    const jobId = ++this.lastJobId;
+    const jobId = await this.nextJobId();
     const user = jobUser(options.privileged, c.uid, this.config.containerUser);
-    const process = await this.deps.runtime.spawn(c.id, {
-      jobId,
-      script: options.script,
-      user,
-      privileged: options.privileged,
-      env: jobEnvironment(user, this.config.lang),
-      rlimits: jobRlimits(this.config.containerRlimits, options.rlimits),
-      discardOutput: options.discardOutput,
-    });
-    const log = options.logTag !== undefined && this.deps.logSink ? this.deps.logSink.open(`warden.${options.logTag}`) : undefined;
-    const job = new Job(jobId, process, {
-      outputLimit: this.config.jobOutputLimit,
-      discardOutput: options.discardOutput,
-      log,
-      logger: this.log.child({ handle: c.handle, id: c.id }),
-    });
-    c.jobs.set(jobId, job);
+    const meta = { discardOutput: options.discardOutput, privileged: options.privileged, logTag: options.logTag };
+    const process = await this.deps.runtime.spawn(
+      c.id,
+      {
+        jobId,
+        script: options.script,
+        user,
+        privileged: options.privileged,
+        env: jobEnvironment(user, this.config.lang),
+        rlimits: jobRlimits(this.config.containerRlimits, options.rlimits),
+        discardOutput: options.discardOutput,
+      },
+      meta,
+    );
+    const job = this.adoptJob(c, jobId, process, meta, false);
     this.log.debug({ handle: c.handle, id: c.id, job: jobId, privileged: options.privileged }, "job spawned");
     void job.finished.then((status) =>
       this.log.debug({ handle: c.handle, id: c.id, job: jobId, status }, "job exited"),
     );
     return jobId;
+  }
+
+  private adoptJob(c: Container, jobId: number, process: JobProcess, meta: JobMeta, recovered: boolean): Job {
+    const log = meta.logTag !== undefined && this.deps.logSink ? this.deps.logSink.open(`warden.${meta.logTag}`) : undefined;
+    const job = new Job(jobId, process, {
+      outputLimit: this.config.jobOutputLimit,
+      discardOutput: meta.discardOutput,
+      log,
+      logFromNow: recovered,
+      logger: this.log.child({ handle: c.handle, id: c.id }),
+    });
+    c.jobs.set(jobId, job);
+    return job;
+  }
+
+  private async nextJobId(): Promise<number> {
+    const id = ++this.lastJobId;
+    if (id > this.jobIdsReserved) {
+      this.jobIdsReserved = id + JOB_ID_BLOCK;
+      await this.deps.state.saveCounter("job-ids", this.jobIdsReserved);
+    }
+    return id;
+  }
+
+  /**
+   * Writes the container's record. Requests that change a container answer
+   * only once it is written: what a client was told has happened survives a
+   * crash right after.
+   */
+  private async persist(c: Container): Promise<void> {
+    if (c.state === "destroyed" || c.destroying) return;
+    try {
+      await this.deps.state.save(toRecord(c));
+    } catch (err) {
+      this.log.error({ handle: c.handle, id: c.id, err: String(err) }, "cannot write the container's record");
+      throw errors.internal(`cannot save the container's record: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   /**
@@ -555,6 +603,7 @@ export class ContainerManager {
       throw err;
     }
     c.netIns.push({ ...rule, fromPool });
+    await this.persist(c);
     this.log.info({ handle: c.handle, id: c.id, ...rule }, "port forwarded");
     return rule;
   }
@@ -565,6 +614,7 @@ export class ContainerManager {
     const rule = netOutRule(request);
     await this.deps.network.netOut(c.id, rule);
     c.netOuts.push(rule);
+    await this.persist(c);
     this.log.info({ handle: c.handle, id: c.id, rule }, "egress allowed");
   }
 
@@ -574,6 +624,7 @@ export class ContainerManager {
     const limit = bandwidthLimit(rate, burst);
     c.bandwidthStat = await this.deps.network.limitBandwidth(c.id, limit);
     c.bandwidth = limit;
+    await this.persist(c);
     this.log.info({ handle: c.handle, id: c.id, ...limit }, "bandwidth limited");
     return limit;
   }
@@ -584,6 +635,7 @@ export class ContainerManager {
   private onOom(c: Container): void {
     if (c.state === "destroyed" || c.destroying) return;
     c.addEvent(OOM_EVENT);
+    this.persist(c).catch(() => {});
     this.log.warn({ handle: c.handle, id: c.id }, "out of memory");
     if (c.state === "active") {
       this.stopContainer(c, false).catch((err) =>
@@ -603,6 +655,7 @@ export class ContainerManager {
         throw errors.limitFailed("setting memory limit", err);
       }
       c.memoryLimit = bytes;
+      await this.persist(c);
       this.log.info({ handle: c.handle, id: c.id, bytes: bytes.toString() }, "memory limited");
     }
     return this.deps.limits.memoryLimit(c.id).catch((err) => {
@@ -621,6 +674,7 @@ export class ContainerManager {
         throw errors.limitFailed("setting cpu shares", err);
       }
       c.cpuShares = shares;
+      await this.persist(c);
       this.log.info({ handle: c.handle, id: c.id, shares: shares.toString() }, "cpu shares set");
     }
     return this.deps.limits.cpuShares(c.id).catch((err) => {
@@ -647,6 +701,7 @@ export class ContainerManager {
       }
       await quota.setLimits(c.id, wanted);
       c.diskLimits = wanted;
+      await this.persist(c);
       this.log.info({ handle: c.handle, id: c.id, bytes: wanted.byteHard.toString() }, "disk limited");
       return diskLimitFields(await quota.limits(c.id));
     } catch (err) {
@@ -657,27 +712,115 @@ export class ContainerManager {
   // ---- daemon life ----
 
   /**
-   * Until restarts are recovered, containers left in the depot by an earlier
-   * daemon are destroyed at start, so nothing leaks.
+   * Takes back the containers an earlier daemon left (after a clean stop or
+   * a crash): their records, resources, limits, rules and jobs. One without
+   * a valid record, or whose init is gone, is removed, and the log says why.
+   * Then what of ours belongs to no container is removed.
    */
-  async removeLeftovers(): Promise<number> {
-    const { runtime, filesystem, depot } = this.deps;
-    const ids = await depot.list();
-    for (const id of ids) {
+  async recover(): Promise<{ recovered: number; removed: number }> {
+    const { depot, state } = this.deps;
+    let recovered = 0;
+    let removed = 0;
+    let highestId = 0n;
+    let highestJob = await state.loadCounter("job-ids");
+    for (const id of await depot.list()) {
+      const log = this.log.child({ id });
+      let c: Container;
       try {
-        await runtime.destroy(id);
-        await this.deps.network.destroy(id);
-        await filesystem.remove(id);
-        await depot.remove(id);
-        this.log.info({ id }, "removed a container left by an earlier daemon");
+        const record = await state.load(id);
+        if (!record) throw new Error("it has no record (made half-way when a daemon stopped)");
+        c = fromRecord(record, depot.path(id));
+        if (c.id !== id) throw new Error(`its record is of ${c.id}`);
       } catch (err) {
-        this.log.error({ id, err: String(err) }, "cannot remove a leftover container");
+        log.warn({ err: String(err instanceof Error ? err.message : err) }, "removing a container that cannot be recovered");
+        await this.removeLeftover(id);
+        removed++;
+        continue;
       }
+      try {
+        if (!(await this.deps.runtime.isRunning(id))) throw new Error("its init is no longer running");
+        this.claim(c);
+        try {
+          highestJob = Math.max(highestJob, await this.restore(c));
+        } catch (err) {
+          this.unclaim(c);
+          throw err;
+        }
+      } catch (err) {
+        log.warn({ handle: c.handle, err: String(err instanceof Error ? err.message : err) }, "removing a container that cannot be recovered");
+        await this.removeLeftover(id, c);
+        removed++;
+        continue;
+      }
+      const value = decodeContainerId(id) ?? 0n;
+      if (value > highestId) highestId = value;
+      recovered++;
+      log.info({ handle: c.handle, state: c.state, jobs: c.jobs.size }, "container recovered");
     }
+    this.ids.generate(highestId);
+    this.lastJobId = Math.max(this.lastJobId, highestJob);
     const live = new Map([...this.byHandle.values()].map((c) => [c.id, c.network]));
     const orphans = await this.deps.network.removeOrphans(live);
     if (orphans.length > 0) this.log.info({ ids: orphans }, "removed network leftovers of no container");
-    return ids.length;
+    return { recovered, removed };
+  }
+
+  // Its uid, network and ports are its own again: the pools will not hand them out.
+  private claim(c: Container): void {
+    if (this.byHandle.has(c.handle)) throw new Error(`handle ${c.handle} is taken by another recovered container`);
+    if (!this.uids.acquireSpecific(c.uid)) throw new Error(`uid ${c.uid} is taken or outside the pool`);
+    if (!this.subnets.claim(c.network)) {
+      this.uids.release(c.uid);
+      throw new Error(`network ${c.network.subnet} is taken or outside the pool`);
+    }
+    for (const rule of c.netIns) {
+      if (rule.fromPool) this.ports.acquireSpecific(rule.hostPort);
+      this.forwarded.set(rule.hostPort, c);
+    }
+  }
+
+  private unclaim(c: Container): void {
+    this.uids.release(c.uid);
+    this.subnets.release(c.network);
+    for (const rule of c.netIns) {
+      this.forwarded.delete(rule.hostPort);
+      if (rule.fromPool) this.ports.release(rule.hostPort);
+    }
+  }
+
+  /** Applies its limits and rules again, finds its jobs, watches it; returns its highest job id. */
+  private async restore(c: Container): Promise<number> {
+    const { limits, network, diskQuota, runtime } = this.deps;
+    await network.restore(c.id, {
+      network: c.network,
+      netIns: c.netIns,
+      netOuts: c.netOuts,
+      bandwidth: c.bandwidth,
+    });
+    if (c.memoryLimit !== undefined) await limits.setMemoryLimit(c.id, c.memoryLimit);
+    if (c.cpuShares !== undefined) await limits.setCpuShares(c.id, c.cpuShares);
+    if (c.diskLimits && diskQuota) await diskQuota.setLimits(c.id, c.diskLimits);
+    let highest = 0;
+    for (const found of await runtime.jobs(c.id)) {
+      this.adoptJob(c, found.jobId, found.process, found.meta, true);
+      highest = Math.max(highest, found.jobId);
+    }
+    this.byHandle.set(c.handle, c);
+    c.stopWatchingOom = limits.watchOom(c.id, () => this.onOom(c));
+    this.startGraceTimer(c);
+    return highest;
+  }
+
+  private async removeLeftover(id: string, c?: Container): Promise<void> {
+    const { runtime, filesystem, depot, network } = this.deps;
+    try {
+      await runtime.destroy(id);
+      await network.destroy(id, c ? { network: c.network, netIns: c.netIns, netOut: c.netOuts.length > 0 } : undefined);
+      await filesystem.remove(id);
+      await depot.remove(id);
+    } catch (err) {
+      this.log.error({ id, err: String(err) }, "cannot remove a leftover container");
+    }
   }
 
   get containerCount(): number {

@@ -95,6 +95,19 @@ export interface JobProcess {
 
 export type StopSignal = "TERM" | "KILL";
 
+/** What a job was started with, kept beside it for a restarted daemon. */
+export interface JobMeta {
+  discardOutput: boolean;
+  logTag?: string;
+  privileged: boolean;
+}
+
+export interface RecoveredJob {
+  jobId: number;
+  meta: JobMeta;
+  process: JobProcess;
+}
+
 export interface Runtime {
   /** Starts the container's init under its supervisor on a prepared root filesystem. */
   create(spec: ContainerSpec, rootfsPath: string): Promise<void>;
@@ -104,7 +117,11 @@ export interface Runtime {
   signalAll(id: string, signal: StopSignal): Promise<void>;
   /** How many processes the container runs besides its init. */
   processCount(id: string): Promise<number>;
-  spawn(id: string, job: JobSpec): Promise<JobProcess>;
+  spawn(id: string, job: JobSpec, meta: JobMeta): Promise<JobProcess>;
+  /** Whether the container's init still runs (after a daemon restart). */
+  isRunning(id: string): Promise<boolean>;
+  /** The jobs a container has, found again from what their supervisors left. */
+  jobs(id: string): Promise<RecoveredJob[]>;
 }
 
 export interface NetInRule {
@@ -156,6 +173,11 @@ export interface Network {
   /** Sets the limit and answers with what the kernel then holds (read back once: only we change it). */
   limitBandwidth(id: string, limit: BandwidthLimit): Promise<BandwidthStat>;
   bandwidthStat(id: string): Promise<BandwidthStat>;
+  /** Applies a recovered container's forwards, egress rules and bandwidth limit again; idempotent. */
+  restore(
+    id: string,
+    rules: { network: ContainerNetwork; netIns: NetInRule[]; netOuts: NetOutRule[]; bandwidth?: BandwidthLimit },
+  ): Promise<void>;
   /** Removes what is ours but belongs to none of the live containers; returns their ids. */
   removeOrphans(live: ReadonlyMap<string, ContainerNetwork>): Promise<string[]>;
 }
@@ -214,6 +236,37 @@ export interface DiskQuota {
   limits(id: string): Promise<DiskLimits>;
   setLimits(id: string, limits: DiskLimits): Promise<void>;
   usage(id: string): Promise<DiskUsage>;
+}
+
+/** What a container is, as kept on disk for a restarted daemon. JSON: big numbers as strings. */
+export interface ContainerRecord {
+  version: 1;
+  id: string;
+  handle: string;
+  uid: number;
+  rootfs: string;
+  bindMounts: BindMount[];
+  graceTime: number | null;
+  network: ContainerNetwork;
+  state: "active" | "stopped";
+  events: string[];
+  netIns: Array<NetInRule & { fromPool: boolean }>;
+  netOuts: NetOutRule[];
+  bandwidth?: BandwidthLimit;
+  bandwidthStat?: BandwidthStat;
+  memoryLimit?: string;
+  cpuShares?: string;
+  diskLimits?: Record<keyof DiskLimits, string>;
+}
+
+export interface StateStore {
+  /** Written atomically: a reader sees the old record or the new one, never a mix. */
+  save(record: ContainerRecord): Promise<void>;
+  /** undefined when there is none; throws when it cannot be read as a record. */
+  load(id: string): Promise<ContainerRecord | undefined>;
+  /** A number kept across restarts (the highest job id handed out so far may not go lower). */
+  loadCounter(name: string): Promise<number>;
+  saveCounter(name: string, value: number): Promise<void>;
 }
 
 /** Where output of jobs with a log_tag goes (syslog). */

@@ -25,6 +25,8 @@ export interface JobOptions {
   outputLimit: number;
   discardOutput: boolean;
   log?: JobLog;
+  /** Forward to the log only what comes from now on (a job found again after a restart). */
+  logFromNow?: boolean;
   logger: Logger;
 }
 
@@ -48,6 +50,15 @@ export class Job {
     private readonly process: JobProcess,
     private readonly options: JobOptions,
   ) {
+    if (options.log && options.logFromNow) {
+      this.forwarding = process.outputSizes().then(
+        (sizes) => {
+          this.logOffsets.stdout = sizes.stdout;
+          this.logOffsets.stderr = sizes.stderr;
+        },
+        () => {},
+      );
+    }
     this.unsubscribe = process.onOutput(() => this.onOutput());
     this.finished = process.exited.then(async (code) => {
       // Output written just before the exit may not have been looked at yet.

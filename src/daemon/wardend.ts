@@ -18,6 +18,7 @@ import { BtrfsDepot, BtrfsQuota } from "../linux/fs/btrfs-quota.js";
 import { RuntimeMountNamespace } from "../linux/runtime/mount-namespace.js";
 import { OciRuntimeCli } from "../linux/runtime/oci-runtime.js";
 import { SyslogJobLogSink } from "../linux/syslog.js";
+import { FileStateStore } from "../linux/state-store.js";
 import { LinuxNetwork } from "../linux/network/linux-network.js";
 import { resolvConf } from "../linux/network/resolv-conf.js";
 import { formatCidr } from "../core/ipv4.js";
@@ -112,11 +113,12 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
         quota,
       ),
       depot,
+      state: new FileStateStore(depot, server.container_depot_path),
       logSink: new SyslogJobLogSink(server.syslog_socket, log),
       logger: log,
     },
   );
-  const leftovers = await manager.removeLeftovers();
+  const { recovered, removed } = await manager.recover();
   const wardenServer = new WardenServer({
     path: server.unix_domain_path,
     permissions: server.unix_domain_permissions,
@@ -136,7 +138,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       depot: server.container_depot_path,
       pool: formatCidr(net.pool),
       ports: `${net.portPoolStart}-${net.portPoolStart + net.portPoolSize - 1}`,
-      leftovers,
+      recovered,
+      removed,
     },
     `Listening on ${server.unix_domain_path}`,
   );

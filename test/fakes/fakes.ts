@@ -1,6 +1,10 @@
 // Hand-written fakes of the core's interfaces: they record what the core
 // asked for and let a test decide what the machine does.
 import type {
+  ContainerRecord,
+  JobMeta,
+  RecoveredJob,
+  StateStore,
   BandwidthLimit,
   BandwidthStat,
   ContainerNetwork,
@@ -82,7 +86,11 @@ interface FakeContainer {
 
 export class FakeRuntime implements Runtime {
   readonly containers = new Map<string, FakeContainer>();
-  readonly jobs: FakeJobProcess[] = [];
+  readonly spawned: FakeJobProcess[] = [];
+  /** Jobs by container, with what they were started with, as a restarted daemon would find them. */
+  readonly jobsOf = new Map<string, Array<{ jobId: number; meta: JobMeta; process: FakeJobProcess }>>();
+  /** Ids whose init has died (a restarted daemon must not keep them). */
+  readonly deadInits = new Set<string>();
   readonly signals: Array<{ id: string; signal: StopSignal }> = [];
   readonly destroyed: string[] = [];
   failCreate: Error | undefined;
@@ -97,9 +105,17 @@ export class FakeRuntime implements Runtime {
     this.containers.set(spec.id, { spec, processes: [] });
   }
 
+  async isRunning(id: string): Promise<boolean> {
+    return this.containers.has(id) && !this.deadInits.has(id);
+  }
+
+  async jobs(id: string): Promise<RecoveredJob[]> {
+    return (this.jobsOf.get(id) ?? []).filter((j) => !j.process.removed);
+  }
+
   async destroy(id: string): Promise<void> {
     this.destroyed.push(id);
-    for (const job of this.jobs) job.exit(137);
+    for (const job of this.spawned) job.exit(137);
     this.containers.delete(id);
   }
 
@@ -108,18 +124,21 @@ export class FakeRuntime implements Runtime {
     const c = this.containers.get(id);
     if (!c) return;
     c.processes = signal === "KILL" ? [] : c.processes.filter((p) => p.ignoresTerm);
-    if (c.processes.length === 0) for (const job of this.jobs) job.exit(signal === "KILL" ? 137 : 143);
+    if (c.processes.length === 0) for (const job of this.spawned) job.exit(signal === "KILL" ? 137 : 143);
   }
 
   async processCount(id: string): Promise<number> {
     return this.containers.get(id)?.processes.length ?? 0;
   }
 
-  async spawn(id: string, spec: JobSpec): Promise<JobProcess> {
+  async spawn(id: string, spec: JobSpec, meta: JobMeta): Promise<JobProcess> {
     if (this.failSpawn) throw this.failSpawn;
     if (!this.containers.has(id)) throw new Error(`no container ${id}`);
     const job = new FakeJobProcess(spec);
-    this.jobs.push(job);
+    this.spawned.push(job);
+    const list = this.jobsOf.get(id) ?? [];
+    list.push({ jobId: spec.jobId, meta, process: job });
+    this.jobsOf.set(id, list);
     if (this.autoExit !== undefined) queueMicrotask(() => job.exit(this.autoExit!));
     return job;
   }
@@ -163,6 +182,12 @@ export class FakeNetwork implements Network {
   async bandwidthStat(id: string): Promise<BandwidthStat> {
     const l = this.limits.get(id)!;
     return { inRate: l.rate, inBurst: l.burst, outRate: l.rate, outBurst: l.burst };
+  }
+
+  readonly restored: string[] = [];
+
+  async restore(id: string): Promise<void> {
+    this.restored.push(id);
   }
 
   async removeOrphans(live: ReadonlyMap<string, ContainerNetwork>): Promise<string[]> {
@@ -280,6 +305,28 @@ export class FakeLogSink implements JobLogSink {
       write: (stream, line) => this.lines.push({ tag, stream, line }),
       close: () => void this.closed++,
     };
+  }
+}
+
+export class FakeStateStore implements StateStore {
+  readonly records = new Map<string, ContainerRecord>();
+  readonly counters = new Map<string, number>();
+
+  async save(record: ContainerRecord): Promise<void> {
+    // Through JSON, as a file would: no objects shared with the container.
+    this.records.set(record.id, JSON.parse(JSON.stringify(record)) as ContainerRecord);
+  }
+
+  async load(id: string): Promise<ContainerRecord | undefined> {
+    return this.records.get(id);
+  }
+
+  async loadCounter(name: string): Promise<number> {
+    return this.counters.get(name) ?? 0;
+  }
+
+  async saveCounter(name: string, value: number): Promise<void> {
+    this.counters.set(name, value);
   }
 }
 

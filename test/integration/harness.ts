@@ -69,7 +69,14 @@ export class TestDaemon {
     await exited;
   }
 
-  /** Starts the daemon again on the same config (after kill()). */
+  /** Stops the daemon as an operator would (SIGTERM): containers keep running. */
+  async terminate(): Promise<void> {
+    const exited = new Promise((r) => this.child.once("exit", r));
+    this.child.kill("SIGTERM");
+    await exited;
+  }
+
+  /** Starts the daemon again on the same config (after kill() or terminate()). */
   async restart(): Promise<void> {
     const started = await launch(this.configPath, this.socket, this.output);
     this.child = started;

@@ -365,31 +365,35 @@ describe("network: limits of the pool", () => {
   });
 });
 
-describe("network: leftovers after a crash", () => {
-  it("removes at start-up what a killed daemon left: interfaces, namespace, chains, forwards", async () => {
+describe("network: after a crash", () => {
+  it("keeps a recovered container's network, and removes at start-up what belongs to no container", async () => {
     const daemon = await startDaemon();
     try {
       let c = await daemon.client();
-      const h = await c.create();
+      const h = await c.create({ grace_time: 600 });
       const id = (await info(c, h)).container_path.split("/").pop()!;
       await c.call("NetIn", { handle: h, host_port: 47200 });
       await c.call("NetOut", { handle: h, network: "10.0.0.1", port: 80 });
       await c.call("LimitBandwidth", { handle: h, rate: toLong(1_000_000), burst: toLong(100_000) });
-      // An orphan of no container at all: a chain of ours with a forward to nowhere.
+      // Orphans of no container: a chain of ours, a forward to nowhere, a pinned namespace.
       await run(["nft", "-f", "-"], {
         input: `add chain inet ${daemon.nftTable} warden-i-0000000000v\nadd element inet ${daemon.nftTable} netin { 47201 : 10.254.3.254 . 80 }\n`,
       });
+      await run(["sh", "-c", 'touch "$1" && unshare --net="$1" true', "sh", join(daemon.runDir, "netns", "0000000000w")]);
       await daemon.kill();
-      assert.ok((await ourLinks()).includes(`w-${id}-0`), "the crash left the interfaces");
       await daemon.restart();
       c = await daemon.client();
-      assert.deepEqual((await c.call("List")).handles, []);
+      assert.deepEqual((await c.call("List")).handles, [h]);
       const links = await ourLinks();
-      assert.ok(!links.some((l) => l.includes(id)), `interfaces of ${id} removed: ${links}`);
+      assert.ok(links.includes(`w-${id}-0`) && links.includes(`w-${id}-2`), `the container's interfaces stay: ${links}`);
       const table = (await run(["nft", "list", "table", "inet", daemon.nftTable])).stdout;
-      assert.doesNotMatch(table, /warden-i-/, "no container chain left");
-      assert.doesNotMatch(table, /47200|47201/, "no forward left");
-      assert.deepEqual(await readdir(join(daemon.runDir, "netns")), [], "no namespace pinned");
+      assert.match(table, new RegExp(`warden-i-${id}`), "its chain stays");
+      assert.match(table, /47200 : /, "its forward stays");
+      assert.equal((table.match(/ip daddr 10\.0\.0\.1 tcp dport 80 accept/g) ?? []).length, 1, "its rule once, not twice");
+      assert.doesNotMatch(table, /warden-i-0000000000v/, "the orphan chain is gone");
+      assert.doesNotMatch(table, /47201/, "the orphan forward is gone");
+      assert.deepEqual(await readdir(join(daemon.runDir, "netns")), [id], "only its namespace is pinned");
+      assert.equal(Number((await info(c, h)).bandwidth_stat!.in_rate), 1_000_000);
     } finally {
       await daemon.stop();
     }

@@ -14,7 +14,7 @@ import type {
 import { CommandError, run } from "../command.js";
 import { NamespacedLinks } from "./links.js";
 import { idOfChain } from "./names.js";
-import { baseRuleset, netInScript, netOutScript, removeScript, type FirewallConfig } from "./nftables.js";
+import { baseRuleset, netInScript, netOutScript, removeScript, restoreScript, type FirewallConfig } from "./nftables.js";
 import { Shaper } from "./shaper.js";
 
 export interface LinuxNetworkOptions {
@@ -104,6 +104,15 @@ export class LinuxNetwork implements Network {
 
   bandwidthStat(id: string): Promise<BandwidthStat> {
     return this.shaper.stat(id);
+  }
+
+  async restore(
+    id: string,
+    rules: { network: ContainerNetwork; netIns: NetInRule[]; netOuts: NetOutRule[]; bandwidth?: BandwidthLimit },
+  ): Promise<void> {
+    const script = restoreScript(this.table, id, rules.network.containerIp, rules.netIns, rules.netOuts);
+    if (script) await this.nft(script);
+    if (rules.bandwidth) await this.shaper.limit(id, rules.bandwidth);
   }
 
   /** Removes namespaces, chains and forwards of ours that belong to no live container. */

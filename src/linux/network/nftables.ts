@@ -116,6 +116,21 @@ export function netOutScript(table: string, id: string, rule: NetOutRule): strin
   ].join("\n");
 }
 
+/** A container's forwards and egress rules as they should be, whatever the table holds now. */
+export function restoreScript(table: string, id: string, containerIp: string, netIns: NetInRule[], netOuts: NetOutRule[]): string {
+  const t = `inet ${table}`;
+  const chain = egressChain(id);
+  const lines = netIns.map((r) => `add element ${t} netin { ${r.hostPort} : ${containerIp} . ${r.containerPort} }`);
+  if (netOuts.length > 0) {
+    lines.push(`add chain ${t} ${chain}`, `flush chain ${t} ${chain}`, `add element ${t} dispatch { ${quote(hostInterface(id))} : jump ${chain} }`);
+    for (const rule of netOuts) {
+      const verdict = rule.log ? `log prefix ${quote(`${chain} `)} accept` : "accept";
+      lines.push(`add rule ${t} ${chain} ${netOutMatch(rule)} ${verdict}`.replace(/\s+/g, " "));
+    }
+  }
+  return lines.length ? `${lines.join("\n")}\n` : "";
+}
+
 export function netInScript(table: string, containerIp: string, rule: NetInRule): string {
   return `add element inet ${table} netin { ${rule.hostPort} : ${containerIp} . ${rule.containerPort} }\n`;
 }

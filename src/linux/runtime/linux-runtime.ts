@@ -5,15 +5,24 @@
 //   bundle/config.json   the OCI spec
 //   run/                 the init's conmon: pid, conmon.pid, sync, exit, oom
 //   jobs/<job id>/       a job's conmon: process.json, script, stdout, stderr, pid, exit
-import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { errors, WardenError } from "../../core/errors.js";
-import type { ContainerSpec, Depot, JobProcess, JobSpec, Runtime, StopSignal } from "../../core/interfaces.js";
+import type {
+  ContainerSpec,
+  Depot,
+  JobMeta,
+  JobProcess,
+  JobSpec,
+  RecoveredJob,
+  Runtime,
+  StopSignal,
+} from "../../core/interfaces.js";
 import type { ContainerCgroups } from "../cgroups/cgroups.js";
 import { descendants, isAlive, readPidFile, signal } from "../process.js";
 import { readHardLimits, type HardLimits } from "../rlimits.js";
 import { waitFor } from "../wait-for.js";
-import { buildBundle } from "./bundle.js";
+import { buildBundle, INIT_PATH_IN_CONTAINER } from "./bundle.js";
 import { Conmon, ConmonError } from "./conmon.js";
 import { ConmonJob } from "./conmon-job.js";
 import { jobProcess } from "./job-process.js";
@@ -34,6 +43,7 @@ export interface LinuxRuntimeOptions {
 }
 
 const SUPERVISOR_EXIT_TIMEOUT_MS = 10_000;
+const JOB_META = "job.json";
 
 export function containerPaths(dir: string) {
   return { bundle: join(dir, "bundle"), run: join(dir, "run"), jobs: join(dir, "jobs") };
@@ -102,12 +112,14 @@ export class LinuxRuntime implements Runtime {
     return (await this.options.cgroups.procs(id)).filter((p) => p !== init).length;
   }
 
-  async spawn(id: string, job: JobSpec): Promise<JobProcess> {
+  async spawn(id: string, job: JobSpec, meta: JobMeta): Promise<JobProcess> {
     const process = jobProcess(job, this.hardLimits);
     const dir = join(this.paths(id).jobs, String(job.jobId));
     await mkdir(dir);
     await writeFile(join(dir, "process.json"), specJson(process));
     await writeFile(join(dir, "script"), job.script);
+    // For a restarted daemon. A daemon's death leaves the page cache be, so no fsync is needed here.
+    await writeFile(join(dir, JOB_META), JSON.stringify(meta));
     const out = job.discardOutput ? this.options.nullDevice : join(dir, "stdout");
     const err = job.discardOutput ? this.options.nullDevice : join(dir, "stderr");
     try {
@@ -116,11 +128,44 @@ export class LinuxRuntime implements Runtime {
       if (e instanceof WardenError) throw e;
       throw errors.spawnFailed(e instanceof ConmonError ? e.message : String(e));
     }
+    return this.attach(id, dir, job.discardOutput);
+  }
+
+  private attach(id: string, dir: string, discardOutput: boolean): ConmonJob {
     return new ConmonJob(
       dir,
-      { stdout: job.discardOutput ? undefined : out, stderr: job.discardOutput ? undefined : err },
+      {
+        stdout: discardOutput ? undefined : join(dir, "stdout"),
+        stderr: discardOutput ? undefined : join(dir, "stderr"),
+      },
       (pid) => this.killJobTree(id, pid),
     );
+  }
+
+  /** The init's pid file names a live process that is our init, not a pid reused since (after a reboot, say). */
+  async isRunning(id: string): Promise<boolean> {
+    const pid = await readPidFile(join(this.paths(id).run, "pid"));
+    if (pid === undefined || !(await isAlive(pid))) return false;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+    return cmdline.startsWith(`${INIT_PATH_IN_CONTAINER}\0`);
+  }
+
+  async jobs(id: string): Promise<RecoveredJob[]> {
+    const found: RecoveredJob[] = [];
+    for (const dir of await listDirs(this.paths(id).jobs)) {
+      const jobId = Number(dir.split("/").pop());
+      if (!Number.isSafeInteger(jobId)) continue;
+      let meta: JobMeta;
+      try {
+        meta = JSON.parse(await readFile(join(dir, JOB_META), "utf8")) as JobMeta;
+      } catch {
+        // Made but never started (the daemon died in between): nothing to find.
+        await rm(dir, { recursive: true, force: true });
+        continue;
+      }
+      found.push({ jobId, meta, process: this.attach(id, dir, meta.discardOutput) });
+    }
+    return found;
   }
 
   // A job is not a process group leader in the container (its session is

@@ -11,6 +11,7 @@ import {
   FakeLogSink,
   FakeNetwork,
   FakeRuntime,
+  FakeStateStore,
   nullLogger,
   settle,
 } from "../../fakes/fakes.js";
@@ -45,6 +46,7 @@ let runtime: FakeRuntime;
 let network: FakeNetwork;
 let limits: FakeLimits;
 let quota: FakeDiskQuota;
+let state: FakeStateStore;
 let fs: FakeFilesystem;
 let depot: FakeDepot;
 let logSink: FakeLogSink;
@@ -54,6 +56,7 @@ function manager(config: Partial<ManagerConfig> = {}) {
   network = new FakeNetwork();
   limits = new FakeLimits();
   quota = new FakeDiskQuota();
+  state = new FakeStateStore();
   fs = new FakeFilesystem();
   depot = new FakeDepot();
   logSink = new FakeLogSink();
@@ -66,6 +69,7 @@ function manager(config: Partial<ManagerConfig> = {}) {
       diskQuota: quota,
       filesystem: fs,
       depot,
+      state,
       logSink,
       logger: nullLogger,
       ids: new ContainerIdGenerator(() => 1000n),
@@ -241,7 +245,7 @@ describe("container manager: jobs", () => {
 
   it("runs jobs as the container user with HOME, USER, PATH and LANG only", async () => {
     await m.spawn(h, job());
-    const spec = runtime.jobs[0].spec;
+    const spec = runtime.spawned[0].spec;
     assert.deepEqual(spec.user, { name: "vcap", uid: 10000, gid: 10000, home: "/home/vcap" });
     assert.deepEqual(spec.env, ["HOME=/home/vcap", "USER=vcap", "PATH=/bin:/usr/bin", "LANG=en_US.UTF-8"]);
     assert.equal(spec.script, "true");
@@ -249,7 +253,7 @@ describe("container manager: jobs", () => {
 
   it("runs privileged jobs as root", async () => {
     await m.spawn(h, job("id", { privileged: true }));
-    const spec = runtime.jobs[0].spec;
+    const spec = runtime.spawned[0].spec;
     assert.equal(spec.user.uid, 0);
     assert.equal(spec.privileged, true);
     assert.ok(spec.env.includes("PATH=/sbin:/bin:/usr/sbin:/usr/bin"));
@@ -258,7 +262,7 @@ describe("container manager: jobs", () => {
   it("merges rlimits: wsh defaults, then the server's, then the request's, without keeping the request's", async () => {
     await m.spawn(h, job("x", { rlimits: { nofile: 100n, core: 5n } }));
     await m.spawn(h, job());
-    const [first, second] = runtime.jobs.map((j) => j.spec.rlimits);
+    const [first, second] = runtime.spawned.map((j) => j.spec.rlimits);
     assert.equal(first.nofile, 100n);
     assert.equal(first.core, 5n);
     assert.equal(first.stack, WSH_DEFAULT_RLIMITS.stack);
@@ -273,7 +277,7 @@ describe("container manager: jobs", () => {
 
   it("links: output and exit status once the job ends, then the job is gone", async () => {
     const id = await m.spawn(h, job());
-    const p = runtime.jobs[0];
+    const p = runtime.spawned[0];
     assert.deepEqual((await m.info(h)).jobIds, [id]);
     const link = m.link(h, id);
     p.write("stdout", "out");
@@ -292,15 +296,15 @@ describe("container manager: jobs", () => {
   it("gives every concurrent Link the result", async () => {
     const id = await m.spawn(h, job());
     const links = [m.link(h, id), m.link(h, id), m.link(h, id)];
-    runtime.jobs[0].write("stdout", "x");
-    runtime.jobs[0].exit(0);
+    runtime.spawned[0].write("stdout", "x");
+    runtime.spawned[0].exit(0);
     for (const r of await Promise.all(links)) assert.equal(r.stdout.toString(), "x");
   });
 
   it("lists only jobs that still run in job_ids", async () => {
     const a = await m.spawn(h, job());
     const b = await m.spawn(h, job());
-    runtime.jobs[0].exit(0);
+    runtime.spawned[0].exit(0);
     await settle();
     assert.deepEqual((await m.info(h)).jobIds, [b]);
     assert.notEqual(a, b);
@@ -313,7 +317,7 @@ describe("container manager: jobs", () => {
 
   it("kills a job past the output limit: status 255, output cut at the limit, an event on Link", async () => {
     const id = await m.spawn(h, job());
-    const p = runtime.jobs[0];
+    const p = runtime.spawned[0];
     p.write("stdout", "a".repeat(60));
     p.write("stderr", "b".repeat(60));
     const result = await m.link(h, id);
@@ -325,7 +329,7 @@ describe("container manager: jobs", () => {
 
   it("keeps nothing and caps nothing with discard_output", async () => {
     const id = await m.spawn(h, job("x", { discardOutput: true }));
-    const p = runtime.jobs[0];
+    const p = runtime.spawned[0];
     assert.equal(p.spec.discardOutput, true);
     p.write("stdout", "a".repeat(500));
     await settle();
@@ -339,7 +343,7 @@ describe("container manager: jobs", () => {
 
   it("streams output as it comes, then the exit status, then forgets the job", async () => {
     const id = await m.spawn(h, job());
-    const p = runtime.jobs[0];
+    const p = runtime.spawned[0];
     p.write("stdout", "one");
     const stream = m.stream(h, id);
     const first = await stream.next();
@@ -356,7 +360,7 @@ describe("container manager: jobs", () => {
 
   it("replays the whole output to each new Stream", async () => {
     const id = await m.spawn(h, job());
-    runtime.jobs[0].write("stdout", "abc");
+    runtime.spawned[0].write("stdout", "abc");
     const s1 = m.stream(h, id);
     assert.deepEqual((await s1.next()).value, { name: "stdout", data: Buffer.from("abc") });
     await s1.return(undefined as never);
@@ -366,7 +370,7 @@ describe("container manager: jobs", () => {
 
   it("sends output lines of a job with a log_tag to the log sink", async () => {
     await m.spawn(h, job("x", { logTag: "app" }));
-    const p = runtime.jobs[0];
+    const p = runtime.spawned[0];
     p.write("stdout", "line 1\nline");
     p.write("stderr", "oops\n");
     p.write("stdout", " 2\npartial");
@@ -600,6 +604,7 @@ describe("container manager: limits", () => {
       limits: new FakeLimits(),
       filesystem: new FakeFilesystem(),
       depot: new FakeDepot(),
+      state: new FakeStateStore(),
       logger: nullLogger,
     });
     const handle = await off.create({ bindMounts: [] });
@@ -612,5 +617,117 @@ describe("container manager: limits", () => {
     assert.equal(info.memoryStat!.rss, 1000n);
     assert.deepEqual(info.cpuStat, { usage: 5n, user: 1n, system: 2n });
     assert.deepEqual(info.diskStat, { bytesUsed: 4096n });
+  });
+});
+
+describe("container manager: recovery after a restart", () => {
+  // A second manager over the same machine and records is the restarted daemon.
+  const roomy = { uidPoolSize: 10 };
+  function restarted(config: Partial<ManagerConfig> = {}): ContainerManager {
+    return new ContainerManager(
+      { ...baseConfig, ...roomy, ...config },
+      { runtime, network, limits, diskQuota: quota, filesystem: fs, depot, state, logSink, logger: nullLogger },
+    );
+  }
+
+  it("takes containers back with their handle, state, network, uid, rules, limits and events", async () => {
+    const m = manager(roomy);
+    const a = await m.create({ handle: "a", bindMounts: [] });
+    const b = await m.create({ handle: "b", bindMounts: [] });
+    await m.netIn(a, { hostPort: 8080, containerPort: 80 });
+    await m.netIn(a, {});
+    await m.netOut(a, { network: "10.0.0.0/8", port: 443 });
+    await m.limitMemory(a, 64n * 1024n * 1024n);
+    await m.limitCpu(a, 512n);
+    await m.limitDisk(a, { byte: 1024n * 1024n });
+    await m.stop(b, { kill: true, background: false });
+    const idA = [...depot.dirs][0];
+    limits.oom(idA);
+    await settle();
+    const before = await m.info(a);
+    limits.memory.clear();
+    limits.shares.clear();
+
+    const r = restarted();
+    assert.deepEqual(await r.recover(), { recovered: 2, removed: 0 });
+    assert.deepEqual(r.list().sort(), ["a", "b"]);
+    const after = await r.info(a);
+    assert.deepEqual([after.hostIp, after.containerIp, after.state, after.events], [before.hostIp, before.containerIp, "stopped", ["out of memory"]]);
+    assert.equal((await r.info(b)).state, "stopped");
+    assert.ok(network.restored.includes(idA), "forwards and egress rules applied again");
+    assert.equal(await r.limitMemory(a, undefined), 64n * 1024n * 1024n, "memory limit applied again");
+    assert.equal(await r.limitCpu(a, undefined), 512n, "cpu shares applied again");
+    // The pools know what the recovered hold.
+    const c = await r.create({ bindMounts: [] });
+    const ic = await r.info(c);
+    assert.ok(![before.hostIp, (await r.info(b)).hostIp].includes(ic.hostIp), "a new network");
+    await assert.rejects(r.netIn(c, { hostPort: 8080 }), { message: "host port 8080 is already forwarded" });
+    assert.equal((await r.netIn(c, {})).hostPort, 61002, "the recovered pool port is not handed out again");
+  });
+
+  it("finds jobs again: running ones link when they end, finished ones at once; ids are never reused", async () => {
+    const m = manager(roomy);
+    const h = await m.create({ bindMounts: [] });
+    const running = await m.spawn(h, job("sleep"));
+    const finished = await m.spawn(h, job("echo"));
+    const linkedBefore = await m.spawn(h, job("true"));
+    runtime.spawned[1].write("stdout", "done\n");
+    runtime.spawned[1].exit(0);
+    runtime.spawned[2].exit(0);
+    await m.link(h, linkedBefore);
+    await settle();
+
+    const r = restarted();
+    await r.recover();
+    await settle();
+    assert.deepEqual((await r.info(h)).jobIds, [running]);
+    const f = await r.link(h, finished);
+    assert.deepEqual([f.exitStatus, f.stdout.toString()], [0, "done\n"]);
+    const link = r.link(h, running);
+    runtime.spawned[0].write("stdout", "late\n");
+    runtime.spawned[0].exit(3);
+    assert.deepEqual([(await link).exitStatus, (await link).stdout.toString()], [3, "late\n"]);
+    await assert.rejects(r.link(h, linkedBefore), { message: "no such job" });
+    const next = await r.spawn(h, job());
+    assert.ok(next > linkedBefore, `job id ${next} after ${linkedBefore}`);
+  });
+
+  it("removes a container without a record, or whose init died, and keeps the rest", async () => {
+    const m = manager(roomy);
+    await m.create({ handle: "keep", bindMounts: [] });
+    await m.create({ handle: "dead", bindMounts: [] });
+    const [keepId, deadId] = [...depot.dirs];
+    runtime.deadInits.add(deadId);
+    await depot.create("00000000zzz");
+    const r = restarted();
+    assert.deepEqual(await r.recover(), { recovered: 1, removed: 2 });
+    assert.deepEqual(r.list(), ["keep"]);
+    assert.ok(runtime.destroyed.includes(deadId) && runtime.destroyed.includes("00000000zzz"));
+    assert.deepEqual([...depot.dirs], [keepId]);
+    // The dead one's uid and network are free again.
+    await r.create({ bindMounts: [] });
+    await r.create({ bindMounts: [] });
+  });
+
+  it("starts the grace timer of a recovered container", async () => {
+    const m = manager(roomy);
+    await m.create({ graceTime: 0.05, bindMounts: [] });
+    const r = restarted();
+    await r.recover();
+    assert.equal(r.list().length, 1);
+    await sleep(120);
+    assert.deepEqual(r.list(), []);
+  });
+
+  it("hands out container ids above the recovered ones", async () => {
+    const m = manager(roomy);
+    const old = await m.create({ bindMounts: [] });
+    const r = new ContainerManager({ ...baseConfig, ...roomy }, {
+      runtime, network, limits, filesystem: fs, depot, state, logger: nullLogger,
+      ids: new ContainerIdGenerator(() => 1n), // a clock that went back
+    });
+    await r.recover();
+    const fresh = await r.create({ bindMounts: [] });
+    assert.ok(fresh > old, `${fresh} after ${old}`);
   });
 });

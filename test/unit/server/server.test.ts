@@ -10,7 +10,7 @@ import { encodeFrame } from "../../../src/protocol/frame.js";
 import { decodeResponse, encodeRequest, has, MessageType, warden } from "../../../src/protocol/messages.js";
 import { Dispatcher } from "../../../src/server/dispatch.js";
 import { WardenServer } from "../../../src/server/server.js";
-import { FakeDepot, FakeFilesystem, FakeLimits, FakeNetwork, FakeRuntime, nullLogger } from "../../fakes/fakes.js";
+import { FakeDepot, FakeFilesystem, FakeLimits, FakeNetwork, FakeRuntime, FakeStateStore, nullLogger } from "../../fakes/fakes.js";
 
 let dir: string;
 let path: string;
@@ -44,6 +44,7 @@ before(async () => {
       limits: new FakeLimits(),
       filesystem: new FakeFilesystem(),
       depot: new FakeDepot(),
+      state: new FakeStateStore(),
       logger: nullLogger,
     },
   );
@@ -96,7 +97,7 @@ describe("server", () => {
     const c = await WardenClient.connect(path);
     const handle = await c.create();
     const job = await c.spawn(handle, "echo");
-    const p = runtime.jobs[runtime.jobs.length - 1];
+    const p = runtime.spawned[runtime.spawned.length - 1];
     p.write("stdout", "a");
     setTimeout(() => {
       p.write("stderr", "b");
@@ -120,7 +121,7 @@ describe("server", () => {
     const c = await WardenClient.connect(path);
     const handle = await c.create();
     const job = await c.spawn(handle, "echo");
-    const p = runtime.jobs[runtime.jobs.length - 1];
+    const p = runtime.spawned[runtime.spawned.length - 1];
     const euro = Buffer.from("€");
     p.write("stdout", euro.subarray(0, 1));
     setTimeout(() => {
@@ -194,7 +195,7 @@ describe("server", () => {
     const job = await a.spawn(handle, "sleep");
     const link = a.link(handle, job);
     assert.equal((await b.call("Echo", { message: "b" })).message, "b");
-    runtime.jobs[runtime.jobs.length - 1].exit(0);
+    runtime.spawned[runtime.spawned.length - 1].exit(0);
     assert.equal((await link).exit_status, 0);
     runtime.autoExit = 0;
     a.close();
