@@ -46,6 +46,8 @@ export const serverSchema = z
     runtime_path: absolutePath.optional(),
     conmon_path: absolutePath.default("/usr/bin/conmon"),
     init_path: absolutePath.default("/usr/bin/catatonit"),
+    /** A static busybox, bind-mounted read-only into containers for CopyIn and CopyOut. */
+    copy_helper_path: absolutePath.default("/usr/bin/busybox"),
     /** Runtime state, the pinned mount namespace, conmon's socket links. */
     run_path: absolutePath.default("/run/warden"),
     /** cgroups are made at /<cgroup_parent>/<id> in every hierarchy. */

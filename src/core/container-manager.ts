@@ -12,6 +12,7 @@ import type {
   ContainerSpec,
   Depot,
   DiskQuota,
+  FileCopier,
   Filesystem,
   Limits,
   JobLogSink,
@@ -59,6 +60,7 @@ export interface ManagerDeps {
   runtime: Runtime;
   network: Network;
   limits: Limits;
+  copier: FileCopier;
   /** Absent when disk quotas are off: LimitDisk then does nothing and Info has no disk_stat. */
   diskQuota?: DiskQuota;
   filesystem: Filesystem;
@@ -110,6 +112,13 @@ const KILL_WAIT_MS = 5000;
 const JOB_EXIT_WAIT_MS = 5000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The host side must be absolute (it is never relative to the daemon's cwd); both must be named. */
+function checkCopyPaths(hostPath: string, containerPath: string, hostField: string): void {
+  if (!hostPath.startsWith("/")) throw errors.invalid(`${hostField} must be an absolute path on the host: ${hostPath}`);
+  if (containerPath === "") throw errors.invalid("the path in the container must not be empty");
+  if (hostPath.includes("\0") || containerPath.includes("\0")) throw errors.invalid("a path must not hold a NUL byte");
+}
 
 /** Rejects with an AbortError when `signal` aborts first. */
 function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
@@ -627,6 +636,27 @@ export class ContainerManager {
     await this.persist(c);
     this.log.info({ handle: c.handle, id: c.id, ...limit }, "bandwidth limited");
     return limit;
+  }
+
+  // ---- files ----
+
+  /** Copies a host path into the container, the copies the container user's (Warden's CopyIn). */
+  async copyIn(handle: string, src: string, dst: string, conn?: number): Promise<void> {
+    const c = this.lookup(handle, conn);
+    c.assertState("active");
+    checkCopyPaths(src, dst, "src_path");
+    await this.deps.copier.copyIn({ id: c.id, user: jobUser(false, c.uid, this.config.containerUser), src, dst });
+    this.log.info({ handle: c.handle, id: c.id, src, dst }, "copied in");
+  }
+
+  /** Copies a container path out to the host, owned by root or `owner` (Warden's CopyOut); works on stopped containers. */
+  async copyOut(handle: string, src: string, dst: string, owner: string | undefined, conn?: number): Promise<void> {
+    const c = this.lookup(handle, conn);
+    c.assertState("active", "stopped");
+    checkCopyPaths(dst, src, "dst_path");
+    const user = jobUser(false, c.uid, this.config.containerUser);
+    await this.deps.copier.copyOut({ id: c.id, user, src, dst, owner });
+    this.log.info({ handle: c.handle, id: c.id, src, dst }, "copied out");
   }
 
   // ---- limits ----

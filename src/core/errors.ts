@@ -19,7 +19,6 @@ export type ErrorCode =
   | "SPAWN_FAILED"
   | "RLIMIT_ABOVE_HARD_LIMIT"
   | "COMMAND_FAILED"
-  | "NOT_IMPLEMENTED"
   | "UNKNOWN_REQUEST"
   | "DECODE_FAILED"
   | "FRAME_INVALID"
@@ -62,8 +61,6 @@ export const errors = {
   hostPortTaken: (port: number) => new WardenError("HOST_PORT_TAKEN", `host port ${port} is already forwarded`),
   spawnFailed: (detail?: string) => new WardenError("SPAWN_FAILED", "iomux-spawn failed", detail),
   commandFailed: (detail?: string) => new WardenError("COMMAND_FAILED", "command exited with failure", detail),
-  notImplemented: (command: string) =>
-    new WardenError("NOT_IMPLEMENTED", `not implemented: ${command} is not supported by this server yet`),
   shuttingDown: () => new WardenError("SHUTTING_DOWN", "server is shutting down"),
   internal: (detail: string) => new WardenError("INTERNAL", `unexpected error: ${detail}`),
   /** Warden's "Failed setting memory limit: …" and its kin, around what the kernel said. */

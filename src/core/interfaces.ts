@@ -238,6 +238,12 @@ export interface DiskQuota {
   usage(id: string): Promise<DiskUsage>;
 }
 
+/** Copies between host paths and a container's paths, the container's resolved inside it as `user`. */
+export interface FileCopier {
+  copyIn(request: { id: string; user: JobUser; src: string; dst: string }): Promise<void>;
+  copyOut(request: { id: string; user: JobUser; src: string; dst: string; owner?: string }): Promise<void>;
+}
+
 /** What a container is, as kept on disk for a restarted daemon. JSON: big numbers as strings. */
 export interface ContainerRecord {
   version: 1;

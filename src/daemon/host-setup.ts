@@ -7,6 +7,7 @@ import type { Config } from "../config/schema.js";
 import type { ContainerCgroups } from "../linux/cgroups/cgroups.js";
 import { run } from "../linux/command.js";
 import type { BtrfsDepot } from "../linux/fs/btrfs-quota.js";
+import { isStaticElf } from "../rootfs/build.js";
 import { RuntimeMountNamespace } from "../linux/runtime/mount-namespace.js";
 
 export class SetupError extends Error {
@@ -60,8 +61,13 @@ export async function checkTools(config: Config): Promise<{ runtimePath: string 
   for (const [key, path] of [
     ["server.conmon_path", config.server.conmon_path],
     ["server.init_path", config.server.init_path],
+    ["server.copy_helper_path", config.server.copy_helper_path],
   ] as const) {
     if (!(await executable(path))) throw new SetupError(`${key}: ${path} is not an executable`);
+  }
+  // It runs in containers of any root filesystem: it must need no library of theirs.
+  if (!(await isStaticElf(config.server.copy_helper_path))) {
+    throw new SetupError(`server.copy_helper_path: ${config.server.copy_helper_path} is not statically linked (install busybox-static)`);
   }
   for (const tool of ["nsenter", "unshare", "mount", "umount", "mknod", "ip", "tc", "nft"]) await findTool(tool);
   if (config.server.quota.disk_quota_enabled) {

@@ -15,6 +15,7 @@ import { Conmon } from "../linux/runtime/conmon.js";
 import { containerPaths, LinuxRuntime } from "../linux/runtime/linux-runtime.js";
 import { LinuxLimits } from "../linux/cgroups/linux-limits.js";
 import { BtrfsDepot, BtrfsQuota } from "../linux/fs/btrfs-quota.js";
+import { ContainerCopier } from "../linux/fs/container-copy.js";
 import { RuntimeMountNamespace } from "../linux/runtime/mount-namespace.js";
 import { OciRuntimeCli } from "../linux/runtime/oci-runtime.js";
 import { SyslogJobLogSink } from "../linux/syslog.js";
@@ -84,6 +85,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     socketDir: paths.socketDir,
     nullDevice: paths.nullDevice,
     pidsLimit: server.container_pids_limit,
+    copyHelperPath: server.copy_helper_path,
   });
   const manager = new ContainerManager(
     {
@@ -105,6 +107,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       runtime,
       network,
       limits: new LinuxLimits(cgroups, (id) => containerPaths(depot.path(id)).run),
+      copier: new ContainerCopier(oci),
       diskQuota: quota,
       filesystem: new OverlayFilesystem(
         depot,

@@ -24,8 +24,6 @@ type Handlers = {
   [K in CommandName]: (request: Requests[K], conn: number, closed: AbortSignal) => Promise<Reply>;
 };
 
-const NOT_YET: CommandName[] = ["CopyIn", "CopyOut"];
-
 // LimitDisk's fields, request and response alike, and the core's names for them.
 type DiskWireField =
   | "block_limit" | "block" | "block_soft" | "block_hard"
@@ -107,15 +105,7 @@ export class Dispatcher implements RequestHandler {
   private readonly handlers: Handlers;
 
   constructor(manager: ContainerManager) {
-    const notYet = (name: CommandName) => async (): Promise<Reply> => {
-      throw errors.notImplemented(name);
-    };
-    const pending = Object.fromEntries(NOT_YET.map((n) => [n, notYet(n)])) as unknown as Pick<
-      Handlers,
-      (typeof NOT_YET)[number]
-    >;
     this.handlers = {
-      ...pending,
       NetIn: async (r, conn) => {
         const rule = await manager.netIn(
           r.handle,
@@ -143,6 +133,14 @@ export class Dispatcher implements RequestHandler {
           conn,
         );
         return reply("NetOut", {});
+      },
+      CopyIn: async (r, conn) => {
+        await manager.copyIn(r.handle, r.src_path, r.dst_path, conn);
+        return reply("CopyIn", {});
+      },
+      CopyOut: async (r, conn) => {
+        await manager.copyOut(r.handle, r.src_path, r.dst_path, has(r, "owner") ? r.owner : undefined, conn);
+        return reply("CopyOut", {});
       },
       LimitMemory: async (r, conn) => {
         const limit = await manager.limitMemory(r.handle, has(r, "limit_in_bytes") ? fromLong(r.limit_in_bytes) : undefined, conn);

@@ -1,6 +1,8 @@
 // Hand-written fakes of the core's interfaces: they record what the core
 // asked for and let a test decide what the machine does.
 import type {
+  FileCopier,
+  JobUser,
   ContainerRecord,
   JobMeta,
   RecoveredJob,
@@ -305,6 +307,18 @@ export class FakeLogSink implements JobLogSink {
       write: (stream, line) => this.lines.push({ tag, stream, line }),
       close: () => void this.closed++,
     };
+  }
+}
+
+export class FakeCopier implements FileCopier {
+  readonly copies: Array<{ direction: "in" | "out"; id: string; user: JobUser; src: string; dst: string; owner?: string }> = [];
+
+  async copyIn(r: { id: string; user: JobUser; src: string; dst: string }): Promise<void> {
+    this.copies.push({ direction: "in", ...r });
+  }
+
+  async copyOut(r: { id: string; user: JobUser; src: string; dst: string; owner?: string }): Promise<void> {
+    this.copies.push({ direction: "out", ...r });
   }
 }
 

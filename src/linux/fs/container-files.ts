@@ -1,7 +1,7 @@
 // The files that make a base root filesystem this container's own: its
 // name, its hosts, and the user `vcap` with the uid it was given. They are
 // written into the writable layer, so the shared base is never touched.
-import { chmod, chown, lstat, mkdir, open, writeFile } from "node:fs/promises";
+import { chmod, chown, copyFile, lchown, lstat, mkdir, open, readdir, readlink, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 export const CONTAINER_USER = "vcap";
@@ -28,6 +28,7 @@ export async function writeContainerFiles(lower: string, upper: string, spec: Co
   const home = join(upper, "home", CONTAINER_USER);
   await mkdir(home, { recursive: true, mode: 0o755 });
   await chown(home, spec.uid, spec.uid);
+  await copyHome(join(lower, "home", CONTAINER_USER), home, spec.uid);
   if (!(await isDirectory(join(lower, "root")))) await mkdir(join(upper, "root"), { mode: 0o700 });
   if (!(await isDirectory(join(lower, "tmp")))) {
     await mkdir(join(upper, "tmp"));
@@ -52,6 +53,47 @@ export function withGroup(group: string, gid: number): string {
 
 // Drops the base's own vcap entry and makes sure root exists: a job running
 // privileged must resolve to a name too.
+// Warden re-owned the files of the base's vcap to the container's uid. The
+// base is shared and read-only, so its home (a few dotfiles, usually) is
+// copied into the writable layer, owned by the container's uid. Bounded:
+// a base with a large home keeps the rest as it is.
+const HOME_COPY_ENTRIES = 1000;
+const HOME_COPY_BYTES = 16 * 1024 * 1024;
+
+async function copyHome(from: string, to: string, uid: number): Promise<void> {
+  const budget = { entries: HOME_COPY_ENTRIES, bytes: HOME_COPY_BYTES };
+  const walk = async (src: string, dst: string): Promise<void> => {
+    let names: string[];
+    try {
+      if (!(await lstat(src)).isDirectory()) return;
+      names = await readdir(src);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (budget.entries-- <= 0) return;
+      const s = join(src, name);
+      const d = join(dst, name);
+      const st = await lstat(s);
+      if (st.isDirectory()) {
+        await mkdir(d, { mode: st.mode & 0o7777 }).catch(() => {});
+        await chmod(d, st.mode & 0o7777);
+        await chown(d, uid, uid);
+        await walk(s, d);
+      } else if (st.isFile() && st.size <= budget.bytes) {
+        budget.bytes -= st.size;
+        await copyFile(s, d);
+        await chmod(d, st.mode & 0o777);
+        await chown(d, uid, uid);
+      } else if (st.isSymbolicLink()) {
+        await symlink(await readlink(s), d).catch(() => {});
+        await lchown(d, uid, uid).catch(() => {});
+      }
+    }
+  };
+  await walk(from, to);
+}
+
 function replaceEntry(text: string, entry: string, rootEntry: string): string {
   const lines = text.split("\n").filter((l) => l !== "" && !l.startsWith(`${CONTAINER_USER}:`));
   if (!lines.some((l) => l.startsWith("root:"))) lines.unshift(rootEntry);

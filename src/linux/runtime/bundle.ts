@@ -15,12 +15,16 @@ export interface BundleContext {
   netnsPath?: string;
   /** Most processes the container may have; none when 0 or absent. */
   pidsLimit?: number;
+  /** Host path of a static busybox, bind-mounted read-only for CopyIn and CopyOut; none when absent. */
+  copyHelperPath?: string;
 }
 
 export type BundleRule = (spec: OciSpec, ctx: BundleContext) => void;
 
 /** Where the init appears in the container: /dev is the runtime's own tmpfs, so nothing is written to the rootfs. */
 export const INIT_PATH_IN_CONTAINER = "/dev/init";
+/** Where copies find their tools, whatever the root filesystem holds. */
+export const COPY_HELPER_IN_CONTAINER = "/dev/.warden/busybox";
 
 export const baseRule: BundleRule = (spec, ctx) => {
   spec.root = { path: ctx.rootfsPath, readonly: false };
@@ -104,6 +108,16 @@ export const cgroupsRule: BundleRule = (spec, ctx) => {
   if (ctx.pidsLimit) spec.linux.resources.pids = { limit: ctx.pidsLimit };
 };
 
+export const copyHelperRule: BundleRule = (spec, ctx) => {
+  if (!ctx.copyHelperPath) return;
+  spec.mounts.push({
+    destination: COPY_HELPER_IN_CONTAINER,
+    type: "bind",
+    source: ctx.copyHelperPath,
+    options: ["bind", "ro", "nosuid", "nodev"],
+  });
+};
+
 export const bindMountsRule: BundleRule = (spec, ctx) => {
   for (const m of ctx.bindMounts) {
     spec.mounts.push({
@@ -128,6 +142,7 @@ export const BUNDLE_RULES: readonly BundleRule[] = [
   namespacesRule,
   systemMountsRule,
   initRule,
+  copyHelperRule,
   devicesRule,
   cgroupsRule,
   bindMountsRule,

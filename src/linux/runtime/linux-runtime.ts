@@ -40,6 +40,7 @@ export interface LinuxRuntimeOptions {
   /** A character device 1:3 of our own: runtimes chown a job's stdio, so /dev/null itself must never be passed. */
   nullDevice: string;
   pidsLimit: number;
+  copyHelperPath?: string;
 }
 
 const SUPERVISOR_EXIT_TIMEOUT_MS = 10_000;
@@ -71,6 +72,7 @@ export class LinuxRuntime implements Runtime {
       initPath: this.options.initPath,
       netnsPath: spec.netnsPath,
       pidsLimit: this.options.pidsLimit,
+      copyHelperPath: this.options.copyHelperPath,
     });
     await writeFile(join(paths.bundle, "config.json"), specJson(bundle));
     try {

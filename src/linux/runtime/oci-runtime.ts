@@ -37,6 +37,22 @@ export class OciRuntimeCli {
     }
   }
 
+  /** argv that runs `command` in the container as `uid:gid` in `cwd` (stdio is the caller's). */
+  execArgv(id: string, user: { uid: number; gid: number }, cwd: string, env: string[], command: string[]): string[] {
+    return [
+      this.path,
+      ...this.globalArgs,
+      "exec",
+      "--user",
+      `${user.uid}:${user.gid}`,
+      "--cwd",
+      cwd,
+      ...env.flatMap((e) => ["--env", e]),
+      id,
+      ...command,
+    ];
+  }
+
   async list(): Promise<string[]> {
     const { stdout } = await run([this.path, ...this.globalArgs, "list", "-q"], { timeoutMs: 30_000 });
     return stdout.split("\n").filter((l) => l !== "");

@@ -12,6 +12,7 @@ import {
   FakeNetwork,
   FakeRuntime,
   FakeStateStore,
+  FakeCopier,
   nullLogger,
   settle,
 } from "../../fakes/fakes.js";
@@ -47,6 +48,7 @@ let network: FakeNetwork;
 let limits: FakeLimits;
 let quota: FakeDiskQuota;
 let state: FakeStateStore;
+let copier: FakeCopier;
 let fs: FakeFilesystem;
 let depot: FakeDepot;
 let logSink: FakeLogSink;
@@ -57,6 +59,7 @@ function manager(config: Partial<ManagerConfig> = {}) {
   limits = new FakeLimits();
   quota = new FakeDiskQuota();
   state = new FakeStateStore();
+  copier = new FakeCopier();
   fs = new FakeFilesystem();
   depot = new FakeDepot();
   logSink = new FakeLogSink();
@@ -66,6 +69,7 @@ function manager(config: Partial<ManagerConfig> = {}) {
       runtime,
       network,
       limits,
+      copier,
       diskQuota: quota,
       filesystem: fs,
       depot,
@@ -602,6 +606,7 @@ describe("container manager: limits", () => {
       runtime: new FakeRuntime(),
       network: new FakeNetwork(),
       limits: new FakeLimits(),
+      copier: new FakeCopier(),
       filesystem: new FakeFilesystem(),
       depot: new FakeDepot(),
       state: new FakeStateStore(),
@@ -626,7 +631,7 @@ describe("container manager: recovery after a restart", () => {
   function restarted(config: Partial<ManagerConfig> = {}): ContainerManager {
     return new ContainerManager(
       { ...baseConfig, ...roomy, ...config },
-      { runtime, network, limits, diskQuota: quota, filesystem: fs, depot, state, logSink, logger: nullLogger },
+      { runtime, network, limits, copier, diskQuota: quota, filesystem: fs, depot, state, logSink, logger: nullLogger },
     );
   }
 
@@ -723,11 +728,41 @@ describe("container manager: recovery after a restart", () => {
     const m = manager(roomy);
     const old = await m.create({ bindMounts: [] });
     const r = new ContainerManager({ ...baseConfig, ...roomy }, {
-      runtime, network, limits, filesystem: fs, depot, state, logger: nullLogger,
+      runtime, network, limits, copier, filesystem: fs, depot, state, logger: nullLogger,
       ids: new ContainerIdGenerator(() => 1n), // a clock that went back
     });
     await r.recover();
     const fresh = await r.create({ bindMounts: [] });
     assert.ok(fresh > old, `${fresh} after ${old}`);
+  });
+});
+
+describe("container manager: copies", () => {
+  let m: ContainerManager;
+  let h: string;
+  beforeEach(async () => {
+    m = manager();
+    h = await m.create({ bindMounts: [] });
+  });
+
+  it("copies in as the container user, to active containers only", async () => {
+    await m.copyIn(h, "/host/dir/", "/home/vcap/x");
+    assert.deepEqual(copier.copies[0].user, { name: "vcap", uid: 10000, gid: 10000, home: "/home/vcap" });
+    await m.stop(h, { kill: true, background: false });
+    await assert.rejects(m.copyIn(h, "/host/a", "/b"), { message: "Container state must be one of 'active', current state is 'stopped'" });
+  });
+
+  it("copies out of stopped containers too, with the owner asked for", async () => {
+    await m.stop(h, { kill: true, background: false });
+    await m.copyOut(h, "/etc/hosts", "/host/out", "nobody:nogroup");
+    assert.equal(copier.copies[0].owner, "nobody:nogroup");
+  });
+
+  it("wants absolute host paths and named container paths", async () => {
+    await assert.rejects(m.copyIn(h, "relative/src", "/dst"), /src_path must be an absolute path on the host/);
+    await assert.rejects(m.copyOut(h, "/src", "relative", undefined), /dst_path must be an absolute path on the host/);
+    await assert.rejects(m.copyIn(h, "/src", ""), /must not be empty/);
+    await assert.rejects(m.copyIn("nope", "/src", "/dst"), { message: "unknown handle" });
+    assert.equal(copier.copies.length, 0);
   });
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, rm, stat, writeFile, mkdir, symlink } from "node:fs/promises";
+import { lstat, mkdtemp, readFile, rm, stat, writeFile, mkdir, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -22,6 +22,27 @@ describe("container files", () => {
   it("names the container in /etc/hosts", () => {
     assert.equal(hostsFile("abc"), "127.0.0.1 localhost\n127.0.0.1 abc\n");
     assert.equal(hostsFile("abc", "10.254.0.2"), "127.0.0.1 localhost\n10.254.0.2 abc\n");
+  });
+
+  it("gives the container user the base's home, owned by its own uid", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "wfiles-"));
+    try {
+      const lower = join(dir, "lower");
+      const upper = join(dir, "upper");
+      await mkdir(join(lower, "home/vcap/.config"), { recursive: true });
+      await writeFile(join(lower, "home/vcap/.bashrc"), "PS1=x\n");
+      await writeFile(join(lower, "home/vcap/.config/app"), "y");
+      await symlink(".bashrc", join(lower, "home/vcap/.profile"));
+      await mkdir(upper);
+      await writeContainerFiles(lower, upper, { id: "abc", uid: 10007 });
+      for (const p of [".bashrc", ".config", ".config/app", ".profile"]) {
+        assert.equal((await lstat(join(upper, "home/vcap", p))).uid, 10007, p);
+      }
+      assert.equal(await readFile(join(upper, "home/vcap/.bashrc"), "utf8"), "PS1=x\n");
+      assert.equal((await lstat(join(lower, "home/vcap/.bashrc"))).uid, 0, "the base is not touched");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("writes into the upper layer only, and reads no symlink out of the base", async () => {
