@@ -29,7 +29,11 @@ async function measured(pid: number, fn: () => Promise<unknown>): Promise<{ seco
 }
 
 const dir = await mkdtemp(join(tmpdir(), "wardenbench-copy-"));
-const daemon = await startDaemon({ config: { logging: { level: "warn" } } });
+// BENCH_QUOTA=off: the depot on the host's own filesystem, without the btrfs image.
+const quotaOff = process.env.BENCH_QUOTA === "off";
+const daemon = await startDaemon({
+  config: { logging: { level: "warn" }, server: quotaOff ? { quota: { disk_quota_enabled: false } } : {} },
+});
 try {
   const file = join(dir, "big");
   const handle = await open(file, "w");

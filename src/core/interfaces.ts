@@ -273,6 +273,8 @@ export interface StateStore {
   /** A number kept across restarts (the highest job id handed out so far may not go lower). */
   loadCounter(name: string): Promise<number>;
   saveCounter(name: string, value: number): Promise<void>;
+  /** Forgets every counter; only when no container is left to refer to what they counted. */
+  clearCounters(): Promise<void>;
 }
 
 /** Where output of jobs with a log_tag goes (syslog). */

@@ -73,6 +73,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   await network.setUp();
   const cgroups = await detectCgroups(server.cgroup_parent);
   const depot = new DirectoryDepot(server.container_depot_path);
+  const state = new FileStateStore(depot, server.container_depot_path);
   const oci = new OciRuntimeCli({ name: server.runtime, path: runtimePath, stateRoot: paths.runtimeStateRoot });
   const conmon = new Conmon({ path: server.conmon_path, runtime: oci, socketDir: paths.socketDir }, ns);
   const runtime = new LinuxRuntime({
@@ -116,7 +117,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
         quota,
       ),
       depot,
-      state: new FileStateStore(depot, server.container_depot_path),
+      state,
       logSink: new SyslogJobLogSink(server.syslog_socket, log),
       logger: log,
     },
@@ -156,6 +157,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
         health?.close();
         if (server.pidfile) rmSync(server.pidfile, { force: true });
         if (manager.containerCount === 0) {
+          await state.clearCounters();
           await tearDownHost(config, paths, ns, cgroups, network, btrfs);
           log.info({}, "stopped; no containers left, host set-up removed");
         } else {

@@ -6,6 +6,8 @@ import { join } from "node:path";
 import type { ContainerRecord, Depot, StateStore } from "../core/interfaces.js";
 
 const RECORD = "state.json";
+// Counters an earlier daemon may have written though this one never saved them.
+const KNOWN_COUNTERS = ["job-ids"];
 
 async function writeAtomically(path: string, text: string): Promise<void> {
   const temp = `${path}.${process.pid}.tmp`;
@@ -27,6 +29,7 @@ async function writeAtomically(path: string, text: string): Promise<void> {
 export class FileStateStore implements StateStore {
   // Writes of one container go one after another; the last one wins.
   private readonly chains = new Map<string, Promise<void>>();
+  private readonly counters = new Set<string>();
 
   constructor(
     private readonly depot: Depot,
@@ -67,6 +70,12 @@ export class FileStateStore implements StateStore {
   }
 
   saveCounter(name: string, value: number): Promise<void> {
+    this.counters.add(name);
     return writeAtomically(join(this.root, `.${name}`), `${value}\n`);
+  }
+
+  async clearCounters(): Promise<void> {
+    for (const name of [...this.counters, ...KNOWN_COUNTERS]) await rm(join(this.root, `.${name}`), { force: true });
+    this.counters.clear();
   }
 }

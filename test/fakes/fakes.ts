@@ -342,6 +342,10 @@ export class FakeStateStore implements StateStore {
   async saveCounter(name: string, value: number): Promise<void> {
     this.counters.set(name, value);
   }
+
+  async clearCounters(): Promise<void> {
+    this.counters.clear();
+  }
 }
 
 export const nullLogger: Logger = {

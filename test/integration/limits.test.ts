@@ -160,6 +160,9 @@ describe("disk quotas off", () => {
       const r = await c.call("LimitDisk", { handle: h, byte: toLong(MiB) });
       assert.deepEqual(Object.keys(r), []);
       assert.equal((await c.call("Info", { handle: h })).disk_stat, null);
+      // A job makes the daemon keep its job-id counter in the depot, which
+      // stays a plain directory here: stopping must take that file away too.
+      assert.equal((await c.call("Run", { handle: h, script: "true" })).exit_status, 0);
       await c.destroy(h);
     } finally {
       await daemon.stop();
