@@ -75,7 +75,7 @@ class RawRuntime {
       bindMounts: [],
       cgroupParent: "warden-bench-raw",
       initPath: "/usr/bin/catatonit",
-      netnsPath,
+      namespaces: netnsPath,
     });
     spec.root.readonly = true;
     await writeFile(join(bundle, "config.json"), specJson(spec));

@@ -41,15 +41,19 @@ export function loadConfig(path?: string): Config {
   return parseConfig(text, path);
 }
 
-/** Warden refuses a uid pool that overlaps a user of the host. */
+/**
+ * Warden refuses a uid pool that overlaps a user of the host. In a user
+ * namespace the pool's uids are the container's own; the host uids all
+ * containers use are the namespace's range, which no host user may hold.
+ */
 export function checkUidPool(config: Config, passwd: string): void {
-  const start = config.user.pool_start_uid;
-  const end = start + config.user.pool_size;
+  const { user_namespace, uid_map_start, uid_map_size } = config.security;
+  const [start, end, message] = user_namespace
+    ? [uid_map_start, uid_map_start + uid_map_size, "security.uid_map_start: the user namespace's host uids overlap with user in /etc/passwd"]
+    : [config.user.pool_start_uid, config.user.pool_start_uid + config.user.pool_size, "UID in user pool overlaps with user in /etc/passwd"];
   for (const line of passwd.split("\n")) {
     const uid = Number(line.split(":")[2]);
-    if (Number.isInteger(uid) && uid >= start && uid < end) {
-      throw new ConfigError("UID in user pool overlaps with user in /etc/passwd");
-    }
+    if (Number.isInteger(uid) && uid >= start && uid < end) throw new ConfigError(message);
   }
 }
 

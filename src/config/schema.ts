@@ -19,7 +19,7 @@ export const serverSchema = z
   .strictObject({
     unix_domain_path: absolutePath.default("/tmp/warden.sock"),
     // Octal in the file (0755), as Warden's YAML 1.1 reads it.
-    unix_domain_permissions: z.number().int().min(0).max(0o7777).default(0o755),
+    unix_domain_permissions: z.number().int().min(0).max(0o7777).default(0o600),
     container_klass: z.string().optional(),
     container_grace_time: nonNegativeInt.nullable().default(300),
     container_rootfs_path: absolutePath.default("/var/lib/warden/rootfs"),
@@ -107,6 +107,22 @@ const portSchema = z.strictObject({
   pool_size: positiveInt.optional(),
 });
 
+// Ours: how far a container is kept from the host.
+const securitySchema = z
+  .strictObject({
+    /** Container root is an unprivileged host uid; false keeps Warden's way (container root is host root). */
+    user_namespace: z.boolean().default(true),
+    /** Host uid (and gid) of container root; container id n is uid_map_start + n. */
+    uid_map_start: z.number().int().min(65536).max(2 ** 32 - 2).default(1_000_000_000),
+    uid_map_size: z.number().int().min(1024).max(65536 * 16).default(65536),
+    /** A seccomp profile in Podman's format; "" runs containers without one. */
+    seccomp_profile: z.union([absolutePath, z.literal("")]).default("/usr/share/containers/seccomp.json"),
+  })
+  .refine((s) => s.uid_map_start + s.uid_map_size <= 2 ** 32 - 1, {
+    message: "uid_map_start + uid_map_size must stay below 4294967295",
+    path: ["uid_map_size"],
+  });
+
 const healthCheckSchema = z.strictObject({ port: z.number().int().min(0).max(65535).optional() });
 
 export const configSchema = z.strictObject({
@@ -116,6 +132,10 @@ export const configSchema = z.strictObject({
   network: networkSchema.prefault({}),
   port: portSchema.prefault({}),
   health_check_server: healthCheckSchema.prefault({}),
-});
+  security: securitySchema.prefault({}),
+}).refine(
+  (c) => !c.security.user_namespace || c.user.pool_start_uid + c.user.pool_size <= c.security.uid_map_size,
+  { message: "the user pool (pool_start_uid + pool_size) must fit in security.uid_map_size", path: ["user", "pool_size"] },
+);
 
 export type Config = z.infer<typeof configSchema>;

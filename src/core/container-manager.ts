@@ -299,7 +299,7 @@ export class ContainerManager {
       ]);
       if (rootfs.status === "rejected") throw rootfs.reason;
       if (netns.status === "rejected") throw netns.reason;
-      spec.netnsPath = netns.value;
+      spec.namespaces = netns.value;
       undo.push(() => runtime.destroy(id));
       await phases.time("runtime", () => runtime.create(spec, rootfs.value));
       const graceTime = options.graceTime ?? this.config.graceTime;

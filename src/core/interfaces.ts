@@ -27,8 +27,14 @@ export interface ContainerSpec {
   rootfs: string;
   bindMounts: BindMount[];
   network: ContainerNetwork;
-  /** The network namespace the runtime joins, made by the Network. */
-  netnsPath?: string;
+  /** The namespaces the runtime joins, made by the Network. */
+  namespaces?: NamespacePaths;
+}
+
+/** Pinned namespaces: the network one, and the user namespace owning it when containers get one. */
+export interface NamespacePaths {
+  network: string;
+  user?: string;
 }
 
 /** One directory per container, named by its id. */
@@ -161,8 +167,12 @@ export interface KnownNetworkRules {
 }
 
 export interface Network {
-  /** Makes the container's network namespace, wired to the host. Returns the namespace's path for the runtime. */
-  create(id: string, network: ContainerNetwork): Promise<string>;
+  /**
+   * Makes the container's network namespace, wired to the host, inside a
+   * user namespace of its own when containers get one. Returns the paths of
+   * the namespaces for the runtime to join.
+   */
+  create(id: string, network: ContainerNetwork): Promise<NamespacePaths>;
   /**
    * Removes all of it: interfaces, namespace, firewall chain, forwards.
    * Idempotent; without `known` (a leftover) it looks for everything.

@@ -1,8 +1,8 @@
 // What the daemon prepares on the host before serving, and takes down when
 // it stops with no container left: directories, the runtime's private mount
 // namespace, a null device of our own, the parent cgroups.
-import { access, constants, mkdir, open, readdir, rm, stat } from "node:fs/promises";
-import { delimiter, join } from "node:path";
+import { access, chmod, constants, mkdir, open, readdir, rm, stat } from "node:fs/promises";
+import { delimiter, dirname, join } from "node:path";
 import type { Config } from "../config/schema.js";
 import type { ContainerCgroups } from "../linux/cgroups/cgroups.js";
 import { run } from "../linux/command.js";
@@ -22,6 +22,7 @@ export interface HostPaths {
   socketDir: string;
   nullDevice: string;
   netnsDir: string;
+  usernsDir: string;
 }
 
 export function hostPaths(config: Config): HostPaths {
@@ -31,6 +32,7 @@ export function hostPaths(config: Config): HostPaths {
     socketDir: join(server.run_path, "sockets"),
     nullDevice: join(server.container_depot_path, ".null"),
     netnsDir: join(server.run_path, "netns"),
+    usernsDir: join(server.run_path, "userns"),
   };
 }
 
@@ -90,14 +92,16 @@ export async function setUpHost(
   ns: RuntimeMountNamespace,
   btrfs: BtrfsDepot | undefined,
 ): Promise<void> {
-  await mkdir(config.server.container_depot_path, { recursive: true, mode: 0o700 });
+  const depot = config.server.container_depot_path;
+  await mkdir(depot, { recursive: true, mode: 0o700 });
   // Before the runtime namespace exists: it must see the depot's own mount.
   await btrfs?.ensure();
+  if (config.security.user_namespace) await assertSearchable(depot);
   await mkdir(config.server.run_path, { recursive: true, mode: 0o700 });
   await mkdir(paths.runtimeStateRoot, { recursive: true, mode: 0o700 });
   await mkdir(paths.socketDir, { recursive: true, mode: 0o700 });
   // The namespace must see the network namespace pins made later on the host.
-  await ns.ensure([paths.netnsDir], await depotIsEmpty(config.server.container_depot_path));
+  await ns.ensure([paths.netnsDir, paths.usernsDir], await depotIsEmpty(config.server.container_depot_path));
   // Runtimes chown a job's stdio to the job's user; a device of our own,
   // in a directory only root can enter, takes the place of /dev/null.
   await rm(paths.nullDevice, { force: true });
@@ -109,6 +113,21 @@ export async function setUpHost(
     throw new SetupError(
       `cannot use a device node in ${config.server.container_depot_path} (mounted nodev?): ${(err as Error).message}`,
     );
+  }
+}
+
+// The runtime mounts a container's root as container root, an unprivileged
+// host uid: every directory down to the depot must let others pass
+// (search, not list). The depot is ours to set; its parents are not.
+async function assertSearchable(depot: string): Promise<void> {
+  await chmod(depot, 0o711);
+  for (let dir = dirname(depot); ; dir = dirname(dir)) {
+    if (((await stat(dir)).mode & 0o001) === 0) {
+      throw new SetupError(
+        `${dir} must be searchable by others (chmod o+x) for containers in a user namespace to reach their root filesystems under ${depot}`,
+      );
+    }
+    if (dir === "/") return;
   }
 }
 
@@ -128,6 +147,7 @@ export async function tearDownHost(
   await network.tearDown();
   await ns.teardown();
   await ns.unshare(paths.netnsDir);
+  await ns.unshare(paths.usernsDir);
   await rm(paths.nullDevice, { force: true });
   await btrfs?.tearDown();
   await rm(paths.runtimeStateRoot, { recursive: true, force: true });

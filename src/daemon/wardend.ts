@@ -29,6 +29,11 @@ import { Dispatcher } from "../server/dispatch.js";
 import { WardenServer } from "../server/server.js";
 import { startHealthCheck } from "./health-check.js";
 import { checkTools, hostPaths, SetupError, setUpHost, tearDownHost } from "./host-setup.js";
+import { join } from "node:path";
+import { ShiftedRootfs } from "../linux/fs/shifted-rootfs.js";
+import { ROOT_CAPABILITIES } from "../linux/security/capabilities.js";
+import type { IdMap } from "../linux/security/id-map.js";
+import { hostTarget, loadSeccompProfile, SeccompProfileError, type OciSeccomp } from "../linux/security/seccomp.js";
 
 function readHostResolvConf(): string {
   try {
@@ -49,6 +54,18 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   const paths = hostPaths(config);
   const net = networkSettings(config);
   const ns = new RuntimeMountNamespace(server.run_path);
+  const { security } = config;
+  const idMap: IdMap | undefined = security.user_namespace
+    ? { hostId: security.uid_map_start, size: security.uid_map_size }
+    : undefined;
+  let seccomp: OciSeccomp | undefined;
+  try {
+    // Resolved for root's capabilities, the most any job holds.
+    seccomp = security.seccomp_profile ? loadSeccompProfile(security.seccomp_profile, hostTarget(ROOT_CAPABILITIES)) : undefined;
+  } catch (err) {
+    if (err instanceof SeccompProfileError) throw new SetupError(`security.seccomp_profile: ${err.message}`);
+    throw err;
+  }
   const btrfs = server.quota.disk_quota_enabled
     ? new BtrfsDepot({
         depot: server.container_depot_path,
@@ -62,6 +79,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   const network = new LinuxNetwork({
     netnsDir: paths.netnsDir,
     mtu: config.network.mtu,
+    userns: idMap ? { map: idMap, dir: paths.usernsDir } : undefined,
     firewall: {
       table: config.network.nft_table,
       pool: formatCidr(net.pool),
@@ -87,7 +105,11 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     nullDevice: paths.nullDevice,
     pidsLimit: server.container_pids_limit,
     copyHelperPath: server.copy_helper_path,
+    idMap,
+    idmappedBindMounts: server.runtime === "crun",
+    seccomp,
   });
+  const bases = idMap ? new ShiftedRootfs(join(server.container_depot_path, ".rootfs"), idMap, log) : undefined;
   const manager = new ContainerManager(
     {
       defaultRootfs: server.container_rootfs_path,
@@ -115,6 +137,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
         ns,
         (hostIp) => resolvConf(readHostResolvConf(), config.network.dns_servers, hostIp),
         quota,
+        idMap && bases ? { map: idMap, bases } : undefined,
       ),
       depot,
       state,
@@ -158,6 +181,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
         if (server.pidfile) rmSync(server.pidfile, { force: true });
         if (manager.containerCount === 0) {
           await state.clearCounters();
+          await bases?.removeAll();
           await tearDownHost(config, paths, ns, cgroups, network, btrfs);
           log.info({}, "stopped; no containers left, host set-up removed");
         } else {

@@ -2,6 +2,7 @@
 // bounded output and a timeout, and folds stderr into the error so a failure
 // says what the tool said.
 import { spawn } from "node:child_process";
+import type { Writable } from "node:stream";
 
 export interface RunOptions {
   cwd?: string;
@@ -10,6 +11,19 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Accept these exit codes besides 0 without throwing. */
   okCodes?: number[];
+  /**
+   * A conversation with the running tool instead of `input`: sees its pid,
+   * waits for lines it prints, writes to it. When it throws, the tool is
+   * killed and run rejects with that error.
+   */
+  interact?: (io: Interaction) => Promise<void>;
+}
+
+export interface Interaction {
+  pid: number;
+  stdin: Writable;
+  /** Resolves with the next line the tool prints on stdout; rejects when it ends first. */
+  nextLine(): Promise<string>;
 }
 
 export interface RunResult {
@@ -38,8 +52,11 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
     const child = spawn(argv[0], argv.slice(1), {
       cwd: options.cwd,
       env: options.env ?? process.env,
-      stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      stdio: [options.input === undefined && !options.interact ? "ignore" : "pipe", "pipe", "pipe"],
     });
+    let interactionFailed: unknown;
+    let pending = "";
+    const waiters: Array<{ resolve: (l: string) => void; reject: (e: Error) => void }> = [];
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let outLen = 0;
@@ -47,6 +64,15 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
     child.stdout!.on("data", (b: Buffer) => {
       if (outLen < MAX_OUTPUT) out.push(b);
       outLen += b.length;
+      if (!options.interact) return;
+      pending += b.toString();
+      for (let nl = pending.indexOf("\n"); nl >= 0 && waiters.length > 0; nl = pending.indexOf("\n")) {
+        waiters.shift()!.resolve(pending.slice(0, nl));
+        pending = pending.slice(nl + 1);
+      }
+    });
+    child.stdout!.on("end", () => {
+      for (const w of waiters.splice(0)) w.reject(new Error("the tool ended before printing a line"));
     });
     child.stderr!.on("data", (b: Buffer) => {
       if (errLen < MAX_OUTPUT) err.push(b);
@@ -68,6 +94,7 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
       if (timer) clearTimeout(timer);
       const stdout = Buffer.concat(out).toString();
       const stderr = Buffer.concat(err).toString();
+      if (interactionFailed !== undefined) return reject(interactionFailed);
       if (timedOut) return reject(new CommandError(argv, null, stderr, `timed out after ${options.timeoutMs} ms`));
       if (signal) return reject(new CommandError(argv, null, stderr, `killed by ${signal}`));
       const c = code ?? -1;
@@ -75,5 +102,21 @@ export function run(argv: readonly string[], options: RunOptions = {}): Promise<
       resolve({ code: c, stdout, stderr });
     });
     if (options.input !== undefined) child.stdin!.end(options.input);
+    if (options.interact && child.pid !== undefined) {
+      child.stdin!.on("error", () => {}); // a tool that exits early closes its stdin; its exit code tells
+      const nextLine = () =>
+        new Promise<string>((resolve, reject) => {
+          const nl = pending.indexOf("\n");
+          if (nl >= 0) {
+            resolve(pending.slice(0, nl));
+            pending = pending.slice(nl + 1);
+          } else if (child.stdout!.readableEnded) reject(new Error("the tool ended before printing a line"));
+          else waiters.push({ resolve, reject });
+        });
+      options.interact({ pid: child.pid, stdin: child.stdin!, nextLine }).catch((e: unknown) => {
+        interactionFailed = e;
+        child.kill("SIGKILL");
+      });
+    }
   });
 }

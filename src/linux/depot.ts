@@ -15,7 +15,9 @@ export class DirectoryDepot implements Depot {
 
   async create(id: string): Promise<string> {
     const dir = this.path(id);
-    await mkdir(dir, { mode: 0o700 });
+    // Search but not list for others: container root, an unprivileged uid in a
+    // user namespace, must reach its root filesystem below this directory.
+    await mkdir(dir, { mode: 0o711 });
     return dir;
   }
 

@@ -1,6 +1,7 @@
 // Hand-written fakes of the core's interfaces: they record what the core
 // asked for and let a test decide what the machine does.
 import type {
+  NamespacePaths,
   FileCopier,
   JobUser,
   ContainerRecord,
@@ -156,10 +157,10 @@ export class FakeNetwork implements Network {
   failNetIn: Error | undefined;
   orphans: string[] = [];
 
-  async create(id: string, network: ContainerNetwork): Promise<string> {
+  async create(id: string, network: ContainerNetwork): Promise<NamespacePaths> {
     if (this.failCreate) throw this.failCreate;
     this.created.set(id, network);
-    return `/netns/${id}`;
+    return { network: `/netns/${id}`, user: `/userns/${id}` };
   }
 
   async destroy(id: string, known?: KnownNetworkRules): Promise<void> {

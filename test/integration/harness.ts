@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -140,8 +140,13 @@ async function launch(configPath: string, socket: string, output: { text: string
   }
 }
 
+/** Host uid of container root: the default security.uid_map_start. */
+export const USERNS_ROOT = 1_000_000_000;
+
 export async function startDaemon(options: DaemonOptions = {}): Promise<TestDaemon> {
   const dir = await mkdtemp(join(tmpdir(), "wardentest-"));
+  // Container root, an unprivileged uid, passes through on its way to its root filesystem.
+  await chmod(dir, 0o711);
   const socket = join(dir, "w.sock");
   const cgroupParent = `warden-test-${process.pid}-${dir.slice(-6)}`;
   const nftTable = `wt${process.pid}${dir.slice(-6)}`.replace(/[^A-Za-z0-9]/g, "x");

@@ -1,14 +1,14 @@
 // Containers on real runtimes: create, info, list, stop, destroy, root
 // filesystems, bind mounts, init.
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { WardenClient } from "../../src/client/client.js";
 import { warden } from "../../src/protocol/messages.js";
-import { DEFAULT_ROOTFS, processesMentioning, RUNTIMES, startDaemon, type TestDaemon } from "./harness.js";
+import { DEFAULT_ROOTFS, processesMentioning, RUNTIMES, startDaemon, USERNS_ROOT, type TestDaemon } from "./harness.js";
 
 for (const runtime of RUNTIMES) {
   describe(`lifecycle on ${runtime}`, () => {
@@ -20,6 +20,8 @@ for (const runtime of RUNTIMES) {
       daemon = await startDaemon({ runtime, config: { server: { stop_timeout: 2 } } });
       c = await daemon.client();
       scratch = await mkdtemp(join(tmpdir(), "wardentest-host-"));
+      // Bind mount sources are reached as container root, an unprivileged uid.
+      await chmod(scratch, 0o711);
     });
 
     after(async () => {
@@ -132,7 +134,7 @@ for (const runtime of RUNTIMES) {
       await assert.rejects(c.create({ rootfs: "/tmp/a,upperdir=/etc" }), /absolute path without ','/);
     });
 
-    it("bind-mounts host directories read-only and read-write", async () => {
+    it("bind-mounts host directories read-only and read-write, with the host's uids for the container user", async () => {
       const ro = join(scratch, "ro");
       const rw = join(scratch, "rw");
       await mkdir(ro);
@@ -145,10 +147,23 @@ for (const runtime of RUNTIMES) {
           { src_path: rw, dst_path: "/mnt/rw", mode: RW },
         ],
       });
-      const run = await c.run(handle, "cat /mnt/ro/file; touch /mnt/ro/x; echo written > /mnt/rw/out", { privileged: true });
+      const uid = Number((await c.run(handle, "id -u")).stdout);
+      // With crun, as on Warden, the container user's uid is the same on both
+      // sides of the mount. runc 1.1 cannot map a mount: there the host sees
+      // the user's uid in the namespace's range, and the directory must let it write.
+      const hostUid = runtime === "crun" ? uid : USERNS_ROOT + uid;
+      if (runtime === "crun") await chown(rw, uid, uid);
+      else await chmod(rw, 0o777);
+      const run = await c.run(handle, "cat /mnt/ro/file; touch /mnt/ro/x; echo written > /mnt/rw/out");
       assert.equal(run.stdout, "from host\n");
       assert.match(run.stderr, /Read-only file system/);
       assert.equal(await readFile(join(rw, "out"), "utf8"), "written\n");
+      assert.equal((await stat(join(rw, "out"))).uid, hostUid);
+      // Container root is not host root, not even on a shared directory.
+      await chmod(rw, 0o777);
+      const asRoot = await c.run(handle, "echo root > /mnt/rw/by-root", { privileged: true });
+      assert.equal(asRoot.exit_status, 0, asRoot.stderr);
+      assert.equal((await stat(join(rw, "by-root"))).uid, USERNS_ROOT);
       const hostMounts = await readFile("/proc/self/mounts", "utf8");
       // The depot itself may be a mount (the btrfs quota volume); nothing of a container is.
       assert.ok(!hostMounts.includes("/mnt/ro") && !hostMounts.includes(`${daemon.depot}/`), "not in the host's mount table");

@@ -3,6 +3,7 @@
 // written into the writable layer, so the shared base is never touched.
 import { chmod, chown, copyFile, lchown, lstat, mkdir, open, readdir, readlink, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { hostIdOf, type IdMap } from "../security/id-map.js";
 
 export const CONTAINER_USER = "vcap";
 const MAX_ACCOUNT_FILE = 1024 * 1024;
@@ -12,28 +13,44 @@ export interface ContainerFilesSpec {
   uid: number;
   containerIp?: string;
   resolvConf?: string;
+  /** The container's user namespace: what we write must belong to ids mapped in it. */
+  idMap?: IdMap;
 }
 
 export async function writeContainerFiles(lower: string, upper: string, spec: ContainerFilesSpec): Promise<void> {
+  // In a user namespace, a file of host root is nobody's inside, and not even
+  // container root may change it: everything written here is owned through the map.
+  const own = (path: string, id: number) => lchown(path, hostIdOf(spec.idMap, id), hostIdOf(spec.idMap, id));
+  const mapped = spec.idMap !== undefined;
   const etc = join(upper, "etc");
   await mkdir(etc, { recursive: true, mode: 0o755 });
-  await writeFile(join(etc, "hostname"), `${spec.id}\n`);
-  await writeFile(join(etc, "hosts"), hostsFile(spec.id, spec.containerIp));
-  if (spec.resolvConf !== undefined) await writeFile(join(etc, "resolv.conf"), spec.resolvConf);
-  const passwd = await readAccountFile(join(lower, "etc/passwd"));
-  const group = await readAccountFile(join(lower, "etc/group"));
-  await writeFile(join(etc, "passwd"), withUser(passwd, spec.uid), { mode: 0o644 });
-  await writeFile(join(etc, "group"), withGroup(group, spec.uid), { mode: 0o644 });
+  const files: Array<[string, string]> = [
+    ["hostname", `${spec.id}\n`],
+    ["hosts", hostsFile(spec.id, spec.containerIp)],
+    ["passwd", withUser(await readAccountFile(join(lower, "etc/passwd")), spec.uid)],
+    ["group", withGroup(await readAccountFile(join(lower, "etc/group")), spec.uid)],
+  ];
+  if (spec.resolvConf !== undefined) files.push(["resolv.conf", spec.resolvConf]);
+  for (const [name, text] of files) {
+    await writeFile(join(etc, name), text, { mode: 0o644 });
+    if (mapped) await own(join(etc, name), 0);
+  }
+  if (mapped) await own(etc, 0);
 
   const home = join(upper, "home", CONTAINER_USER);
   await mkdir(home, { recursive: true, mode: 0o755 });
-  await chown(home, spec.uid, spec.uid);
-  await copyHome(join(lower, "home", CONTAINER_USER), home, spec.uid);
-  if (!(await isDirectory(join(lower, "root")))) await mkdir(join(upper, "root"), { mode: 0o700 });
+  if (mapped) await own(join(upper, "home"), 0);
+  await own(home, spec.uid);
+  await copyHome(join(lower, "home", CONTAINER_USER), home, hostIdOf(spec.idMap, spec.uid));
+  if (!(await isDirectory(join(lower, "root")))) {
+    await mkdir(join(upper, "root"), { mode: 0o700 });
+    if (mapped) await own(join(upper, "root"), 0);
+  }
   if (!(await isDirectory(join(lower, "tmp")))) {
     await mkdir(join(upper, "tmp"));
     // mkdir's mode is filtered by the umask; /tmp needs its sticky bit.
     await chmod(join(upper, "tmp"), 0o1777);
+    if (mapped) await own(join(upper, "tmp"), 0);
   }
 }
 

@@ -1,13 +1,15 @@
 // The container's root filesystem: an overlay of the read-only base and a
 // writable layer in the container's depot directory, mounted inside the
 // runtime's private mount namespace (see mount-namespace.ts).
-import { mkdir, stat } from "node:fs/promises";
+import { chmod, lchown, mkdir, stat } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { errors } from "../../core/errors.js";
 import type { ContainerSpec, Depot, Filesystem } from "../../core/interfaces.js";
 import { CommandError, run } from "../command.js";
 import type { RuntimeMountNamespace } from "../runtime/mount-namespace.js";
+import type { IdMap } from "../security/id-map.js";
 import { writeContainerFiles } from "./container-files.js";
+import type { ShiftedRootfs } from "./shifted-rootfs.js";
 import { PlainVolumes, volumeDir, type Volumes } from "./volumes.js";
 
 export function containerLayout(dir: string) {
@@ -35,6 +37,8 @@ export class OverlayFilesystem implements Filesystem {
     private readonly resolvConf: (hostIp: string) => string,
     /** Where the writable layer lives: a plain directory, or a btrfs subvolume with a quota. */
     private readonly volumes: Volumes = new PlainVolumes(),
+    /** Containers in a user namespace: their bases are shifted copies, their files owned through the map. */
+    private readonly userNamespace?: { map: IdMap; bases: ShiftedRootfs },
   ) {}
 
   async prepare(spec: ContainerSpec): Promise<string> {
@@ -46,13 +50,21 @@ export class OverlayFilesystem implements Filesystem {
     await mkdir(layout.upper, { recursive: true });
     await mkdir(layout.work, { recursive: true });
     await mkdir(layout.rootfs, { recursive: true });
-    await writeContainerFiles(spec.rootfs, layout.upper, {
+    const userns = this.userNamespace;
+    const lower = userns ? await userns.bases.lowerFor(spec.rootfs) : spec.rootfs;
+    if (userns) {
+      // The upper directory is the container's "/": its owner and mode are what root sees.
+      await lchown(layout.upper, userns.map.hostId, userns.map.hostId);
+      await chmod(layout.upper, (await stat(lower)).mode & 0o7777);
+    }
+    await writeContainerFiles(lower, layout.upper, {
       id: spec.id,
       uid: spec.uid,
       containerIp: spec.network.containerIp,
       resolvConf: this.resolvConf(spec.network.hostIp),
+      idMap: userns?.map,
     });
-    const options = `lowerdir=${spec.rootfs},upperdir=${layout.upper},workdir=${layout.work}`;
+    const options = `lowerdir=${lower},upperdir=${layout.upper},workdir=${layout.work}`;
     try {
       await run(this.ns.wrap(["mount", "-t", "overlay", "overlay", "-o", options, layout.rootfs], "/"));
     } catch (err) {

@@ -4,8 +4,9 @@
 // runs: one born inside the new namespace (unshare), one on the host.
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { ContainerNetwork } from "../../core/interfaces.js";
+import type { ContainerNetwork, NamespacePaths } from "../../core/interfaces.js";
 import { run } from "../command.js";
+import type { IdMap } from "../security/id-map.js";
 import { containerInterface, hostInterface, ifbInterface } from "./names.js";
 
 export class NamespacedLinks {
@@ -13,13 +14,23 @@ export class NamespacedLinks {
     /** Where namespaces are pinned, one file per container id. */
     readonly netnsDir: string,
     private readonly mtu: number,
+    /**
+     * Containers in a user namespace: their network namespace is made inside
+     * it, so that the container's own sysfs and privileged ports work, and
+     * both are pinned (the user namespace in usernsDir).
+     */
+    private readonly userns?: { map: IdMap; dir: string },
   ) {}
 
   pinOf(id: string): string {
     return join(this.netnsDir, id);
   }
 
-  async create(id: string, network: ContainerNetwork): Promise<string> {
+  userPinOf(id: string): string | undefined {
+    return this.userns ? join(this.userns.dir, id) : undefined;
+  }
+
+  async create(id: string, network: ContainerNetwork): Promise<NamespacePaths> {
     const pin = this.pinOf(id);
     await mkdir(this.netnsDir, { recursive: true });
     await writeFile(pin, "");
@@ -27,54 +38,117 @@ export class NamespacedLinks {
     const outside = hostInterface(id);
     const prefix = network.subnet.split("/")[1];
     // IPv6 is off on both ends (no link-local address): the firewall speaks IPv4.
-    await run(["unshare", `--net=${pin}`, "ip", "-batch", "-"], {
-      input: [
-        "link set lo up",
-        `link add ${inside} mtu ${this.mtu} type veth peer name ${outside} mtu ${this.mtu} netns /proc/${process.pid}/ns/net`,
-        `link set ${inside} addrgenmode none`,
-        `addr add ${network.containerIp}/${prefix} dev ${inside}`,
-        `link set ${inside} up`,
-        `route add default via ${network.hostIp}`,
-        "",
-      ].join("\n"),
+    const insideBatch = [
+      "link set lo up",
+      `link set ${inside} addrgenmode none`,
+      `addr add ${network.containerIp}/${prefix} dev ${inside}`,
+      `link set ${inside} up`,
+      `route add default via ${network.hostIp}`,
+      "",
+    ].join("\n");
+    const hostBatch = [
+      `link set ${outside} addrgenmode none`,
+      `addr add ${network.hostIp}/${prefix} dev ${outside}`,
+      `link set ${outside} up`,
+      "",
+    ].join("\n");
+    if (this.userns) return this.createInUserNamespace(id, pin, inside, outside, insideBatch, hostBatch);
+    await run(["unshare", `--net=${pin}`, "sh", "-c", NETNS_SCRIPT, "sh"], {
+      input: `link add ${inside} mtu ${this.mtu} type veth peer name ${outside} mtu ${this.mtu} netns /proc/${process.pid}/ns/net\n${insideBatch}`,
     });
-    await run(["ip", "-batch", "-"], {
-      input: [
-        `link set ${outside} addrgenmode none`,
-        `addr add ${network.hostIp}/${prefix} dev ${outside}`,
-        `link set ${outside} up`,
-        "",
-      ].join("\n"),
+    await run(["ip", "-batch", "-"], { input: hostBatch });
+    return { network: pin };
+  }
+
+  // A shell unshares a user and a network namespace and waits. Its id map is
+  // written from here (root may map any range; no newuidmap needed), both
+  // namespaces are pinned and the veth made from the host, then the shell,
+  // which kept its capabilities in the new namespace, configures the inside.
+  private async createInUserNamespace(
+    id: string,
+    pin: string,
+    inside: string,
+    outside: string,
+    insideBatch: string,
+    hostBatch: string,
+  ): Promise<NamespacePaths> {
+    const { map, dir } = this.userns!;
+    const userPin = join(dir, id);
+    await mkdir(dir, { recursive: true });
+    await writeFile(userPin, "");
+    const mapping = `0 ${map.hostId} ${map.size}\n`;
+    await run(["unshare", "--user", "--net", "--keep-caps", "--", "sh", "-c", USERNS_SCRIPT, "sh", String(map.size - 1)], {
+      interact: async ({ pid, stdin, nextLine }) => {
+        if ((await nextLine()) !== "ready") throw new Error("the namespace shell did not start");
+        await writeFile(`/proc/${pid}/uid_map`, mapping);
+        await writeFile(`/proc/${pid}/gid_map`, mapping);
+        await run(["sh", "-c", PIN_SCRIPT, "sh", String(pid), userPin, pin], {
+          input: `link add ${outside} mtu ${this.mtu} type veth peer name ${inside} mtu ${this.mtu} netns ${pin}\n${hostBatch}`,
+        });
+        stdin.end(`go\n${insideBatch}`);
+      },
     });
-    return pin;
+    return { network: pin, user: userPin };
   }
 
   /**
    * Deletes the interfaces (at once: with the namespace they would go only
-   * asynchronously) and unpins the namespace, in one shell to save a spawn.
+   * asynchronously) and unpins the namespaces, in one shell to save a spawn.
    * A missing interface or pin is fine: removal is idempotent.
    */
   async destroy(id: string): Promise<void> {
     const pin = this.pinOf(id);
-    await run(["sh", "-c", DESTROY_SCRIPT, "sh", hostInterface(id), ifbInterface(id), pin]);
+    const userPin = this.userPinOf(id) ?? "";
+    await run(["sh", "-c", DESTROY_SCRIPT, "sh", hostInterface(id), ifbInterface(id), pin, userPin]);
     await rm(pin, { force: true });
+    if (userPin) await rm(userPin, { force: true });
   }
 
   /** Ids that have a namespace pinned. */
   async pinned(): Promise<string[]> {
-    try {
-      return await readdir(this.netnsDir);
-    } catch {
-      return [];
+    const ids = new Set<string>();
+    for (const dir of [this.netnsDir, this.userns?.dir]) {
+      if (!dir) continue;
+      try {
+        for (const name of await readdir(dir)) ids.add(name);
+      } catch {
+        // none yet
+      }
     }
+    return [...ids];
   }
 }
 
-// $1 host veth, $2 ifb, $3 namespace pin. Fails only on a failure other than "not there".
+// Run in the new namespace, before its links are made. ICMP echo sockets
+// for every group: ping works without CAP_NET_RAW, which no job has.
+const NETNS_SCRIPT = `
+echo "0 2147483647" > /proc/sys/net/ipv4/ping_group_range || exit 1
+exec ip -batch -
+`;
+
+// The same in a new user namespace, once its map is written and "go" comes.
+// Groups are read in the namespace: $1 is its last gid.
+const USERNS_SCRIPT = `
+echo ready
+read go && [ "$go" = go ] || exit 1
+echo "0 $1" > /proc/sys/net/ipv4/ping_group_range || exit 1
+exec ip -batch -
+`;
+
+// $1 the namespace shell's pid, $2 user pin, $3 network pin; stdin: the host's ip batch.
+const PIN_SCRIPT = `
+mount --bind "/proc/$1/ns/user" "$2" || exit 1
+mount --bind "/proc/$1/ns/net" "$3" || exit 1
+exec ip -batch -
+`;
+
+// $1 host veth, $2 ifb, $3 network namespace pin, $4 user namespace pin or "". Fails only on a failure other than "not there".
 const DESTROY_SCRIPT = `
 for link in "$1" "$2"; do
   if [ -e "/sys/class/net/$link" ]; then ip link del "$link" || exit 1; fi
 done
-if mountpoint -q "$3"; then umount "$3" || exit 1; fi
+for pin in "$3" "$4"; do
+  if [ -n "$pin" ] && mountpoint -q "$pin"; then umount "$pin" || exit 1; fi
+done
 exit 0
 `;

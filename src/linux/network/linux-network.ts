@@ -2,6 +2,7 @@
 // firewall (nftables.ts), bandwidth (shaper.ts).
 import { writeFile } from "node:fs/promises";
 import type {
+  NamespacePaths,
   BandwidthLimit,
   BandwidthStat,
   ContainerNetwork,
@@ -12,6 +13,7 @@ import type {
   NetOutRule,
 } from "../../core/interfaces.js";
 import { CommandError, run } from "../command.js";
+import type { IdMap } from "../security/id-map.js";
 import { NamespacedLinks } from "./links.js";
 import { idOfChain } from "./names.js";
 import { baseRuleset, netInScript, netOutScript, removeScript, restoreScript, type FirewallConfig } from "./nftables.js";
@@ -20,6 +22,8 @@ import { Shaper } from "./shaper.js";
 export interface LinuxNetworkOptions {
   netnsDir: string;
   mtu: number;
+  /** Containers in a user namespace: their network namespaces are made inside it, pinned in usernsDir. */
+  userns?: { map: IdMap; dir: string };
   firewall: Omit<FirewallConfig, "externalAddresses">;
   log: Logger;
 }
@@ -48,7 +52,7 @@ export class LinuxNetwork implements Network {
   private readonly shaper: Shaper;
 
   constructor(private readonly options: LinuxNetworkOptions) {
-    this.links = new NamespacedLinks(options.netnsDir, options.mtu);
+    this.links = new NamespacedLinks(options.netnsDir, options.mtu, options.userns);
     this.shaper = new Shaper(options.mtu);
   }
 
@@ -76,7 +80,7 @@ export class LinuxNetwork implements Network {
     }
   }
 
-  create(id: string, network: ContainerNetwork): Promise<string> {
+  create(id: string, network: ContainerNetwork): Promise<NamespacePaths> {
     return this.links.create(id, network);
   }
 

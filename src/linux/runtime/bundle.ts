@@ -1,6 +1,8 @@
 // The container's OCI bundle, built by small rules that each own one concern
 // (in the manner of Guardian's bundlerules), so each is tested on its own.
-import type { BindMount } from "../../core/interfaces.js";
+import type { BindMount, NamespacePaths } from "../../core/interfaces.js";
+import { bindMountIdmapOption, type IdMap } from "../security/id-map.js";
+import type { OciSeccomp } from "../security/seccomp.js";
 import type { OciDevice, OciDeviceRule, OciSpec } from "./oci-spec.js";
 
 export interface BundleContext {
@@ -11,12 +13,17 @@ export interface BundleContext {
   cgroupParent: string;
   /** Host path of the init (catatonit), bind-mounted read-only. */
   initPath: string;
-  /** A network namespace to join; a new, empty one when absent. */
-  netnsPath?: string;
+  /** Namespaces to join; new, empty ones when absent. */
+  namespaces?: NamespacePaths;
   /** Most processes the container may have; none when 0 or absent. */
   pidsLimit?: number;
   /** Host path of a static busybox, bind-mounted read-only for CopyIn and CopyOut; none when absent. */
   copyHelperPath?: string;
+  /** The user namespace; container root is host root when absent. */
+  idMap?: IdMap;
+  /** Whether the runtime can give bind mounts the container's ids (crun can, runc 1.1 cannot). */
+  idmappedBindMounts?: boolean;
+  seccomp?: OciSeccomp;
 }
 
 export type BundleRule = (spec: OciSpec, ctx: BundleContext) => void;
@@ -51,8 +58,23 @@ export const initRule: BundleRule = (spec, ctx) => {
 };
 
 export const namespacesRule: BundleRule = (spec, ctx) => {
-  const network = ctx.netnsPath ? { type: "network", path: ctx.netnsPath } : { type: "network" };
+  const network = ctx.namespaces ? { type: "network", path: ctx.namespaces.network } : { type: "network" };
   spec.linux.namespaces = [{ type: "pid" }, network, { type: "ipc" }, { type: "uts" }, { type: "mount" }];
+};
+
+// The user namespace is joined when the Network made one (it owns the
+// network namespace); the map is given either way, as runc insists on it.
+export const userNamespaceRule: BundleRule = (spec, ctx) => {
+  if (!ctx.idMap) return;
+  const user = ctx.namespaces?.user;
+  spec.linux.namespaces.push(user ? { type: "user", path: user } : { type: "user" });
+  const mapping = [{ containerID: 0, hostID: ctx.idMap.hostId, size: ctx.idMap.size }];
+  spec.linux.uidMappings = mapping;
+  spec.linux.gidMappings = mapping;
+};
+
+export const seccompRule: BundleRule = (spec, ctx) => {
+  if (ctx.seccomp) spec.linux.seccomp = ctx.seccomp;
 };
 
 export const systemMountsRule: BundleRule = (spec) => {
@@ -124,7 +146,13 @@ export const bindMountsRule: BundleRule = (spec, ctx) => {
       destination: m.dstPath,
       type: "bind",
       source: m.srcPath,
-      options: ["bind", m.mode, "nosuid", "nodev"],
+      options: [
+        "bind",
+        m.mode,
+        "nosuid",
+        "nodev",
+        ...(ctx.idMap && ctx.idmappedBindMounts ? [bindMountIdmapOption(ctx.idMap)] : []),
+      ],
     });
   }
 };
@@ -140,6 +168,8 @@ export const maskRule: BundleRule = (spec) => {
 export const BUNDLE_RULES: readonly BundleRule[] = [
   baseRule,
   namespacesRule,
+  userNamespaceRule,
+  seccompRule,
   systemMountsRule,
   initRule,
   copyHelperRule,

@@ -3,16 +3,11 @@
 import type { JobSpec } from "../../core/interfaces.js";
 import type { HardLimits } from "../rlimits.js";
 import { toOciRlimits } from "../rlimits.js";
+import { ROOT_CAPABILITIES } from "../security/capabilities.js";
 import type { OciCapabilities, OciProcess } from "./oci-spec.js";
 
-// The set container engines give root in a container by default.
-const ROOT_CAPABILITIES = [
-  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
-  "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-];
-
-function capabilities(names: string[]): OciCapabilities {
-  return { bounding: names, effective: names, permitted: names, inheritable: [], ambient: [] };
+function capabilities(names: readonly string[]): OciCapabilities {
+  return { bounding: [...names], effective: [...names], permitted: [...names], inheritable: [], ambient: [] };
 }
 
 export function jobProcess(job: JobSpec, hard: HardLimits): OciProcess {
@@ -22,9 +17,10 @@ export function jobProcess(job: JobSpec, hard: HardLimits): OciProcess {
     args: ["/bin/bash"],
     env: job.env,
     cwd: job.user.home,
-    // The unprivileged user gets no capabilities and cannot gain any through setuid binaries.
+    // The unprivileged user gets no capabilities, and no job gains any
+    // through setuid or file-capability binaries.
     capabilities: capabilities(job.privileged ? ROOT_CAPABILITIES : []),
-    noNewPrivileges: !job.privileged,
+    noNewPrivileges: true,
     rlimits: toOciRlimits(job.rlimits, hard),
   };
 }

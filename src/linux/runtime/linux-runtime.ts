@@ -21,6 +21,8 @@ import type {
 import type { ContainerCgroups } from "../cgroups/cgroups.js";
 import { descendants, isAlive, readPidFile, signal } from "../process.js";
 import { readHardLimits, type HardLimits } from "../rlimits.js";
+import type { IdMap } from "../security/id-map.js";
+import type { OciSeccomp } from "../security/seccomp.js";
 import { waitFor } from "../wait-for.js";
 import { buildBundle, INIT_PATH_IN_CONTAINER } from "./bundle.js";
 import { Conmon, ConmonError } from "./conmon.js";
@@ -41,6 +43,10 @@ export interface LinuxRuntimeOptions {
   nullDevice: string;
   pidsLimit: number;
   copyHelperPath?: string;
+  /** The user namespace of containers; none (container root is host root) when absent. */
+  idMap?: IdMap;
+  idmappedBindMounts?: boolean;
+  seccomp?: OciSeccomp;
 }
 
 const SUPERVISOR_EXIT_TIMEOUT_MS = 10_000;
@@ -70,9 +76,12 @@ export class LinuxRuntime implements Runtime {
       bindMounts: spec.bindMounts,
       cgroupParent: this.options.cgroupParent,
       initPath: this.options.initPath,
-      netnsPath: spec.netnsPath,
+      namespaces: spec.namespaces,
       pidsLimit: this.options.pidsLimit,
       copyHelperPath: this.options.copyHelperPath,
+      idMap: this.options.idMap,
+      idmappedBindMounts: this.options.idmappedBindMounts,
+      seccomp: this.options.seccomp,
     });
     await writeFile(join(paths.bundle, "config.json"), specJson(bundle));
     try {

@@ -1,4 +1,5 @@
 // The parts of the OCI runtime spec (config.json) this daemon writes.
+import type { OciSeccomp } from "../security/seccomp.js";
 
 export interface OciMount {
   destination: string;
@@ -50,6 +51,12 @@ export interface OciDeviceRule {
   access: string;
 }
 
+export interface OciIdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
 export interface OciSpec {
   ociVersion: string;
   process: OciProcess;
@@ -63,6 +70,9 @@ export interface OciSpec {
     resources: { devices: OciDeviceRule[]; pids?: { limit: number } };
     maskedPaths: string[];
     readonlyPaths: string[];
+    uidMappings?: OciIdMapping[];
+    gidMappings?: OciIdMapping[];
+    seccomp?: OciSeccomp;
   };
 }
 

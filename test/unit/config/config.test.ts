@@ -71,11 +71,23 @@ user:
     assert.throws(() => parseConfig("server: [\n"), /not valid YAML/);
   });
 
-  it("refuses a uid pool that overlaps a host user", () => {
-    const c = parseConfig("user:\n  pool_start_uid: 1000\n  pool_size: 10\n");
+  it("refuses a uid pool that overlaps a host user (no user namespace)", () => {
+    const c = parseConfig("user:\n  pool_start_uid: 1000\n  pool_size: 10\nsecurity:\n  user_namespace: false\n");
     assert.throws(() => checkUidPool(c, "root:x:0:0::/root:/bin/sh\nme:x:1005:1005::/home/me:/bin/sh\n"), {
       message: "UID in user pool overlaps with user in /etc/passwd",
     });
-    checkUidPool(parseConfig(""), "me:x:1005:1005::/home/me:/bin/sh\n");
+    checkUidPool(parseConfig("security:\n  user_namespace: false\n"), "me:x:1005:1005::/home/me:/bin/sh\n");
+  });
+
+  it("refuses a user namespace range that holds a host user, and a pool that does not fit in it", () => {
+    const c = parseConfig("security:\n  uid_map_start: 200000\n");
+    assert.throws(() => checkUidPool(c, "me:x:200005:200005::/home/me:/bin/sh\n"), /uid_map_start.*overlap/);
+    // In the namespace the pool is the container's own: a host user there is no conflict.
+    checkUidPool(c, "me:x:10005:10005::/home/me:/bin/sh\n");
+    assert.throws(
+      () => parseConfig("security:\n  uid_map_size: 4096\nuser:\n  pool_start_uid: 10000\n"),
+      /must fit in security.uid_map_size/,
+    );
+    assert.throws(() => parseConfig("security:\n  uid_map_start: 0\n"), /uid_map_start/);
   });
 });

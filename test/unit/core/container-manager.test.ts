@@ -476,7 +476,10 @@ describe("container manager: networking", () => {
     const ib = await m.info(b);
     assert.deepEqual([ia.hostIp, ia.containerIp], ["10.254.0.1", "10.254.0.2"]);
     assert.deepEqual([ib.hostIp, ib.containerIp], ["10.254.0.5", "10.254.0.6"]);
-    assert.equal(runtime.containers.get([...runtime.containers.keys()][0])!.spec.netnsPath, "/netns/000000000v8");
+    assert.deepEqual(runtime.containers.get([...runtime.containers.keys()][0])!.spec.namespaces, {
+      network: "/netns/000000000v8",
+      user: "/userns/000000000v8",
+    });
   });
 
   it("takes a requested network, and refuses it while taken", async () => {

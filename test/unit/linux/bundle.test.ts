@@ -71,7 +71,49 @@ describe("OCI bundle", () => {
     assert.ok(rw.options!.includes("rw") && !rw.options!.includes("ro"));
   });
 
+  it("masks /proc's windows on the host and keeps /proc/sys read-only", () => {
+    for (const p of ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug", "/sys/firmware"]) {
+      assert.ok(spec.linux.maskedPaths.includes(p), p);
+    }
+    for (const p of ["/proc/sys", "/proc/sysrq-trigger", "/proc/bus", "/proc/irq"]) assert.ok(spec.linux.readonlyPaths.includes(p), p);
+  });
+
+  it("has no user namespace and no seccomp filter unless given", () => {
+    assert.ok(!spec.linux.namespaces.some((n) => n.type === "user"));
+    assert.equal(spec.linux.uidMappings, undefined);
+    assert.equal(spec.linux.seccomp, undefined);
+  });
+
   it("writes rlimit values beyond 2^53 as exact JSON numbers", () => {
     assert.equal(specJson({ hard: 2n ** 64n - 1n, s: "x" }), '{"hard":18446744073709551615,"s":"x"}');
+  });
+});
+
+describe("OCI bundle of a container in a user namespace", () => {
+  const idMap = { hostId: 1_000_000_000, size: 65536 };
+  const seccomp = { defaultAction: "SCMP_ACT_ERRNO", architectures: ["SCMP_ARCH_X86_64"], syscalls: [] };
+
+  it("joins the namespaces the network made, with the map given as well (runc wants it)", () => {
+    const spec = buildBundle({ ...ctx, idMap, seccomp, namespaces: { network: "/run/netns/x", user: "/run/userns/x" } });
+    assert.deepEqual(spec.linux.namespaces.find((n) => n.type === "user"), { type: "user", path: "/run/userns/x" });
+    assert.deepEqual(spec.linux.namespaces.find((n) => n.type === "network"), { type: "network", path: "/run/netns/x" });
+    assert.deepEqual(spec.linux.uidMappings, [{ containerID: 0, hostID: 1_000_000_000, size: 65536 }]);
+    assert.deepEqual(spec.linux.gidMappings, spec.linux.uidMappings);
+    assert.deepEqual(spec.linux.seccomp, seccomp);
+  });
+
+  it("makes a new user namespace when there is none to join", () => {
+    const spec = buildBundle({ ...ctx, idMap });
+    assert.deepEqual(spec.linux.namespaces.find((n) => n.type === "user"), { type: "user" });
+  });
+
+  it("maps bind mounts so host uids above 0 are the same inside, where the runtime can", () => {
+    const mapped = buildBundle({ ...ctx, idMap, idmappedBindMounts: true }).mounts.find((m) => m.destination === "/data/rw")!;
+    const ranges = "1-1000000001-65535#1000000000-1000000000-1";
+    assert.ok(mapped.options!.includes(`idmap=uids=${ranges};gids=${ranges}`), mapped.options!.join(" "));
+    const plain = buildBundle({ ...ctx, idMap }).mounts.find((m) => m.destination === "/data/rw")!;
+    assert.ok(!plain.options!.some((o) => o.startsWith("idmap")));
+    const noUserns = buildBundle({ ...ctx, idmappedBindMounts: true }).mounts.find((m) => m.destination === "/data/rw")!;
+    assert.ok(!noUserns.options!.some((o) => o.startsWith("idmap")));
   });
 });

@@ -66,4 +66,26 @@ describe("container files", () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it("owns what it writes through the user namespace's map", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "wfiles-"));
+    try {
+      const lower = join(dir, "lower");
+      const upper = join(dir, "upper");
+      await mkdir(join(lower, "home/vcap"), { recursive: true });
+      await writeFile(join(lower, "home/vcap/.bashrc"), "PS1=x\n");
+      await mkdir(upper);
+      const idMap = { hostId: 1_000_000_000, size: 65536 };
+      await writeContainerFiles(lower, upper, { id: "abc", uid: 10005, resolvConf: "nameserver 1.1.1.1\n", idMap });
+      for (const p of ["etc", "etc/passwd", "etc/group", "etc/hosts", "etc/hostname", "etc/resolv.conf", "home", "root", "tmp"]) {
+        const st = await lstat(join(upper, p));
+        assert.deepEqual([st.uid, st.gid], [1_000_000_000, 1_000_000_000], p);
+      }
+      for (const p of ["home/vcap", "home/vcap/.bashrc"]) assert.equal((await lstat(join(upper, p))).uid, 1_000_010_005, p);
+      // The passwd inside names the container's own ids.
+      assert.ok((await readFile(join(upper, "etc/passwd"), "utf8")).includes("vcap:x:10005:10005:"));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
