@@ -55,6 +55,10 @@ export const serverSchema = z
       .string()
       .regex(/^[A-Za-z0-9_.-]+$/, { message: "must be a single directory name" })
       .default("warden"),
+    /** Connections open at once; one more is answered with an error and closed. */
+    max_connections: positiveInt.default(1024),
+    /** Requests received and not yet answered, over all connections; one more is answered with an error. */
+    max_requests_in_flight: positiveInt.default(4096),
     /** Largest request frame accepted; a bigger length prefix closes the connection. */
     max_frame_bytes: positiveInt.default(16 * 1024 * 1024),
     /** Seconds between TERM and KILL on Stop. */

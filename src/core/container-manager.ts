@@ -262,7 +262,13 @@ export class ContainerManager {
     if (handle !== undefined) {
       if (handle === "") throw errors.invalid("handle must not be empty");
       if (Buffer.byteLength(handle) > MAX_HANDLE_BYTES) throw errors.invalid(`handle is longer than ${MAX_HANDLE_BYTES} bytes`);
+      // A handle is a name only: paths are built from ids we make, so "../x" is
+      // harmless (and Warden took any string). Nothing that breaks a C string or a log line, though.
+      if (/[\x00-\x1f\x7f]/.test(handle)) throw errors.invalid("handle must not contain NUL or control characters");
       if (this.byHandle.has(handle) || this.reservedHandles.has(handle)) throw errors.handleTaken(handle);
+    }
+    for (const path of [options.rootfs ?? "", ...options.bindMounts.flatMap((m) => [m.srcPath, m.dstPath])]) {
+      if (path.includes("\0")) throw errors.invalid("a path must not hold a NUL byte");
     }
     const network =
       options.network !== undefined ? this.subnets.acquireAddress(options.network) : this.subnets.acquire();

@@ -23,6 +23,8 @@ export type ErrorCode =
   | "DECODE_FAILED"
   | "FRAME_INVALID"
   | "SHUTTING_DOWN"
+  | "TOO_MANY_CONNECTIONS"
+  | "TOO_MANY_REQUESTS"
   | "INTERNAL";
 
 export class WardenError extends Error {

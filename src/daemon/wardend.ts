@@ -150,6 +150,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     path: server.unix_domain_path,
     permissions: server.unix_domain_permissions,
     maxFrameBytes: server.max_frame_bytes,
+    maxConnections: server.max_connections,
+    maxRequestsInFlight: server.max_requests_in_flight,
     handler: new Dispatcher(manager),
     logger: log,
     onOpen: () => manager.connectionOpened(),

@@ -20,6 +20,27 @@ export interface RequestHandler {
 const MAX_QUEUED = 64;
 const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 
+/** Requests received and not yet answered, over all connections. */
+export class InFlight {
+  count = 0;
+  constructor(readonly max: number) {}
+
+  /** Takes a place, or says no when all are taken. */
+  take(): boolean {
+    if (this.count >= this.max) return false;
+    this.count++;
+    return true;
+  }
+
+  give(): void {
+    this.count--;
+  }
+}
+
+// A request turned away because too many are in flight: its frame is dropped
+// at once (bounding memory), its error answered in its turn (keeping order).
+const REFUSED = Buffer.alloc(0);
+
 export class Connection {
   private readonly decoder: FrameDecoder;
   private readonly queue: Buffer[] = [];
@@ -27,6 +48,7 @@ export class Connection {
   private processing = false;
   private closed = false;
   private paused = false;
+  private ended = false;
   private readonly gone = new AbortController();
 
   constructor(
@@ -36,13 +58,21 @@ export class Connection {
     maxFrameBytes: number,
     private readonly log: Logger,
     private readonly onClose: (conn: Connection) => void,
+    private readonly inFlight: InFlight = new InFlight(Infinity),
   ) {
     this.decoder = new FrameDecoder(maxFrameBytes);
     socket.on("data", (chunk) => this.onData(chunk));
+    // The client shut its side: answer what it sent, then shut ours.
+    socket.on("end", () => {
+      this.ended = true;
+      if (!this.processing && this.queue.length === 0) socket.end();
+    });
     socket.on("error", (err) => this.log.debug({ conn: id, err: err.message }, "connection error"));
     socket.on("close", () => {
       this.closed = true;
       this.gone.abort();
+      for (const f of this.queue) if (f !== REFUSED) this.inFlight.give();
+      this.queue.length = 0;
       this.onClose(this);
     });
   }
@@ -62,6 +92,7 @@ export class Connection {
 
   /** Ends the connection after the request being answered, if any. */
   closeWhenIdle(): void {
+    for (const f of this.queue) if (f !== REFUSED) this.inFlight.give();
     this.queue.length = 0;
     this.queuedBytes = 0;
     if (!this.processing) this.socket.end();
@@ -76,13 +107,20 @@ export class Connection {
       // The stream cannot be resynchronized: say why, then hang up.
       this.log.warn({ conn: this.id, err: err.message }, "bad frame; closing connection");
       this.socket.pause();
+      for (const f of this.queue) if (f !== REFUSED) this.inFlight.give();
       this.queue.length = 0;
       this.queuedBytes = 0;
       this.socket.end(encodeFrame(encodeError(err.message, "FRAME_INVALID")));
       return;
     }
-    for (const f of frames) this.queuedBytes += f.length;
-    this.queue.push(...frames);
+    for (const f of frames) {
+      if (this.inFlight.take()) {
+        this.queuedBytes += f.length;
+        this.queue.push(f);
+      } else {
+        this.queue.push(REFUSED);
+      }
+    }
     if ((this.queue.length >= MAX_QUEUED || this.queuedBytes >= MAX_QUEUED_BYTES) && !this.paused) {
       this.paused = true;
       this.socket.pause();
@@ -101,6 +139,12 @@ export class Connection {
           this.paused = false;
           this.socket.resume();
         }
+        if (frame === REFUSED) {
+          const message = `too many requests in flight (server.max_requests_in_flight is ${this.inFlight.max}); try again`;
+          this.log.warn({ conn: this.id, code: "TOO_MANY_REQUESTS" }, message);
+          await this.write(encodeError(message, "TOO_MANY_REQUESTS"));
+          continue;
+        }
         try {
           await this.answer(frame);
         } catch (err) {
@@ -108,10 +152,13 @@ export class Connection {
           this.log.error({ conn: this.id, err: err instanceof Error ? err.stack : String(err) }, "cannot answer; closing connection");
           this.socket.destroy();
           return;
+        } finally {
+          this.inFlight.give();
         }
       }
     } finally {
       this.processing = false;
+      if (this.ended && this.queue.length === 0 && !this.closed) this.socket.end();
     }
   }
 

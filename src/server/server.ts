@@ -3,12 +3,19 @@
 import { chmod, lstat, unlink } from "node:fs/promises";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import type { Logger } from "../core/interfaces.js";
-import { Connection, type RequestHandler } from "./connection.js";
+import { WardenError } from "../core/errors.js";
+import { encodeFrame } from "../protocol/frame.js";
+import { encodeError } from "../protocol/messages.js";
+import { Connection, InFlight, type RequestHandler } from "./connection.js";
 
 export interface ServerOptions {
   path: string;
   permissions: number;
   maxFrameBytes: number;
+  /** Connections open at once; one more is told so and closed. */
+  maxConnections?: number;
+  /** Requests received and not yet answered, over all connections; past it a request is answered with an error. */
+  maxRequestsInFlight?: number;
   handler: RequestHandler;
   logger: Logger;
   onOpen: () => number;
@@ -29,8 +36,11 @@ function answers(path: string): Promise<boolean> {
 export class WardenServer {
   private server: Server | undefined;
   private readonly connections = new Set<Connection>();
+  private readonly inFlight: InFlight;
 
-  constructor(private readonly options: ServerOptions) {}
+  constructor(private readonly options: ServerOptions) {
+    this.inFlight = new InFlight(options.maxRequestsInFlight ?? Infinity);
+  }
 
   async listen(): Promise<void> {
     const { path } = this.options;
@@ -42,7 +52,8 @@ export class WardenServer {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     }
-    const server = createServer((socket) => this.accept(socket));
+    // Half-open: a client may send its requests and shut its side; it still gets the answers.
+    const server = createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(path, () => {
@@ -55,11 +66,27 @@ export class WardenServer {
   }
 
   private accept(socket: Socket): void {
+    const max = this.options.maxConnections ?? Infinity;
+    if (this.connections.size >= max) {
+      const e = new WardenError("TOO_MANY_CONNECTIONS", `too many connections (server.max_connections is ${max})`);
+      this.options.logger.warn({ code: e.code, connections: this.connections.size }, e.message);
+      socket.on("error", () => {});
+      socket.end(encodeFrame(encodeError(e.message, e.code)));
+      return;
+    }
     const id = this.options.onOpen();
-    const conn = new Connection(socket, id, this.options.handler, this.options.maxFrameBytes, this.options.logger, (c) => {
-      this.connections.delete(c);
-      this.options.onClose(c.id);
-    });
+    const conn = new Connection(
+      socket,
+      id,
+      this.options.handler,
+      this.options.maxFrameBytes,
+      this.options.logger,
+      (c) => {
+        this.connections.delete(c);
+        this.options.onClose(c.id);
+      },
+      this.inFlight,
+    );
     this.connections.add(conn);
   }
 

@@ -152,6 +152,24 @@ describe("container manager: create, list, info", () => {
   it("refuses an empty handle", async () => {
     await assert.rejects(m.create({ handle: "", bindMounts: [] }), /must not be empty/);
   });
+
+  it("refuses handles holding NUL or control characters, and paths holding NUL, and makes nothing", async () => {
+    for (const handle of ["x\0y", "line\nbreak", "tab\there", "del\x7f"]) {
+      await assert.rejects(m.create({ handle, bindMounts: [] }), {
+        code: "INVALID_REQUEST",
+        message: "handle must not contain NUL or control characters",
+      });
+    }
+    await assert.rejects(m.create({ rootfs: "/r\0oot", bindMounts: [] }), /NUL byte/);
+    await assert.rejects(m.create({ bindMounts: [{ srcPath: "/a\0", dstPath: "/b", mode: "ro" }] }), /NUL byte/);
+    assert.deepEqual(m.list(), []);
+    // Other names are names: slashes, dots, spaces and non-ASCII reach no path.
+    for (const handle of ["..", "a/b", "ünï cödé"]) {
+      assert.equal(await m.create({ handle, bindMounts: [] }), handle);
+      assert.match([...depot.dirs].at(-1)!, /^[0-9a-v]{11}$/);
+      await m.destroy(handle);
+    }
+  });
 });
 
 describe("container manager: stop and destroy", () => {

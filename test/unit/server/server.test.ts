@@ -6,10 +6,12 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ServerError, WardenClient } from "../../../src/client/client.js";
 import { ContainerManager } from "../../../src/core/container-manager.js";
-import { encodeFrame } from "../../../src/protocol/frame.js";
+import { encodeFrame, FrameDecoder } from "../../../src/protocol/frame.js";
 import { decodeResponse, encodeRequest, has, MessageType, warden } from "../../../src/protocol/messages.js";
 import { Dispatcher } from "../../../src/server/dispatch.js";
 import { WardenServer } from "../../../src/server/server.js";
+import type { Reply, RequestHandler } from "../../../src/server/connection.js";
+import type { DecodedRequest } from "../../../src/protocol/messages.js";
 import { FakeCopier, FakeDepot, FakeFilesystem, FakeLimits, FakeNetwork, FakeRuntime, FakeStateStore, nullLogger } from "../../fakes/fakes.js";
 
 let dir: string;
@@ -216,5 +218,106 @@ describe("server", () => {
     const c = await WardenClient.connect(path);
     assert.equal((await c.call("Echo", { message: "alive" })).message, "alive");
     c.close();
+  });
+});
+
+// A handler whose Echo "wait" answers only when let go: requests that stay in flight.
+class HoldingHandler implements RequestHandler {
+  private readonly held: Array<() => void> = [];
+  get holding(): number {
+    return this.held.length;
+  }
+  async handle(request: DecodedRequest): Promise<Reply> {
+    const message = (request.request as { message?: string }).message ?? "";
+    if (message === "wait") await new Promise<void>((r) => this.held.push(r));
+    return warden.Message.encode({
+      type: MessageType.Echo,
+      payload: warden.EchoResponse.encode({ message }).finish(),
+    }).finish();
+  }
+  releaseAll(): void {
+    for (const r of this.held.splice(0)) r();
+  }
+}
+
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(check(), "condition not reached");
+}
+
+describe("server limits", () => {
+  let limitedPath: string;
+  let limited: WardenServer;
+  let handler: HoldingHandler;
+  let opened = 0;
+
+  before(async () => {
+    limitedPath = join(dir, "limited.sock");
+    handler = new HoldingHandler();
+    limited = new WardenServer({
+      path: limitedPath,
+      permissions: 0o700,
+      maxFrameBytes: 1024 * 1024,
+      maxConnections: 3,
+      maxRequestsInFlight: 2,
+      handler,
+      logger: nullLogger,
+      onOpen: () => ++opened,
+      onClose: () => {},
+    });
+    await limited.listen();
+  });
+
+  after(() => limited.close());
+
+  it("answers a connection past server.max_connections with an error and closes it; others go on", async () => {
+    const clients = await Promise.all([1, 2, 3].map(() => WardenClient.connect(limitedPath)));
+    await until(() => opened >= 3);
+    // The server speaks first, then hangs up.
+    const extra = createConnection(limitedPath);
+    const chunks: Buffer[] = [];
+    extra.on("data", (b) => chunks.push(b));
+    await new Promise((r) => extra.once("close", r));
+    const [frame] = new FrameDecoder(1024).push(Buffer.concat(chunks));
+    const reply = decodeResponse(frame);
+    assert.equal(reply.kind, "error");
+    if (reply.kind === "error") assert.equal(reply.error.message, "too many connections (server.max_connections is 3)");
+    assert.equal((await clients[0].call("Echo", { message: "still" })).message, "still");
+    for (const c of clients) c.close();
+    await until(() => true);
+    // Once they have gone, a new one is served.
+    await new Promise((r) => setTimeout(r, 50));
+    const again = await WardenClient.connect(limitedPath);
+    assert.equal((await again.call("Echo", { message: "again" })).message, "again");
+    again.close();
+  });
+
+  it("answers a request past server.max_requests_in_flight with an error, in its turn, and serves again after", async () => {
+    const a = await WardenClient.connect(limitedPath);
+    const b = await WardenClient.connect(limitedPath);
+    const held = [a.call("Echo", { message: "wait" }), b.call("Echo", { message: "wait" })];
+    await until(() => handler.holding === 2);
+    const c = await WardenClient.connect(limitedPath);
+    await assert.rejects(c.call("Echo", { message: "more" }), {
+      message: "too many requests in flight (server.max_requests_in_flight is 2); try again",
+    });
+    handler.releaseAll();
+    assert.deepEqual((await Promise.all(held)).map((r) => r.message), ["wait", "wait"]);
+    assert.equal((await c.call("Echo", { message: "now" })).message, "now");
+    for (const x of [a, b, c]) x.close();
+    // Let the server see them go before the next test counts connections.
+    await new Promise((r) => setTimeout(r, 100));
+  });
+
+  it("answers what a client sent before shutting its side, then closes", async () => {
+    const socket = createConnection(limitedPath);
+    await new Promise((r) => socket.once("connect", r));
+    const chunks: Buffer[] = [];
+    socket.on("data", (b) => chunks.push(b));
+    const closed = new Promise((r) => socket.once("close", r));
+    socket.end(Buffer.concat([1, 2].map((i) => encodeFrame(encodeRequest("Echo", { message: `half-${i}` })))));
+    await closed;
+    const text = Buffer.concat(chunks).toString("latin1");
+    assert.ok(text.includes("half-1") && text.includes("half-2"), `both answered: ${JSON.stringify(text)}`);
   });
 });
