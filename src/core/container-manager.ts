@@ -270,6 +270,9 @@ export class ContainerManager {
     for (const path of [options.rootfs ?? "", ...options.bindMounts.flatMap((m) => [m.srcPath, m.dstPath])]) {
       if (path.includes("\0")) throw errors.invalid("a path must not hold a NUL byte");
     }
+    // Refused before anything is allocated or made: a bad request costs a stat, not a teardown.
+    await this.deps.filesystem.check({ rootfs: options.rootfs ?? this.config.defaultRootfs, bindMounts: options.bindMounts });
+    if (handle !== undefined && (this.byHandle.has(handle) || this.reservedHandles.has(handle))) throw errors.handleTaken(handle);
     const network =
       options.network !== undefined ? this.subnets.acquireAddress(options.network) : this.subnets.acquire();
     const uid = this.uids.acquire();

@@ -47,6 +47,8 @@ export interface Depot {
 }
 
 export interface Filesystem {
+  /** Checks what the client named (base, bind mount sources), before anything is made for the container. */
+  check(spec: Pick<ContainerSpec, "rootfs" | "bindMounts">): Promise<void>;
   /** Checks the base and builds the container's root: a writable layer over the base. */
   prepare(spec: ContainerSpec): Promise<string>;
   /** Unmounts the container's root; safe while the runtime is still tearing the container down. */

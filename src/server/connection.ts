@@ -62,9 +62,12 @@ export class Connection {
   ) {
     this.decoder = new FrameDecoder(maxFrameBytes);
     socket.on("data", (chunk) => this.onData(chunk));
-    // The client shut its side: answer what it sent, then shut ours.
+    // The client shut its side: answer what it sent, then shut ours. Waits
+    // on its behalf (Link, Stream) end as if it had gone, as Warden's did: a
+    // job's output must not count as delivered to a client that may have left.
     socket.on("end", () => {
       this.ended = true;
+      this.gone.abort();
       if (!this.processing && this.queue.length === 0) socket.end();
     });
     socket.on("error", (err) => this.log.debug({ conn: id, err: err.message }, "connection error"));

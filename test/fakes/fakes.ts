@@ -263,6 +263,11 @@ export class FakeFilesystem implements Filesystem {
   readonly prepared = new Set<string>();
   readonly removed: string[] = [];
   failPrepare: Error | undefined;
+  failCheck: Error | undefined;
+
+  async check(_spec: Pick<ContainerSpec, "rootfs" | "bindMounts">): Promise<void> {
+    if (this.failCheck) throw this.failCheck;
+  }
 
   async prepare(spec: ContainerSpec): Promise<string> {
     if (this.failPrepare) throw this.failPrepare;

@@ -41,9 +41,13 @@ export class OverlayFilesystem implements Filesystem {
     private readonly userNamespace?: { map: IdMap; bases: ShiftedRootfs },
   ) {}
 
-  async prepare(spec: ContainerSpec): Promise<string> {
+  async check(spec: Pick<ContainerSpec, "rootfs" | "bindMounts">): Promise<void> {
     await assertRootfs(spec.rootfs);
     await assertBindMounts(spec);
+  }
+
+  async prepare(spec: ContainerSpec): Promise<string> {
+    await this.check(spec);
     const dir = this.depot.path(spec.id);
     const layout = containerLayout(dir);
     await this.volumes.create(dir);
@@ -90,7 +94,7 @@ export class OverlayFilesystem implements Filesystem {
   }
 }
 
-async function assertBindMounts(spec: ContainerSpec): Promise<void> {
+async function assertBindMounts(spec: Pick<ContainerSpec, "bindMounts">): Promise<void> {
   for (const m of spec.bindMounts) {
     if (!isAbsolute(m.srcPath) || !isAbsolute(m.dstPath)) {
       throw errors.invalid(`bind mount paths must be absolute: ${m.srcPath} -> ${m.dstPath}`);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { beforeEach, describe, it } from "node:test";
+import { WardenError } from "../../../src/core/errors.js";
 import { ContainerManager, type ManagerConfig, type SpawnOptions } from "../../../src/core/container-manager.js";
 import { ContainerIdGenerator } from "../../../src/core/container-id.js";
 import { WSH_DEFAULT_RLIMITS } from "../../../src/core/job-environment.js";
@@ -147,6 +148,17 @@ describe("container manager: create, list, info", () => {
     ]) {
       await assert.rejects(call(), { message: "unknown handle" });
     }
+  });
+
+  it("refuses a missing rootfs or bind mount source before making or taking anything", async () => {
+    fs.failCheck = new WardenError("ROOTFS_NOT_FOUND", "rootfs /nope not found");
+    await assert.rejects(m.create({ rootfs: "/nope", bindMounts: [] }), { message: "rootfs /nope not found" });
+    assert.deepEqual([...depot.dirs], []);
+    assert.equal(network.created.size, 0);
+    fs.failCheck = undefined;
+    // The uid and network the failed request did not take go to the next one.
+    await m.create({ handle: "next", bindMounts: [] });
+    assert.equal((await m.info("next")).hostIp, "10.254.0.1");
   });
 
   it("refuses an empty handle", async () => {
