@@ -154,7 +154,13 @@ async function bench(runtime: RuntimeName): Promise<void> {
   await ns.ensure([netnsDir]);
   const raw = new RawRuntime(runtime, scratch, ns);
   const rawNetworked = new RawRuntime(runtime, scratch, ns, new NamespacedLinks(netnsDir, 1500));
-  const daemon = await startDaemon({ runtime, config: { logging: { level: "warn" } } });
+  // BENCH_USERNS=off: containers without a user namespace (Warden's way), to see what the namespace costs.
+  // BENCH_SECCOMP=off: without the seccomp filter.
+  const security = {
+    ...(process.env.BENCH_USERNS === "off" ? { user_namespace: false } : {}),
+    ...(process.env.BENCH_SECCOMP === "off" ? { seccomp_profile: "" } : {}),
+  };
+  const daemon = await startDaemon({ runtime, config: { logging: { level: "warn" }, security } });
   try {
     const client = await daemon.client();
     const handle = await client.create();

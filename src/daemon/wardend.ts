@@ -108,6 +108,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     idMap,
     idmappedBindMounts: server.runtime === "crun",
     seccomp,
+    reuseCompiledSeccomp: server.runtime === "crun",
   });
   const bases = idMap ? new ShiftedRootfs(join(server.container_depot_path, ".rootfs"), idMap, log) : undefined;
   const manager = new ContainerManager(

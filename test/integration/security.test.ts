@@ -44,6 +44,14 @@ describe("escape probes, as root in a container", () => {
     assert.match(r.stdout, new RegExp(`^\\s*0\\s+${USERNS_ROOT}\\s+65536$`, "m"));
     assert.match(r.stdout, /^Seccomp:\s+2$/m);
     assert.match(r.stdout, /^NoNewPrivs:\s+1$/m);
+    // The second container got the filter crun compiled for the first, ready-made: the same filter.
+    const second = await asRoot(c, b, "grep -E '^Seccomp' /proc/self/status");
+    assert.match(second.stdout, /^Seccomp:\s+2$/m);
+    assert.match(second.stdout, /^Seccomp_filters:\s+1$/m);
+    const config = JSON.parse(await readFile(join(daemon.depot, b, "bundle/config.json"), "utf8"));
+    assert.ok(config.annotations?.["run.oci.seccomp_bpf_data"], "the second container's bundle carries the compiled filter");
+    const blocked = await asRoot(c, b, "busybox swapon /dev/null; echo rc=$?");
+    assert.match(blocked.stderr, /Operation not permitted/, "swapon is refused by the filter");
     // What the host sees: the job's process belongs to the namespace's root, not to root.
     const job = await c.spawn(a, "sleep 30", { privileged: true });
     const { stdout } = await run(["ps", "-o", "uid=,args=", "-e"]);

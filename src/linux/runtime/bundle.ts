@@ -24,6 +24,8 @@ export interface BundleContext {
   /** Whether the runtime can give bind mounts the container's ids (crun can, runc 1.1 cannot). */
   idmappedBindMounts?: boolean;
   seccomp?: OciSeccomp;
+  /** The same filter compiled (base64 BPF), for crun's run.oci.seccomp_bpf_data: no compiling per container. */
+  compiledSeccomp?: string;
 }
 
 export type BundleRule = (spec: OciSpec, ctx: BundleContext) => void;
@@ -74,7 +76,9 @@ export const userNamespaceRule: BundleRule = (spec, ctx) => {
 };
 
 export const seccompRule: BundleRule = (spec, ctx) => {
-  if (ctx.seccomp) spec.linux.seccomp = ctx.seccomp;
+  if (!ctx.seccomp) return;
+  if (ctx.compiledSeccomp) spec.annotations = { ...spec.annotations, "run.oci.seccomp_bpf_data": ctx.compiledSeccomp };
+  else spec.linux.seccomp = ctx.seccomp;
 };
 
 export const systemMountsRule: BundleRule = (spec) => {

@@ -62,6 +62,7 @@ export interface OciSpec {
   process: OciProcess;
   root: { path: string; readonly: boolean };
   hostname: string;
+  annotations?: Record<string, string>;
   mounts: OciMount[];
   linux: {
     namespaces: { type: string; path?: string }[];

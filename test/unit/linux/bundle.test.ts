@@ -102,6 +102,13 @@ describe("OCI bundle of a container in a user namespace", () => {
     assert.deepEqual(spec.linux.seccomp, seccomp);
   });
 
+  it("hands crun a filter compiled before instead of the profile, when there is one", () => {
+    const spec = buildBundle({ ...ctx, seccomp, compiledSeccomp: "AAAAAAAAAAA=" });
+    assert.equal(spec.linux.seccomp, undefined);
+    assert.deepEqual(spec.annotations, { "run.oci.seccomp_bpf_data": "AAAAAAAAAAA=" });
+    assert.equal(buildBundle({ ...ctx, compiledSeccomp: "AAAAAAAAAAA=" }).annotations, undefined, "no profile, no filter");
+  });
+
   it("makes a new user namespace when there is none to join", () => {
     const spec = buildBundle({ ...ctx, idMap });
     assert.deepEqual(spec.linux.namespaces.find((n) => n.type === "user"), { type: "user" });
