@@ -61,6 +61,8 @@ export const serverSchema = z
     max_requests_in_flight: positiveInt.default(4096),
     /** Largest request frame accepted; a bigger length prefix closes the connection. */
     max_frame_bytes: positiveInt.default(16 * 1024 * 1024),
+    /** Seconds a drain (SIGTERM, SIGINT, SIGUSR2) waits for requests under way before it cuts them. */
+    drain_timeout: positiveInt.default(30),
     /** Seconds between TERM and KILL on Stop. */
     stop_timeout: nonNegativeInt.default(10),
   });

@@ -1,5 +1,5 @@
 // wardend: reads the config, prepares the host, wires the parts together and
-// serves until SIGTERM or SIGINT. Containers outlive the daemon; when it
+// serves until SIGTERM, SIGINT or SIGUSR2, then drains. Containers outlive the daemon; when it
 // stops with none left, it takes its host set-up down again.
 import { readFileSync, writeFileSync, rmSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -178,7 +178,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   return {
     stop() {
       stopping ??= (async () => {
-        await wardenServer.close();
+        await wardenServer.drain(server.drain_timeout * 1000);
         await manager.shutdown();
         health?.close();
         if (server.pidfile) rmSync(server.pidfile, { force: true });
@@ -237,8 +237,10 @@ export async function main(argv: string[]): Promise<number> {
         resolve();
       });
     };
+    // SIGUSR2 is Warden's drain; SIGTERM and SIGINT drain the same way.
     process.once("SIGTERM", onSignal);
     process.once("SIGINT", onSignal);
+    process.once("SIGUSR2", onSignal);
   });
   return 0;
 }

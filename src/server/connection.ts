@@ -41,6 +41,9 @@ export class InFlight {
 // at once (bounding memory), its error answered in its turn (keeping order).
 const REFUSED = Buffer.alloc(0);
 
+// Requests that wait on a job rather than do work: a drain does not wait for them.
+const WAITING = new Set(["Link", "Run", "Stream"]);
+
 export class Connection {
   private readonly decoder: FrameDecoder;
   private readonly queue: Buffer[] = [];
@@ -49,6 +52,9 @@ export class Connection {
   private closed = false;
   private paused = false;
   private ended = false;
+  private closing = false;
+  /** The type of the request being answered. */
+  private current: string | undefined;
   private readonly gone = new AbortController();
 
   constructor(
@@ -93,15 +99,28 @@ export class Connection {
     this.socket.destroy();
   }
 
-  /** Ends the connection after the request being answered, if any. */
+  /** Ends the connection after the request being answered, if any; what was queued behind it is dropped. */
   closeWhenIdle(): void {
+    this.closing = true;
     for (const f of this.queue) if (f !== REFUSED) this.inFlight.give();
     this.queue.length = 0;
     this.queuedBytes = 0;
+    this.socket.pause();
     if (!this.processing) this.socket.end();
   }
 
+  /**
+   * Warden's drain: an idle connection, or one waiting in Link, Run or
+   * Stream (the job goes on; it can be linked again after the restart), is
+   * closed now; one answering anything else is closed once that is answered.
+   */
+  drain(): void {
+    if (!this.processing || (this.current !== undefined && WAITING.has(this.current))) this.close();
+    else this.closeWhenIdle();
+  }
+
   private onData(chunk: Buffer): void {
+    if (this.closing) return;
     let frames: Buffer[];
     try {
       frames = this.decoder.push(chunk);
@@ -128,17 +147,17 @@ export class Connection {
       this.paused = true;
       this.socket.pause();
     }
-    void this.drain();
+    void this.work();
   }
 
-  private async drain(): Promise<void> {
+  private async work(): Promise<void> {
     if (this.processing) return;
     this.processing = true;
     try {
       while (this.queue.length > 0 && !this.closed) {
         const frame = this.queue.shift()!;
         this.queuedBytes -= frame.length;
-        if (this.paused && this.queue.length < MAX_QUEUED / 2 && this.queuedBytes < MAX_QUEUED_BYTES / 2) {
+        if (this.paused && !this.closing && this.queue.length < MAX_QUEUED / 2 && this.queuedBytes < MAX_QUEUED_BYTES / 2) {
           this.paused = false;
           this.socket.resume();
         }
@@ -161,7 +180,8 @@ export class Connection {
       }
     } finally {
       this.processing = false;
-      if (this.ended && this.queue.length === 0 && !this.closed) this.socket.end();
+      this.current = undefined;
+      if ((this.ended || this.closing) && this.queue.length === 0 && !this.closed) this.socket.end();
     }
   }
 
@@ -176,6 +196,7 @@ export class Connection {
       return;
     }
     const started = Date.now();
+    this.current = request.name;
     const handle = (request.request as { handle?: string }).handle;
     let reply: Reply;
     try {

@@ -90,6 +90,27 @@ export class WardenServer {
     this.connections.add(conn);
   }
 
+  /**
+   * Stops accepting (the socket goes) and closes connections as Warden's
+   * drain does: at once when idle or waiting on a job, after their current
+   * request otherwise. Resolves when none is left, or after `timeoutMs`,
+   * when the rest are cut.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    const listening = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    await unlink(this.options.path).catch(() => {});
+    for (const c of this.connections) c.drain();
+    const deadline = Date.now() + timeoutMs;
+    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (this.connections.size > 0) {
+      this.options.logger.warn({ connections: this.connections.size }, "drain timed out; closing the rest");
+      for (const c of this.connections) c.close();
+    }
+    await listening;
+  }
+
   /** Stops accepting and closes every connection. */
   async close(): Promise<void> {
     const server = this.server;

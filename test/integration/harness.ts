@@ -76,6 +76,13 @@ export class TestDaemon {
     await exited;
   }
 
+  /** Sends `signal` and resolves when the daemon has exited. */
+  async signal(signal: NodeJS.Signals): Promise<void> {
+    const exited = new Promise((r) => this.child.once("exit", r));
+    this.child.kill(signal);
+    await exited;
+  }
+
   /** Starts the daemon again on the same config (after kill() or terminate()). */
   async restart(): Promise<void> {
     const started = await launch(this.configPath, this.socket, this.output);

@@ -126,3 +126,40 @@ describe("restart: records", () => {
     }
   });
 });
+
+describe("drain", () => {
+  for (const signal of ["SIGTERM", "SIGUSR2"] as const) {
+    it(`on ${signal}: finishes a Create under way, closes idle and Link connections, takes no new ones, and leaves jobs running`, async () => {
+      const daemon = await startDaemon();
+      try {
+        const c = await daemon.client();
+        const h = await c.create({ handle: "kept", grace_time: 600 });
+        const job = await c.spawn(h, "echo before; sleep 1; echo after");
+        const linker = await daemon.client();
+        const linking = linker.link(h, job).then(
+          () => "answered",
+          () => "closed",
+        );
+        const idle = await daemon.client();
+        const idleClosed = idle.closed().then(() => "closed");
+        const creator = await daemon.client();
+        const creating = creator.create({ handle: "during-drain", grace_time: 600 });
+        // The Create reaches the daemon (it then takes 80 ms or more) before the signal does.
+        await sleep(30);
+        const exited = daemon.signal(signal);
+        assert.equal(await creating, "during-drain", "the Create under way was answered");
+        assert.equal(await linking, "closed", "a Link is not waited for");
+        assert.equal(await idleClosed, "closed");
+        await exited;
+        await assert.rejects(daemon.client(), "no new connections once draining");
+        await daemon.restart();
+        const again = await daemon.client();
+        assert.deepEqual((await again.call("List")).handles.sort(), ["during-drain", "kept"]);
+        const done = await again.link(h, job);
+        assert.deepEqual([done.exit_status, done.stdout], [0, "before\nafter\n"], "the job ran on through the drain");
+      } finally {
+        await daemon.stop();
+      }
+    });
+  }
+});
