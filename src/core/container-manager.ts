@@ -799,8 +799,17 @@ export class ContainerManager {
     this.ids.generate(highestId);
     this.lastJobId = Math.max(this.lastJobId, highestJob);
     const live = new Map([...this.byHandle.values()].map((c) => [c.id, c.network]));
-    const orphans = await this.deps.network.removeOrphans(live);
-    if (orphans.length > 0) this.log.info({ ids: orphans }, "removed network leftovers of no container");
+    const liveIds = new Set(live.keys());
+    // What a daemon killed half-way through a create or a destroy left: processes first, then mounts, then the network.
+    const sweeps: Array<[string, () => Promise<string[]>]> = [
+      ["runtime", () => this.deps.runtime.removeOrphans(liveIds)],
+      ["filesystem", () => this.deps.filesystem.removeOrphans(liveIds)],
+      ["network", () => this.deps.network.removeOrphans(live)],
+    ];
+    for (const [what, sweep] of sweeps) {
+      const orphans = await sweep();
+      if (orphans.length > 0) this.log.info({ ids: orphans, what }, "removed leftovers of no container");
+    }
     return { recovered, removed };
   }
 

@@ -39,6 +39,8 @@ export interface NamespacePaths {
 
 /** One directory per container, named by its id. */
 export interface Depot {
+  /** The directory holding the containers' directories. */
+  readonly root: string;
   path(id: string): string;
   create(id: string): Promise<string>;
   remove(id: string): Promise<void>;
@@ -55,6 +57,8 @@ export interface Filesystem {
   unmount(id: string): Promise<void>;
   /** Removes the container's root and writable layer once its processes are gone; safe for a half-made or missing one. */
   remove(id: string): Promise<void>;
+  /** Unmounts roots of containers that are not live (left by a daemon killed half-way); returns their ids. */
+  removeOrphans(live: ReadonlySet<string>): Promise<string[]>;
 }
 
 export type RlimitName =
@@ -126,6 +130,8 @@ export interface Runtime {
   /** How many processes the container runs besides its init. */
   processCount(id: string): Promise<number>;
   spawn(id: string, job: JobSpec, meta: JobMeta): Promise<JobProcess>;
+  /** Removes the runtime's state, supervisors and cgroups of containers that are not live; returns their ids. */
+  removeOrphans(live: ReadonlySet<string>): Promise<string[]>;
   /** Whether the container's init still runs (after a daemon restart). */
   isRunning(id: string): Promise<boolean>;
   /** The jobs a container has, found again from what their supervisors left. */

@@ -6,7 +6,7 @@ import { isContainerId } from "../core/container-id.js";
 import type { Depot } from "../core/interfaces.js";
 
 export class DirectoryDepot implements Depot {
-  constructor(private readonly root: string) {}
+  constructor(readonly root: string) {}
 
   path(id: string): string {
     if (!isContainerId(id)) throw new Error(`not a container id: ${JSON.stringify(id)}`);

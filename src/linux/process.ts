@@ -58,3 +58,14 @@ export async function descendants(pid: number): Promise<number[]> {
   }
   return out;
 }
+
+/** Every process's pid and argv, from /proc (processes that vanish meanwhile are skipped). */
+export async function processes(): Promise<Array<{ pid: number; argv: string[] }>> {
+  const out: Array<{ pid: number; argv: string[] }> = [];
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const cmdline = await readFile(`/proc/${name}/cmdline`, "utf8").catch(() => "");
+    if (cmdline) out.push({ pid: Number(name), argv: cmdline.split("\0").filter((a, i, all) => a !== "" || i < all.length - 1) });
+  }
+  return out;
+}

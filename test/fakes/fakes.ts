@@ -112,6 +112,14 @@ export class FakeRuntime implements Runtime {
     return this.containers.has(id) && !this.deadInits.has(id);
   }
 
+  /** Runtime state of containers the core does not know (a create cut short, say). */
+  readonly strays = new Set<string>();
+  async removeOrphans(live: ReadonlySet<string>): Promise<string[]> {
+    const gone = [...this.strays].filter((id) => !live.has(id));
+    for (const id of gone) this.strays.delete(id);
+    return gone;
+  }
+
   async jobs(id: string): Promise<RecoveredJob[]> {
     return (this.jobsOf.get(id) ?? []).filter((j) => !j.process.removed);
   }
@@ -163,7 +171,13 @@ export class FakeNetwork implements Network {
     return { network: `/netns/${id}`, user: `/userns/${id}` };
   }
 
+  /** Fails the next destroy (once), as a kernel refusing to let go of an interface would. */
+  failDestroyOnce: Error | undefined;
+
   async destroy(id: string, known?: KnownNetworkRules): Promise<void> {
+    const fail = this.failDestroyOnce;
+    this.failDestroyOnce = undefined;
+    if (fail) throw fail;
     this.created.delete(id);
     this.destroyed.push({ id, known });
   }
@@ -281,10 +295,18 @@ export class FakeFilesystem implements Filesystem {
     this.prepared.delete(id);
     this.removed.push(id);
   }
+
+  orphanMounts: string[] = [];
+  async removeOrphans(live: ReadonlySet<string>): Promise<string[]> {
+    const gone = this.orphanMounts.filter((id) => !live.has(id));
+    this.orphanMounts = this.orphanMounts.filter((id) => live.has(id));
+    return gone;
+  }
 }
 
 export class FakeDepot implements Depot {
   readonly dirs = new Set<string>();
+  readonly root = "/depot";
 
   path(id: string): string {
     return `/depot/${id}`;

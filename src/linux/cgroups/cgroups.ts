@@ -17,6 +17,38 @@ export interface ContainerCgroups extends Omit<Limits, "watchOom"> {
   oomKills(id: string): Promise<number>;
   /** Removes the parent cgroup in every hierarchy once it is empty. */
   removeParent(): Promise<void>;
+  /** Names of the container cgroups under the parent, in any hierarchy. */
+  ids(): Promise<string[]>;
+  /** Kills what is left in a container's cgroup and removes it from every hierarchy. */
+  remove(id: string): Promise<void>;
+}
+
+async function subdirs(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
+// Frozen, nothing forks away; killed, thawed so the kills land; then the
+// directories go once the kernel has seen the processes die.
+async function killAndRemove(cgroups: ContainerCgroups, id: string, dirs: string[]): Promise<void> {
+  const pids = await cgroups.procs(id);
+  if (pids.length > 0) {
+    await cgroups.freeze(id).catch(() => {});
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone already
+      }
+    }
+    await cgroups.thaw(id).catch(() => {});
+    const deadline = Date.now() + FREEZE_TIMEOUT_MS;
+    while ((await cgroups.procs(id)).length > 0 && Date.now() < deadline) await sleep(10);
+  }
+  for (const dir of dirs) await rmdirIfPresent(dir);
 }
 
 /** What v1 reports for "no limit" (PAGE_COUNTER_MAX pages); v2's "max" is reported as the same. */
@@ -153,6 +185,19 @@ export class CgroupsV1 implements ContainerCgroups {
       await rmdirIfPresent(join(this.root, controller, this.parent));
     }
   }
+
+  async ids(): Promise<string[]> {
+    const found = new Set<string>();
+    for (const controller of await subdirs(this.root)) {
+      for (const id of await subdirs(join(this.root, controller, this.parent))) found.add(id);
+    }
+    return [...found];
+  }
+
+  async remove(id: string): Promise<void> {
+    const dirs = (await subdirs(this.root)).map((c) => join(this.root, c, this.parent, id));
+    await killAndRemove(this, id, dirs);
+  }
 }
 
 // cpu.shares (2..262144, default 1024) and cpu.weight (1..10000, default
@@ -268,6 +313,14 @@ export class CgroupsV2 implements ContainerCgroups {
 
   async removeParent(): Promise<void> {
     await rmdirIfPresent(join(this.root, this.parent));
+  }
+
+  ids(): Promise<string[]> {
+    return subdirs(join(this.root, this.parent));
+  }
+
+  async remove(id: string): Promise<void> {
+    await killAndRemove(this, id, [join(this.root, this.parent, id)]);
   }
 }
 

@@ -5,7 +5,9 @@ import { chmod, lchown, mkdir, stat } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { errors } from "../../core/errors.js";
 import type { ContainerSpec, Depot, Filesystem } from "../../core/interfaces.js";
+import { isContainerId } from "../../core/container-id.js";
 import { CommandError, run } from "../command.js";
+import { parseMountInfo } from "../mountinfo.js";
 import type { RuntimeMountNamespace } from "../runtime/mount-namespace.js";
 import type { IdMap } from "../security/id-map.js";
 import { writeContainerFiles } from "./container-files.js";
@@ -91,6 +93,20 @@ export class OverlayFilesystem implements Filesystem {
   async remove(id: string): Promise<void> {
     await this.unmount(id);
     await this.volumes.remove(this.depot.path(id));
+  }
+
+  async removeOrphans(live: ReadonlySet<string>): Promise<string[]> {
+    const { stdout } = await run(this.ns.wrap(["cat", "/proc/self/mountinfo"], "/"));
+    const prefix = `${this.depot.root.replace(/\/+$/, "")}/`;
+    const orphans: string[] = [];
+    for (const m of parseMountInfo(stdout)) {
+      if (!m.mountPoint.startsWith(prefix)) continue;
+      const [id, leaf, ...rest] = m.mountPoint.slice(prefix.length).split("/");
+      if (leaf !== "rootfs" || rest.length > 0 || !isContainerId(id) || live.has(id)) continue;
+      await this.unmount(id);
+      orphans.push(id);
+    }
+    return orphans;
   }
 }
 

@@ -19,7 +19,7 @@ import type {
   StopSignal,
 } from "../../core/interfaces.js";
 import type { ContainerCgroups } from "../cgroups/cgroups.js";
-import { descendants, isAlive, readPidFile, signal } from "../process.js";
+import { descendants, isAlive, processes, readPidFile, signal } from "../process.js";
 import { readHardLimits, type HardLimits } from "../rlimits.js";
 import type { IdMap } from "../security/id-map.js";
 import type { OciSeccomp } from "../security/seccomp.js";
@@ -173,6 +173,40 @@ export class LinuxRuntime implements Runtime {
       },
       (pid) => this.killJobTree(id, pid),
     );
+  }
+
+  /**
+   * Removes what of the runtime's belongs to no live container: entries in
+   * the runtime's state, supervisors (conmon) still running for them, their
+   * cgroups (killing what is left inside) and conmon's socket links. A daemon
+   * killed half-way through a create or a destroy leaves such things.
+   */
+  async removeOrphans(live: ReadonlySet<string>): Promise<string[]> {
+    const removed = new Set<string>();
+    const { oci, cgroups, socketDir } = this.options;
+    for (const id of await oci.list().catch(() => [] as string[])) {
+      if (live.has(id)) continue;
+      await oci.forceDelete(id);
+      removed.add(id);
+    }
+    // Ours are the supervisors that drive our runtime with our state root.
+    const ourRoot = oci.globalArgs[0];
+    for (const { pid, argv } of await processes()) {
+      if (!argv[0]?.endsWith("conmon") || !argv.includes(ourRoot)) continue;
+      const id = argv[argv.indexOf("-c") + 1];
+      if (id === undefined || live.has(id)) continue;
+      signal(pid, "SIGKILL");
+      removed.add(id);
+    }
+    for (const id of await cgroups.ids()) {
+      if (live.has(id)) continue;
+      await cgroups.remove(id);
+      removed.add(id);
+    }
+    for (const name of await readdir(socketDir).catch(() => [] as string[])) {
+      if (!live.has(name)) await rm(join(socketDir, name), { force: true, recursive: true });
+    }
+    return [...removed];
   }
 
   /** The init's pid file names a live process that is our init, not a pid reused since (after a reboot, say). */

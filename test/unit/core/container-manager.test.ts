@@ -658,6 +658,21 @@ describe("container manager: limits", () => {
   });
 });
 
+describe("container manager: a destroy that fails part-way", () => {
+  it("keeps the container listed with a clear error, and a second destroy completes it", async () => {
+    const m = manager();
+    const h = await m.create({ handle: "stuck", bindMounts: [] });
+    network.failDestroyOnce = new WardenError("COMMAND_FAILED", "command exited with failure", "Cannot find device");
+    await assert.rejects(m.destroy(h), { message: "command exited with failure" });
+    assert.deepEqual(m.list(), ["stuck"], "still listed, so it can be destroyed again");
+    assert.equal(depot.dirs.size, 1, "its directory is kept until the rest is gone");
+    await m.destroy(h);
+    assert.deepEqual(m.list(), []);
+    assert.equal(depot.dirs.size, 0);
+    assert.equal(network.created.size, 0);
+  });
+});
+
 describe("container manager: recovery after a restart", () => {
   // A second manager over the same machine and records is the restarted daemon.
   const roomy = { uidPoolSize: 10 };
@@ -667,6 +682,19 @@ describe("container manager: recovery after a restart", () => {
       { runtime, network, limits, copier, diskQuota: quota, filesystem: fs, depot, state, logSink, logger: nullLogger },
     );
   }
+
+  it("sweeps runtime state and mounts of containers it does not know, keeping the live ones", async () => {
+    const m = manager(roomy);
+    await m.create({ handle: "a", bindMounts: [] });
+    const idA = [...depot.dirs][0];
+    runtime.strays.add("0000000stray");
+    runtime.strays.add(idA);
+    fs.orphanMounts.push("0000000stra2", idA);
+    const r = restarted();
+    assert.deepEqual(await r.recover(), { recovered: 1, removed: 0 });
+    assert.deepEqual([...runtime.strays], [idA], "the live container's runtime state stays");
+    assert.deepEqual(fs.orphanMounts, [idA], "the live container's root stays mounted");
+  });
 
   it("takes containers back with their handle, state, network, uid, rules, limits and events", async () => {
     const m = manager(roomy);
