@@ -130,6 +130,8 @@ const securitySchema = z
   });
 
 const healthCheckSchema = z.strictObject({ port: z.number().int().min(0).max(65535).optional() });
+// Ours: Prometheus text on 127.0.0.1:<port>/metrics.
+const metricsSchema = z.strictObject({ port: z.number().int().min(0).max(65535).optional() });
 
 export const configSchema = z.strictObject({
   server: serverSchema.prefault({}),
@@ -138,6 +140,7 @@ export const configSchema = z.strictObject({
   network: networkSchema.prefault({}),
   port: portSchema.prefault({}),
   health_check_server: healthCheckSchema.prefault({}),
+  metrics: metricsSchema.prefault({}),
   security: securitySchema.prefault({}),
 }).refine(
   (c) => !c.security.user_namespace || c.user.pool_start_uid + c.user.pool_size <= c.security.uid_map_size,

@@ -5,6 +5,7 @@ import { Container, type InfoResult } from "./container.js";
 import { ContainerIdGenerator } from "./container-id.js";
 import { errors } from "./errors.js";
 import type {
+  MetricsSink,
   BandwidthLimit,
   BandwidthStat,
   BindMount,
@@ -69,6 +70,14 @@ export interface ManagerDeps {
   logSink?: JobLogSink;
   logger: Logger;
   ids?: ContainerIdGenerator;
+  metrics?: MetricsSink;
+}
+
+/** How many of what there are now, for metrics. */
+export interface ManagerStats {
+  containers: Record<"active" | "stopped", number>;
+  jobs: { running: number; finished: number };
+  pools: Record<"networks" | "uids" | "ports", { size: number; inUse: number }>;
 }
 
 export interface CreateOptions {
@@ -294,6 +303,7 @@ export class ContainerManager {
     };
     const log = this.log.child({ handle: finalHandle, id });
     const phases = new PhaseTimer();
+    const started = Date.now();
     // Undone in reverse on failure, so a failed create leaves nothing behind.
     const undo: Array<() => Promise<void>> = [];
     try {
@@ -321,9 +331,11 @@ export class ContainerManager {
       if (conn !== undefined && this.openConnections.has(conn)) this.reference(c, conn);
       else this.startGraceTimer(c);
       log.info({ ...phases.summary(), uid, rootfs: spec.rootfs, network: network.subnet }, "container created");
+      this.deps.metrics?.containerCreated((Date.now() - started) / 1000);
       return finalHandle;
     } catch (err) {
       log.warn({ err: String(err), detail: (err as { detail?: string }).detail }, "create failed; undoing");
+      this.deps.metrics?.createFailed();
       for (const step of undo.reverse()) {
         await step().catch((e) => log.error({ err: String(e) }, "cleanup after failed create failed"));
       }
@@ -429,6 +441,7 @@ export class ContainerManager {
     if (c.destroying) return c.destroying;
     const log = this.log.child({ handle: c.handle, id: c.id });
     const phases = new PhaseTimer();
+    const started = Date.now();
     if (c.graceTimer) clearTimeout(c.graceTimer);
     c.graceTimer = undefined;
     c.obituary = this.infoOf(c);
@@ -467,6 +480,7 @@ export class ContainerManager {
       c.state = "destroyed";
       this.byHandle.delete(c.handle);
       log.info(phases.summary(), "container destroyed");
+      this.deps.metrics?.containerDestroyed((Date.now() - started) / 1000);
     })();
     c.destroying = work;
     work.catch((err) => {
@@ -474,6 +488,7 @@ export class ContainerManager {
       c.destroying = undefined;
       c.obituary = undefined;
       log.error({ err: String(err) }, "destroy failed");
+      this.deps.metrics?.destroyFailed();
     });
     return work;
   }
@@ -674,6 +689,7 @@ export class ContainerManager {
   private onOom(c: Container): void {
     if (c.state === "destroyed" || c.destroying) return;
     c.addEvent(OOM_EVENT);
+    this.deps.metrics?.outOfMemory();
     this.persist(c).catch(() => {});
     this.log.warn({ handle: c.handle, id: c.id }, "out of memory");
     if (c.state === "active") {
@@ -873,6 +889,24 @@ export class ContainerManager {
 
   get containerCount(): number {
     return this.byHandle.size;
+  }
+
+  stats(): ManagerStats {
+    const containers = { active: 0, stopped: 0 };
+    const jobs = { running: 0, finished: 0 };
+    for (const c of this.byHandle.values()) {
+      if (c.state === "active" || c.state === "stopped") containers[c.state]++;
+      for (const job of c.jobs.values()) jobs[job.running ? "running" : "finished"]++;
+    }
+    return {
+      containers,
+      jobs,
+      pools: {
+        networks: { size: this.subnets.size, inUse: this.subnets.inUse },
+        uids: { size: this.uids.size, inUse: this.uids.inUse },
+        ports: { size: this.ports.size, inUse: this.ports.inUse },
+      },
+    };
   }
 
   /** Stops reaping and creating; resolves once creates under way have finished. Containers go on running. */

@@ -312,3 +312,12 @@ export interface Logger {
   error(obj: object, msg?: string): void;
   child(bindings: Record<string, unknown>): Logger;
 }
+
+/** What the core reports as it happens, for metrics. */
+export interface MetricsSink {
+  containerCreated(seconds: number): void;
+  containerDestroyed(seconds: number): void;
+  createFailed(): void;
+  destroyFailed(): void;
+  outOfMemory(): void;
+}

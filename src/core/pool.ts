@@ -31,6 +31,11 @@ export class Pool<T> {
     return this.known.size;
   }
 
+  /** Items handed out and not yet given back. */
+  get inUse(): number {
+    return this.taken.size;
+  }
+
   get available(): number {
     const now = this.clock.now();
     return this.free.filter((s) => s.availableAt <= now).length;

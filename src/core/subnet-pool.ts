@@ -44,6 +44,10 @@ export class SubnetPool {
     return this.pool.size;
   }
 
+  get inUse(): number {
+    return this.pool.inUse;
+  }
+
   acquire(): ContainerNetwork {
     const network = this.pool.acquire();
     if (network === undefined) throw errors.networkUnavailable();

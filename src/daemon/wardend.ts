@@ -28,6 +28,7 @@ import { createLogger } from "../log.js";
 import { Dispatcher } from "../server/dispatch.js";
 import { WardenServer } from "../server/server.js";
 import { startHealthCheck } from "./health-check.js";
+import { PrometheusMetrics } from "./metrics.js";
 import { checkTools, hostPaths, SetupError, setUpHost, tearDownHost } from "./host-setup.js";
 import { join } from "node:path";
 import { ShiftedRootfs } from "../linux/fs/shifted-rootfs.js";
@@ -111,7 +112,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     reuseCompiledSeccomp: server.runtime === "crun",
   });
   const bases = idMap ? new ShiftedRootfs(join(server.container_depot_path, ".rootfs"), idMap, log) : undefined;
-  const manager = new ContainerManager(
+  // Read at scrape time only, once the manager exists.
+  const metrics = config.metrics.port !== undefined ? new PrometheusMetrics(() => manager.stats()) : undefined;
+  const manager: ContainerManager = new ContainerManager(
     {
       defaultRootfs: server.container_rootfs_path,
       graceTime: server.container_grace_time,
@@ -144,6 +147,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       state,
       logSink: new SyslogJobLogSink(server.syslog_socket, log),
       logger: log,
+      metrics,
     },
   );
   const { recovered, removed } = await manager.recover();
@@ -160,6 +164,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   });
   await wardenServer.listen();
   const health = config.health_check_server.port ? await startHealthCheck(config.health_check_server.port) : undefined;
+  const metricsServer = metrics && config.metrics.port !== undefined ? await metrics.listen(config.metrics.port) : undefined;
   if (server.pidfile) writeFileSync(server.pidfile, `${process.pid}\n`);
   log.info(
     {
@@ -181,6 +186,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
         await wardenServer.drain(server.drain_timeout * 1000);
         await manager.shutdown();
         health?.close();
+        metricsServer?.close();
         if (server.pidfile) rmSync(server.pidfile, { force: true });
         if (manager.containerCount === 0) {
           await state.clearCounters();
