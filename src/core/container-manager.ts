@@ -56,6 +56,8 @@ export interface ManagerConfig {
 /** What Info reports for a container without a bandwidth limit, as Warden did. */
 export const NO_BANDWIDTH_LIMIT = 4294967295;
 export const OOM_EVENT = "out of memory";
+/** Containers recovered at once after a restart. */
+const RECOVERY_CONCURRENCY = 8;
 
 export interface ManagerDeps {
   runtime: Runtime;
@@ -778,7 +780,9 @@ export class ContainerManager {
     let removed = 0;
     let highestId = 0n;
     let highestJob = await state.loadCounter("job-ids");
-    for (const id of await depot.list()) {
+    // Containers come back side by side: each is mostly waiting on files and
+    // tools, and a host with hundreds of them should not wait on each in turn.
+    const recoverOne = async (id: string): Promise<void> => {
       const log = this.log.child({ id });
       let c: Container;
       try {
@@ -790,7 +794,7 @@ export class ContainerManager {
         log.warn({ err: String(err instanceof Error ? err.message : err) }, "removing a container that cannot be recovered");
         await this.removeLeftover(id);
         removed++;
-        continue;
+        return;
       }
       try {
         if (!(await this.deps.runtime.isRunning(id))) throw new Error("its init is no longer running");
@@ -798,6 +802,7 @@ export class ContainerManager {
         try {
           highestJob = Math.max(highestJob, await this.restore(c));
         } catch (err) {
+          this.byHandle.delete(c.handle);
           this.unclaim(c);
           throw err;
         }
@@ -805,13 +810,19 @@ export class ContainerManager {
         log.warn({ handle: c.handle, err: String(err instanceof Error ? err.message : err) }, "removing a container that cannot be recovered");
         await this.removeLeftover(id, c);
         removed++;
-        continue;
+        return;
       }
       const value = decodeContainerId(id) ?? 0n;
       if (value > highestId) highestId = value;
       recovered++;
       log.info({ handle: c.handle, state: c.state, jobs: c.jobs.size }, "container recovered");
-    }
+    };
+    const ids = await depot.list();
+    let next = 0;
+    const workers = Array.from({ length: Math.min(RECOVERY_CONCURRENCY, ids.length) }, async () => {
+      while (next < ids.length) await recoverOne(ids[next++]);
+    });
+    await Promise.all(workers);
     this.ids.generate(highestId);
     this.lastJobId = Math.max(this.lastJobId, highestJob);
     const live = new Map([...this.byHandle.values()].map((c) => [c.id, c.network]));
@@ -841,6 +852,8 @@ export class ContainerManager {
       if (rule.fromPool) this.ports.acquireSpecific(rule.hostPort);
       this.forwarded.set(rule.hostPort, c);
     }
+    // Its handle is its own from here: a second record with the same one is refused above.
+    this.byHandle.set(c.handle, c);
   }
 
   private unclaim(c: Container): void {
@@ -869,7 +882,6 @@ export class ContainerManager {
       this.adoptJob(c, found.jobId, found.process, found.meta, true);
       highest = Math.max(highest, found.jobId);
     }
-    this.byHandle.set(c.handle, c);
     c.stopWatchingOom = limits.watchOom(c.id, () => this.onOom(c));
     this.startGraceTimer(c);
     return highest;

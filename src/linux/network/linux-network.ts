@@ -15,6 +15,7 @@ import type {
 import { CommandError, run } from "../command.js";
 import type { IdMap } from "../security/id-map.js";
 import { NamespacedLinks } from "./links.js";
+import { NftBatcher } from "./nft-batch.js";
 import { idOfChain } from "./names.js";
 import { baseRuleset, netInScript, netOutScript, removeScript, restoreScript, type FirewallConfig } from "./nftables.js";
 import { Shaper } from "./shaper.js";
@@ -60,8 +61,10 @@ export class LinuxNetwork implements Network {
     return this.options.firewall.table;
   }
 
+  private readonly batcher = new NftBatcher();
+
   private nft(script: string): Promise<unknown> {
-    return run(["nft", "-f", "-"], { input: script });
+    return this.batcher.run(script);
   }
 
   /** Forwarding on, and the table's shared chains (re)written. */
