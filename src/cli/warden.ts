@@ -1,35 +1,40 @@
-// warden: the command-line client. `warden [--socket PATH] -- COMMAND --field value ...`
-// sends one request and prints the response as `field : value` lines.
-// `run` is Spawn + Stream, with the job's output live on stdout and stderr
-// and its exit status as ours.
-import { ServerError, WardenClient } from "../client/client.js";
-import { commandNames, encodeRequest, type CommandName, type Requests } from "../protocol/messages.js";
-import {
-  CommandError,
-  commandFor,
-  formatResponse,
-  missingRequired,
-  parseFlags,
-  requestType,
-  responseType,
-  snakeCase,
-} from "./grammar.js";
+// warden: the command-line client, in Warden's grammar.
+//
+//   warden [--socket PATH] [--trace] [--exit_on_error] [--json]            the warden> prompt
+//   warden [--socket PATH] [--json] -- COMMAND --field value ...           one command
+//   warden rootfs build [default|debian] [DIR] [--force] [--suite S]        a root filesystem
+//
+// Responses print as `field : value` lines (or JSON with --json); `run` is
+// Spawn + Stream, with the job's output live and its exit status as ours.
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { WardenClient } from "../client/client.js";
+import { main as rootfsMain } from "../rootfs/cli.js";
+import { execute, UnreachableError } from "./execute.js";
+import { repl } from "./repl.js";
 
-const USAGE = `usage: warden [--socket PATH] -- COMMAND [--field value ...]
+const USAGE = `usage: warden [--socket PATH] [--trace] [--exit_on_error] [--json] [--help] [-- COMMAND ARGS...]
+       warden rootfs build [default|debian] [DIR] [--force] [--suite SUITE] [--mirror URL]
 
-commands: ${commandNames().map(snakeCase).join(", ")}
-flags are the request's field names: --handle h --script "echo hi"; nested with '.', repeated with [i]:
-  create --bind_mounts[0].src_path /a --bind_mounts[0].dst_path /b --bind_mounts[0].mode RW
-  run --handle h --script 'echo hi' --privileged --rlimits.nofile 1024
+Without a command, warden opens the interactive warden> prompt (tab completes commands and flags;
+history in ~/.warden-history). 'warden -- help' lists the commands, 'warden -- COMMAND --help' a
+command's flags. Flags are the request's field names: --handle h --script "echo hi"; nested with
+'.', repeated with [i]:
+  warden -- create --bind_mounts[0].src_path /a --bind_mounts[0].dst_path /b --bind_mounts[0].mode RW
+  warden -- run --handle h --script 'echo hi' --privileged --rlimits.nofile 1024
 `;
 
 export async function main(argv: string[]): Promise<number> {
-  let socket = "/tmp/warden.sock";
+  if (argv[0] === "rootfs") return rootfs(argv.slice(1));
+  const options = { socket: "/tmp/warden.sock", trace: false, exitOnError: false, json: false };
   const dashes = argv.indexOf("--");
   const globals = dashes < 0 ? argv : argv.slice(0, dashes);
   for (let i = 0; i < globals.length; i++) {
     const flag = globals[i];
-    if (flag === "--socket" && globals[i + 1]) socket = globals[++i];
+    if (flag === "--socket" && globals[i + 1] !== undefined) options.socket = globals[++i];
+    else if (flag === "--trace") options.trace = true;
+    else if (flag === "--exit_on_error") options.exitOnError = true;
+    else if (flag === "--json") options.json = true;
     else if (flag === "--help" || flag === "-h") {
       process.stdout.write(USAGE);
       return 0;
@@ -39,8 +44,13 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   if (dashes < 0) {
-    process.stderr.write(`warden: the interactive mode is not available yet; give a command after --\n${USAGE}`);
-    return 2;
+    return repl({
+      ...options,
+      historyFile: process.env.WARDEN_HISTORY ?? join(homedir(), ".warden-history"),
+      input: process.stdin,
+      output: process.stdout,
+      errorOutput: process.stderr,
+    });
   }
   const words = argv.slice(dashes + 1);
   if (words.includes("--")) {
@@ -51,52 +61,36 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(USAGE);
     return 2;
   }
-  let command: CommandName;
-  let request: Record<string, unknown>;
+  if (options.trace) process.stdout.write(`+ ${words.join(" ")}\n`);
+  let client: WardenClient | undefined;
+  const connect = async () => {
+    try {
+      client ??= await WardenClient.connect(options.socket);
+      return client;
+    } catch (err) {
+      throw new UnreachableError(`warden: cannot connect to ${options.socket} (is wardend running?): ${(err as Error).message}`);
+    }
+  };
+  const io = { stdout: (t: string) => process.stdout.write(t), stderr: (t: string) => process.stderr.write(t) };
   try {
-    command = commandFor(words[0]);
-    request = parseFlags(command, words.slice(1));
-    const type = requestType(command);
-    const missing = missingRequired(type, request);
-    if (missing) throw new CommandError(`Missing required flag: '--${missing}'.`);
-    const problem = type.verify(request);
-    if (problem) throw new CommandError(problem);
-    // Check required fields the way the server will, before sending.
-    encodeRequest(command, type.fromObject(request) as Partial<Requests[typeof command]>);
+    return await execute(words, connect, io, { json: options.json });
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n`);
-    return 2;
-  }
-  let client: WardenClient;
-  try {
-    client = await WardenClient.connect(socket);
-  } catch (err) {
-    process.stderr.write(`warden: cannot connect to ${socket}: ${(err as Error).message}\n`);
-    return 1;
-  }
-  try {
-    if (command === "Run") return await runCommand(client, request);
-    const typed = requestType(command).fromObject(request) as Partial<Requests[typeof command]>;
-    const response = await client.call(command, typed);
-    const lines = formatResponse(responseType(command), response);
-    if (lines.length > 0) process.stdout.write(`${lines.join("\n")}\n`);
-    return 0;
-  } catch (err) {
-    process.stderr.write(`${err instanceof ServerError ? err.message : (err as Error).message}\n`);
+    process.stderr.write(`${err instanceof UnreachableError ? err.message : `warden: ${(err as Error).message}`}\n`);
     return 1;
   } finally {
-    client.close();
+    client?.close();
   }
 }
 
-async function runCommand(client: WardenClient, request: Record<string, unknown>): Promise<number> {
-  const spawn = requestType("Spawn").fromObject(request) as Partial<Requests["Spawn"]>;
-  const jobId = (await client.call("Spawn", spawn)).job_id;
-  let status = 255;
-  for await (const frame of client.stream(String(request.handle), jobId)) {
-    if (frame.name === "stdout") process.stdout.write(frame.data);
-    else if (frame.name === "stderr") process.stderr.write(frame.data);
-    if (Object.prototype.hasOwnProperty.call(frame, "exit_status")) status = frame.exit_status;
+// `warden rootfs build [default|debian] [DIR] ...`: the default goes where wardend looks for it.
+function rootfs(argv: string[]): Promise<number> {
+  if (argv[0] !== "build") {
+    process.stderr.write("usage: warden rootfs build [default|debian] [DIR] [--force] [--suite SUITE] [--mirror URL]\n");
+    return Promise.resolve(2);
   }
-  return status;
+  const rest = argv.slice(1);
+  const kind = rest[0] === "default" || rest[0] === "debian" ? rest.shift()! : "default";
+  const hasDir = rest[0] !== undefined && !rest[0].startsWith("--");
+  const dir = hasDir ? rest.shift()! : kind === "default" ? "/var/lib/warden/rootfs" : "/var/lib/warden/debian";
+  return rootfsMain([kind, dir, ...rest]);
 }

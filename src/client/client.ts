@@ -10,6 +10,7 @@ import {
   type CommandName,
   type Requests,
   type Responses,
+  toLong,
   warden,
 } from "../protocol/messages.js";
 
@@ -41,13 +42,40 @@ const MAX_RESPONSE_FRAME = 1024 * 1024 * 1024;
 
 export type StreamResponse = warden.StreamResponse;
 
+/** Where a daemon listens: a unix socket's path, or a TCP host and port. */
+export type Endpoint = string | { host: string; port: number };
+
+function open(endpoint: Endpoint): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = typeof endpoint === "string" ? createConnection(endpoint) : createConnection(endpoint);
+    socket.once("connect", () => {
+      socket.off("error", reject);
+      resolve(socket);
+    });
+    socket.once("error", reject);
+  });
+}
+
 export class WardenClient {
   private readonly waiters: Waiter[] = [];
-  private readonly decoder = new FrameDecoder(MAX_RESPONSE_FRAME);
+  private decoder = new FrameDecoder(MAX_RESPONSE_FRAME);
   private closedError: Error | undefined;
 
-  private constructor(private readonly socket: Socket) {
+  private constructor(
+    private socket: Socket,
+    readonly endpoint: Endpoint,
+  ) {
+    this.attach(socket);
+  }
+
+  /** Connects to a unix socket path (Warden's default is /tmp/warden.sock) or to { host, port }. */
+  static async connect(endpoint: Endpoint = "/tmp/warden.sock"): Promise<WardenClient> {
+    return new WardenClient(await open(endpoint), endpoint);
+  }
+
+  private attach(socket: Socket): void {
     socket.on("data", (chunk) => {
+      if (socket !== this.socket) return;
       let frames: Buffer[];
       try {
         frames = this.decoder.push(chunk);
@@ -62,19 +90,29 @@ export class WardenClient {
         if (waiter.onFrame(frame)) this.waiters.shift();
       }
     });
-    socket.on("error", (err) => this.fail(err));
-    socket.on("close", () => this.fail(new ConnectionClosedError()));
+    socket.on("error", (err) => socket === this.socket && this.fail(err));
+    socket.on("close", () => socket === this.socket && this.fail(new ConnectionClosedError()));
   }
 
-  static connect(path: string): Promise<WardenClient> {
-    return new Promise((resolve, reject) => {
-      const socket = createConnection(path);
-      socket.once("connect", () => {
-        socket.off("error", reject);
-        resolve(new WardenClient(socket));
-      });
-      socket.once("error", reject);
-    });
+  /** Whether the connection is up (false once the server or we closed it). */
+  get connected(): boolean {
+    return this.closedError === undefined;
+  }
+
+  /**
+   * Opens a new connection to the same endpoint, as Warden's client's
+   * `reconnect`. Requests still waiting on the old one fail with
+   * ConnectionClosedError; their jobs go on in the daemon and can be linked again.
+   */
+  async reconnect(): Promise<void> {
+    const old = this.socket;
+    const socket = await open(this.endpoint);
+    this.fail(new ConnectionClosedError());
+    this.socket = socket;
+    this.decoder = new FrameDecoder(MAX_RESPONSE_FRAME);
+    this.closedError = undefined;
+    this.attach(socket);
+    old.destroy();
   }
 
   private fail(err: Error): void {
@@ -155,13 +193,36 @@ export class WardenClient {
     }
   }
 
-  // Conveniences for the common calls.
+  // One method per command. The request's fields as an object (names as in
+  // warden.proto); the response as its typed object, or the one value it
+  // is there for (Create's handle, Spawn's job id, List's handles).
+
+  async ping(): Promise<void> {
+    await this.call("Ping");
+  }
+
+  async echo(message: string): Promise<string> {
+    return (await this.call("Echo", { message })).message;
+  }
+
+  async list(): Promise<string[]> {
+    return (await this.call("List")).handles;
+  }
+
   async create(request: Partial<Requests["Create"]> = {}): Promise<string> {
     return (await this.call("Create", request)).handle;
   }
 
-  run(handle: string, script: string, options: Partial<Requests["Run"]> = {}): Promise<Responses["Run"]> {
-    return this.call("Run", { handle, script, ...options });
+  info(handle: string): Promise<Responses["Info"]> {
+    return this.call("Info", { handle });
+  }
+
+  async stop(handle: string, options: Partial<Requests["Stop"]> = {}): Promise<void> {
+    await this.call("Stop", { handle, ...options });
+  }
+
+  async destroy(handle: string): Promise<void> {
+    await this.call("Destroy", { handle });
   }
 
   async spawn(handle: string, script: string, options: Partial<Requests["Spawn"]> = {}): Promise<number> {
@@ -172,8 +233,41 @@ export class WardenClient {
     return this.call("Link", { handle, job_id: jobId });
   }
 
-  async destroy(handle: string): Promise<void> {
-    await this.call("Destroy", { handle });
+  run(handle: string, script: string, options: Partial<Requests["Run"]> = {}): Promise<Responses["Run"]> {
+    return this.call("Run", { handle, script, ...options });
+  }
+
+  netIn(handle: string, options: Partial<Requests["NetIn"]> = {}): Promise<Responses["NetIn"]> {
+    return this.call("NetIn", { handle, ...options });
+  }
+
+  async netOut(handle: string, options: Partial<Requests["NetOut"]>): Promise<void> {
+    await this.call("NetOut", { handle, ...options });
+  }
+
+  async copyIn(handle: string, srcPath: string, dstPath: string): Promise<void> {
+    await this.call("CopyIn", { handle, src_path: srcPath, dst_path: dstPath });
+  }
+
+  async copyOut(handle: string, srcPath: string, dstPath: string, owner?: string): Promise<void> {
+    await this.call("CopyOut", { handle, src_path: srcPath, dst_path: dstPath, ...(owner === undefined ? {} : { owner }) });
+  }
+
+  /** Sets the limit when given; answers with the limit in force either way. */
+  limitMemory(handle: string, limitInBytes?: number | bigint): Promise<Responses["LimitMemory"]> {
+    return this.call("LimitMemory", { handle, ...(limitInBytes === undefined ? {} : { limit_in_bytes: toLong(limitInBytes) }) });
+  }
+
+  limitDisk(handle: string, limits: Partial<Requests["LimitDisk"]> = {}): Promise<Responses["LimitDisk"]> {
+    return this.call("LimitDisk", { handle, ...limits });
+  }
+
+  limitBandwidth(handle: string, rate: number | bigint, burst: number | bigint): Promise<Responses["LimitBandwidth"]> {
+    return this.call("LimitBandwidth", { handle, rate: toLong(rate), burst: toLong(burst) });
+  }
+
+  limitCpu(handle: string, limitInShares?: number | bigint): Promise<Responses["LimitCpu"]> {
+    return this.call("LimitCpu", { handle, ...(limitInShares === undefined ? {} : { limit_in_shares: toLong(limitInShares) }) });
   }
 
   close(): void {

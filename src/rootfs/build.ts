@@ -77,7 +77,7 @@ export async function isStaticElf(path: string): Promise<boolean> {
   }
 }
 
-export async function buildDefaultRootfs(target: string): Promise<void> {
+export async function buildDefaultRootfs(target: string, progress: (line: string) => void = () => {}): Promise<void> {
   const busybox = await firstExisting(["/usr/bin/busybox", "/bin/busybox"], "busybox-static");
   const bash = await firstExisting(["/usr/bin/bash-static", "/bin/bash-static"], "bash-static");
   for (const binary of [busybox, bash]) {
@@ -86,6 +86,7 @@ export async function buildDefaultRootfs(target: string): Promise<void> {
   await inPlace(
     target,
     async (dir) => {
+      progress(`I: Making the directories in ${dir}...`);
       for (const d of ["bin", "sbin", "usr/bin", "usr/sbin", "etc", "home/vcap", "proc", "sys", "dev", "var/tmp"]) {
         await mkdir(join(dir, d), { recursive: true });
       }
@@ -93,13 +94,16 @@ export async function buildDefaultRootfs(target: string): Promise<void> {
       await mkdir(join(dir, "tmp"));
       await chmod(join(dir, "tmp"), 0o1777);
       await chmod(join(dir, "var/tmp"), 0o1777);
+      progress(`I: Copying ${busybox} and linking its applets...`);
       await copyFile(busybox, join(dir, "bin/busybox"));
       await chmod(join(dir, "bin/busybox"), 0o755);
       // Links every applet (ls, sh, ps, ...) to /bin/busybox where it belongs.
       await run(["chroot", dir, "/bin/busybox", "--install", "-s"]);
+      progress(`I: Copying ${bash} as /bin/bash...`);
       await rm(join(dir, "bin/bash"), { force: true });
       await copyFile(bash, join(dir, "bin/bash"));
       await chmod(join(dir, "bin/bash"), 0o755);
+      progress("I: Adding root and the container user vcap...");
       await accounts(dir);
       await writeFile(join(dir, "etc/resolv.conf"), "");
       await chown(join(dir, "home/vcap"), BASE_USER_UID, BASE_USER_UID);

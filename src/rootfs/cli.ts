@@ -44,7 +44,7 @@ export async function main(argv: string[]): Promise<number> {
   const started = Date.now();
   try {
     if (kind === "default") {
-      await buildDefaultRootfs(dir);
+      await buildDefaultRootfs(dir, (line) => process.stdout.write(`${line}\n`));
     } else {
       await buildDebianRootfs(dir, {
         suite: values.suite!,
