@@ -6,7 +6,10 @@ import type { JobLog, JobProcess, Logger, OutputStream } from "./interfaces.js";
 
 export const OVERFLOW_STATUS = 255;
 export const OUTPUT_OVERFLOW_EVENT = "command exceeded maximum output";
-const STREAM_CHUNK = 64 * 1024;
+// Output read (and sent as one StreamResponse) at a time. Per chunk the
+// daemon pays a read, a decode, an encode and a write; 1 MiB chunks carry
+// 50 MB in 50 of them (64 KiB ones took 800, and 0.8 s).
+const STREAM_CHUNK = 1024 * 1024;
 const STREAMS: readonly OutputStream[] = ["stdout", "stderr"];
 
 export interface JobResult {

@@ -1,0 +1,102 @@
+// Podman as a peer to measure against, kept apart from the host: its storage,
+// runtime state, network configuration and temporary files live in a
+// scratch directory; its containers run on a copy of our base root
+// filesystem through an overlay (`--rootfs DIR:O`, so nothing is written to
+// it); its bridge is `w-podman0` on 10.254.240.0/24, in our address space.
+// Like wardend, it runs crun inside a mount namespace without the hybrid
+// cgroup mount (crun refuses it), and needs low ulimits (root lacks
+// CAP_SYS_RESOURCE here). Whatever nftables tables it made are removed after.
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { run } from "../../src/linux/command.js";
+import { mountAt, readMountInfo } from "../../src/linux/mountinfo.js";
+
+export const PODMAN_NETWORK = "warden-bench";
+export const PODMAN_SUBNET = "10.254.240.0/24";
+const LIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"];
+
+export class Podman {
+  private tablesBefore = new Set<string>();
+  private readonly pin: string;
+  private readonly base: string;
+
+  constructor(
+    private readonly dir: string,
+    private readonly rootfs: string,
+  ) {
+    this.pin = join(dir, "mnt");
+    this.base = join(dir, "base");
+  }
+
+  static async ensureInstalled(): Promise<void> {
+    if (existsSync("/usr/bin/podman")) return;
+    process.stdout.write("installing podman (a peer to measure, not a dependency of wardend)...\n");
+    await run(["apt-get", "update"], { timeoutMs: 600_000 });
+    await run(["apt-get", "install", "-y", "--no-install-recommends", "podman"], {
+      timeoutMs: 900_000,
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    });
+  }
+
+  async version(): Promise<string> {
+    return (await run(["podman", "--version"])).stdout.trim();
+  }
+
+  private async tables(): Promise<string[]> {
+    const { stdout } = await run(["nft", "list", "tables"]);
+    return stdout.split("\n").filter((l) => l.startsWith("table "));
+  }
+
+  async setUp(): Promise<void> {
+    this.tablesBefore = new Set(await this.tables());
+    for (const d of ["storage", "run", "net", "tmp"]) await mkdir(join(this.dir, d), { recursive: true });
+    await run(["cp", "-a", "--", this.rootfs, this.base]);
+    await writeFile(this.pin, "");
+    const hybrid = (await readMountInfo()).some((m) => m.mountPoint === "/sys/fs/cgroup/unified" && m.fsType === "cgroup2");
+    await run(["unshare", `--mount=${this.pin}`, "--propagation", "slave", ...(hybrid ? ["umount", "/sys/fs/cgroup/unified"] : ["true"])]);
+    // Podman 4.3 cannot name the bridge on the command line; its network file can.
+    await run(this.argv("network", "create", "--subnet", PODMAN_SUBNET, PODMAN_NETWORK));
+    const file = join(this.dir, "net", `${PODMAN_NETWORK}.json`);
+    const config = JSON.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+    await writeFile(file, JSON.stringify({ ...config, network_interface: "w-podman0", dns_enabled: false }, null, 1));
+  }
+
+  argv(...args: string[]): string[] {
+    return [
+      "nsenter", `--mount=${this.pin}`, "podman",
+      "--root", join(this.dir, "storage"), "--runroot", join(this.dir, "run"),
+      "--network-config-dir", join(this.dir, "net"), "--tmpdir", join(this.dir, "tmp"),
+      "--cgroup-manager", "cgroupfs", "--events-backend", "file", "--runtime", "crun",
+      ...args,
+    ];
+  }
+
+  /** `podman run --rm` of a command, on the bridge or without a network. */
+  async runOnce(network: "bridge" | "none", ...command: string[]): Promise<string> {
+    const net = network === "bridge" ? PODMAN_NETWORK : "none";
+    return (await run(this.argv("run", "--rm", "--network", net, ...LIMITS, "--rootfs", `${this.base}:O`, ...command))).stdout;
+  }
+
+  async start(name: string): Promise<void> {
+    await run(this.argv("run", "-d", "--name", name, "--network", "none", ...LIMITS, "--rootfs", `${this.base}:O`, "sleep", "100000"));
+  }
+
+  async exec(name: string, ...command: string[]): Promise<string> {
+    return (await run(this.argv("exec", name, ...command))).stdout;
+  }
+
+  async tearDown(): Promise<void> {
+    await run(this.argv("rm", "--all", "--force", "--time", "0")).catch(() => {});
+    await run(this.argv("network", "rm", "--force", PODMAN_NETWORK)).catch(() => {});
+    // Tables that came with podman (netavark's iptables-nft ones) go with it; others are left alone.
+    for (const table of await this.tables()) {
+      if (this.tablesBefore.has(table)) continue;
+      const [, family, name] = table.split(" ");
+      const { stdout } = await run(["nft", "list", "table", family, name]);
+      if (stdout.includes("NETAVARK")) await run(["nft", "delete", "table", family, name]);
+    }
+    if (mountAt(await readMountInfo(), this.pin)) await run(["umount", this.pin]);
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
