@@ -55,6 +55,7 @@ export async function execute(
   const connection = await client();
   try {
     if (command === "Run" && !options.json) return await runLive(connection, request, io);
+    if (command === "Stream") return await streamLive(connection, String(request.handle), Number(request.job_id), io, options.json);
     const typed = requestType(command).fromObject(request) as Partial<Requests[typeof command]>;
     const response = await connection.call(command, typed);
     const type = responseType(command);
@@ -71,6 +72,20 @@ export async function execute(
     io.stderr(`${err.message}\n`);
     return 1;
   }
+}
+
+// Stream answers with many frames: each goes out as it comes (its data, or a
+// JSON line each with --json); the job's status is ours.
+async function streamLive(client: WardenClient, handle: string, jobId: number, io: Io, json: boolean): Promise<number> {
+  const type = responseType("Stream");
+  let status = 255;
+  for await (const frame of client.stream(handle, jobId)) {
+    if (json) io.stdout(`${JSON.stringify(type.toObject(type.fromObject(frame as object), { longs: String, enums: String }))}\n`);
+    else if (frame.name === "stdout") io.stdout(frame.data);
+    else if (frame.name === "stderr") io.stderr(frame.data);
+    if (Object.prototype.hasOwnProperty.call(frame, "exit_status")) status = frame.exit_status;
+  }
+  return status;
 }
 
 // Spawn, then Stream: the job's output as it comes, its status as ours.

@@ -31,6 +31,10 @@ describe("warden CLI", () => {
     assert.match(info.stdout, /^state : active$/m);
     assert.match(info.stdout, /^container_ip : 10\.254\.\d+\.\d+$/m);
     assert.match(info.stdout, /^memory_stat\.rss : \d+$/m);
+    const spawned = await warden(daemon.socket, "spawn", "--handle", "cli", "--script", "echo one; echo two >&2; exit 4");
+    const [, jobId] = /^job_id : (\d+)\n$/.exec(spawned.stdout) ?? [];
+    assert.ok(jobId, spawned.stdout);
+    assert.deepEqual(await warden(daemon.socket, "stream", "--handle", "cli", "--job_id", jobId), { code: 4, stdout: "one\n", stderr: "two\n" });
     const list = await warden(daemon.socket, "list");
     assert.equal(list.stdout, "handles[0] : cli\n");
     const json = await warden(daemon.socket, "--json", "--", "limit_memory", "--handle", "cli", "--limit_in_bytes", "67108864");

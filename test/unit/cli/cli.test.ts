@@ -107,6 +107,19 @@ describe("running a command", () => {
     assert.deepEqual(out, { stdout: "live out\n", stderr: "live err\n" });
   });
 
+  it("streams every frame of Stream as it comes, the job's status as the exit code", async () => {
+    const { out, io } = capture();
+    assert.equal(await execute(["stream", "--handle", "h", "--job_id", "7"], fakeClient({}), io, { json: false }), 3);
+    assert.deepEqual(out, { stdout: "live out\n", stderr: "live err\n" });
+    const json = capture();
+    assert.equal(await execute(["stream", "--handle", "h", "--job_id", "7"], fakeClient({}), json.io, { json: true }), 3);
+    assert.deepEqual(json.out.stdout.trim().split("\n").map((l) => JSON.parse(l)), [
+      { name: "stdout", data: "live out\n" },
+      { name: "stderr", data: "live err\n" },
+      { exit_status: 3 },
+    ]);
+  });
+
   it("prints a server error to stderr and exits 1; bad flags exit 2 before connecting", async () => {
     const { out, io } = capture();
     assert.equal(await execute(["info", "--handle", "nope"], fakeClient({}, { Info: "unknown handle" }), io, { json: false }), 1);
