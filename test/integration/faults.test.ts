@@ -10,21 +10,11 @@ import { basename, join } from "node:path";
 import { describe, it } from "node:test";
 import { isContainerId } from "../../src/core/container-id.js";
 import { run } from "../../src/linux/command.js";
+import { seededRandom } from "./seeded.js";
 import { ourLinks, processesMentioning, startDaemon, type TestDaemon } from "./harness.js";
 
 const TRIALS = Number(process.env.FAULT_TRIALS ?? 24);
 
-// mulberry32, seeded: a failing run can be replayed with FAULT_SEED.
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -60,7 +50,7 @@ async function traces(daemon: TestDaemon): Promise<Record<string, string[]>> {
 describe("kill -9 during create and destroy", { timeout: 900_000 }, () => {
   it(`leaves, after each of ${TRIALS} restarts, only whole working containers and nothing of the others`, async (t) => {
     const seed = Number(process.env.FAULT_SEED ?? Date.now() % 2 ** 31);
-    const rand = generator(seed);
+    const rand = seededRandom(seed);
     const daemon = await startDaemon({ config: { logging: { level: "warn" } } });
     try {
       const linksBefore = new Set(await ourLinks());

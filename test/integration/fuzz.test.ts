@@ -9,23 +9,13 @@ import { createConnection, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { encodeFrame, FrameDecoder } from "../../src/protocol/frame.js";
 import { decodeResponse, encodeRequest, MessageType, warden } from "../../src/protocol/messages.js";
+import { seededRandom } from "./seeded.js";
 import { startDaemon, type TestDaemon } from "./harness.js";
 
 const FRAMES = 100_000;
 const CONNECTIONS = 8;
 const BATCH = 250;
 
-// mulberry32: a small seeded generator, so a failing run can be replayed.
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Well-formed requests that must each be refused: unknown handles, bad values.
 const INVALID = [
@@ -151,7 +141,7 @@ describe("hostile clients", { timeout: 600_000 }, () => {
     const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
     const before = await status(daemon.pid);
     const results = await Promise.all(
-      Array.from({ length: CONNECTIONS }, (_, i) => fuzzConnection(daemon.socket, generator(seed + i), FRAMES / CONNECTIONS)),
+      Array.from({ length: CONNECTIONS }, (_, i) => fuzzConnection(daemon.socket, seededRandom(seed + i), FRAMES / CONNECTIONS)),
     );
     const answered = results.reduce((n, r) => n + r.answered, 0);
     assert.equal(answered, FRAMES, `seed ${seed}`);
