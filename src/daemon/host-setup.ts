@@ -1,7 +1,7 @@
 // What the daemon prepares on the host before serving, and takes down when
 // it stops with no container left: directories, the runtime's private mount
 // namespace, a null device of our own, the parent cgroups.
-import { access, chmod, constants, mkdir, open, readdir, rm, stat } from "node:fs/promises";
+import { access, chmod, constants, mkdir, open, readdir, rm, rmdir, stat } from "node:fs/promises";
 import { delimiter, dirname, join } from "node:path";
 import type { Config } from "../config/schema.js";
 import type { ContainerCgroups } from "../linux/cgroups/cgroups.js";
@@ -152,5 +152,7 @@ export async function tearDownHost(
   await btrfs?.tearDown();
   await rm(paths.runtimeStateRoot, { recursive: true, force: true });
   await rm(paths.socketDir, { recursive: true, force: true });
+  // The run directory itself, once nothing (of ours or anyone's) is left in it.
+  await rmdir(config.server.run_path).catch(() => {});
   await cgroups.removeParent();
 }

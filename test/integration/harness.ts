@@ -199,6 +199,7 @@ export async function assertNothingLeft(dir: string, cgroupParent: string): Prom
   const left = existsSync(depot) ? await readdir(depot) : [];
   assert.deepEqual(left, [], "depot entries left behind");
   assert.equal(existsSync(join(dir, "run", "ns", "mnt")), false, "runtime mount namespace left pinned");
+  assert.equal(existsSync(join(dir, "run")), false, "the run directory left behind");
 }
 
 export async function processesMentioning(text: string): Promise<string[]> {
