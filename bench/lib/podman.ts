@@ -7,7 +7,7 @@
 // cgroup mount (crun refuses it), and needs low ulimits (root lacks
 // CAP_SYS_RESOURCE here). Whatever nftables tables it made are removed after.
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { run } from "../../src/linux/command.js";
 import { mountAt, readMountInfo } from "../../src/linux/mountinfo.js";
@@ -18,6 +18,7 @@ const LIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"];
 
 export class Podman {
   private tablesBefore = new Set<string>();
+  private netnsDirBefore = true;
   private readonly pin: string;
   private readonly base: string;
 
@@ -50,6 +51,8 @@ export class Podman {
 
   async setUp(): Promise<void> {
     this.tablesBefore = new Set(await this.tables());
+    // Podman pins its containers' network namespaces in /run/netns, wherever its other state goes.
+    this.netnsDirBefore = existsSync("/run/netns");
     for (const d of ["storage", "run", "net", "tmp"]) await mkdir(join(this.dir, d), { recursive: true });
     await run(["cp", "-a", "--", this.rootfs, this.base]);
     await writeFile(this.pin, "");
@@ -96,6 +99,7 @@ export class Podman {
       const { stdout } = await run(["nft", "list", "table", family, name]);
       if (stdout.includes("NETAVARK")) await run(["nft", "delete", "table", family, name]);
     }
+    if (!this.netnsDirBefore) await rmdir("/run/netns").catch(() => {});
     if (mountAt(await readMountInfo(), this.pin)) await run(["umount", this.pin]);
     await rm(this.dir, { recursive: true, force: true });
   }
