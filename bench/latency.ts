@@ -13,6 +13,7 @@ import { RuntimeMountNamespace } from "../src/linux/runtime/mount-namespace.js";
 import { NamespacedLinks } from "../src/linux/network/links.js";
 import { startDaemon, type RuntimeName } from "../test/integration/harness.js";
 import { RawRuntime } from "./lib/raw-runtime.js";
+import { hostCommands } from "../src/linux/command.js";
 
 const RUNS = Number(process.argv[2] ?? process.env.BENCH_RUNS ?? 30);
 const WARMUP = 3;
@@ -46,11 +47,11 @@ function row(label: string, s: Stats): string {
 
 async function bench(runtime: RuntimeName): Promise<void> {
   const scratch = await mkdtemp(join(tmpdir(), "wardenbench-"));
-  const ns = new RuntimeMountNamespace(join(scratch, "run"));
+  const ns = new RuntimeMountNamespace(join(scratch, "run"), hostCommands);
   const netnsDir = join(scratch, "run", "netns");
   await ns.ensure([netnsDir]);
   const raw = new RawRuntime(runtime, scratch, ns);
-  const rawNetworked = new RawRuntime(runtime, scratch, ns, new NamespacedLinks(netnsDir, 1500));
+  const rawNetworked = new RawRuntime(runtime, scratch, ns, new NamespacedLinks(netnsDir, 1500, hostCommands));
   // BENCH_USERNS=off: containers without a user namespace (Warden's way), to see what the namespace costs.
   // BENCH_SECCOMP=off: without the seccomp filter.
   const security = {

@@ -13,6 +13,7 @@ import { silentLogger } from "../src/log.js";
 import { LinuxNetwork } from "../src/linux/network/linux-network.js";
 import { RuntimeMountNamespace } from "../src/linux/runtime/mount-namespace.js";
 import { startDaemon } from "../test/integration/harness.js";
+import { hostCommands } from "../src/linux/command.js";
 
 const RUNS = Number(process.argv[2] ?? 30);
 const PRESENT = Number(process.argv[3] ?? 250);
@@ -31,7 +32,7 @@ const ms = (t: bigint) => Number(process.hrtime.bigint() - t) / 1e6;
 
 async function networkAlone(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "wardenbench-net-"));
-  const ns = new RuntimeMountNamespace(dir);
+  const ns = new RuntimeMountNamespace(dir, hostCommands);
   const netnsDir = join(dir, "netns");
   await ns.ensure([netnsDir]);
   const network = new LinuxNetwork({
@@ -39,6 +40,7 @@ async function networkAlone(): Promise<void> {
     mtu: 1500,
     firewall: { table: "wbench", pool: "10.254.16.0/22", allowNetworks: [], allowHostAccess: false },
     log: silentLogger,
+    commands: hostCommands,
   });
   await network.setUp();
   const ids = new ContainerIdGenerator();

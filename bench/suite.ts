@@ -24,6 +24,7 @@ import { DEFAULT_ROOTFS, startDaemon, type TestDaemon } from "../test/integratio
 import { Podman } from "./lib/podman.js";
 import { RawRuntime } from "./lib/raw-runtime.js";
 import { markdownTable, ms, summarize, svgChart, type Panel } from "./lib/report.js";
+import { hostCommands } from "../src/linux/command.js";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const EXEC_ROUNDS = Number(process.env.BENCH_EXEC_ROUNDS ?? 40);
@@ -100,7 +101,7 @@ await Podman.ensureInstalled();
 const scratch = await mkdtemp(join(tmpdir(), "wardenbench-suite-"));
 // Stream's 50 MB needs a bigger output limit than the default 10 MiB.
 const daemon = await startDaemon({ config: { logging: { level: "info" }, server: { job_output_limit: 128 * 1024 * 1024 } } });
-const ns = new RuntimeMountNamespace(join(scratch, "raw-run"));
+const ns = new RuntimeMountNamespace(join(scratch, "raw-run"), hostCommands);
 const netnsDir = join(scratch, "raw-run", "netns");
 const podman = new Podman(join(scratch, "podman"), DEFAULT_ROOTFS);
 const results: Record<string, unknown> = {};
@@ -108,7 +109,7 @@ const samples: Record<string, Record<string, number[]>> = {};
 let c: WardenClient | undefined;
 try {
   await ns.ensure([netnsDir]);
-  const floor = new RawRuntime("crun", join(scratch, "raw"), ns, new NamespacedLinks(netnsDir, 1500));
+  const floor = new RawRuntime("crun", join(scratch, "raw"), ns, new NamespacedLinks(netnsDir, 1500, hostCommands));
   await podman.setUp();
   results.machine = await machine(podman);
   c = await daemon.client();

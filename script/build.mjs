@@ -1,5 +1,6 @@
-// Builds the project: the protobuf codec from the .proto, then TypeScript to dist/.
-// The generated codec is plain JS, so it is copied next to the compiled code.
+// Builds the project: the protobuf codec from the .proto, TypeScript to
+// dist/, and the process supervisor (C) to dist/bin/warden-shim. The
+// generated codec is plain JS, so it is copied next to the compiled code.
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -11,6 +12,12 @@ rmSync(join(root, "dist"), { recursive: true, force: true });
 try {
   execFileSync(process.execPath, [join(root, "script/gen-proto.mjs")], { stdio: "inherit" });
   execFileSync(join(root, "node_modules/.bin/tsc"), ["-p", join(root, "tsconfig.json")], { stdio: "inherit" });
+  mkdirSync(join(root, "dist/bin"), { recursive: true });
+  execFileSync(
+    "cc",
+    ["-O2", "-Wall", "-Wextra", "-Werror", "-o", join(root, "dist/bin/warden-shim"), join(root, "src/shim/warden-shim.c")],
+    { stdio: "inherit" },
+  );
 } catch {
   process.exit(1);
 }

@@ -1,7 +1,7 @@
 // Structured JSON logs, one line per event (pino). Warden's level names are
 // accepted in the config and mapped onto pino's.
 import { pino } from "pino";
-import type { Logger } from "./core/interfaces.js";
+import type { Logger } from "./core/interfaces/logger.js";
 
 const LEVELS: Record<string, string> = {
   all: "trace",

@@ -44,7 +44,7 @@ export class RawRuntime {
       bindMounts: [],
       cgroupParent: "warden-bench-raw",
       initPath: "/usr/bin/catatonit",
-      namespaces: netnsPath,
+      namespaces: netnsPath ? { network: netnsPath.network, user: netnsPath.user } : undefined,
     });
     spec.root.readonly = true;
     await writeFile(join(bundle, "config.json"), specJson(spec));

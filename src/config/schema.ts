@@ -2,7 +2,7 @@
 // apply, and a few of ours. Every key has a default, so the daemon starts
 // without a file. Unknown keys are refused: a typo must not silently do nothing.
 import { z } from "zod";
-import { RLIMIT_NAMES } from "../core/interfaces.js";
+import { RLIMIT_NAMES } from "../core/rlimits.js";
 import { parseCidr, parseIPv4 } from "../core/ipv4.js";
 
 const absolutePath = z.string().refine((p) => p.startsWith("/"), { message: "must be an absolute path" });
@@ -45,6 +45,8 @@ export const serverSchema = z
     runtime: z.enum(["crun", "runc"]).default("crun"),
     runtime_path: absolutePath.optional(),
     conmon_path: absolutePath.default("/usr/bin/conmon"),
+    /** Supervises each process of a container (built from src/shim); default: the one built with the daemon. */
+    shim_path: absolutePath.optional(),
     init_path: absolutePath.default("/usr/bin/catatonit"),
     /** A static busybox, bind-mounted read-only into containers for CopyIn and CopyOut. */
     copy_helper_path: absolutePath.default("/usr/bin/busybox"),

@@ -1,12 +1,15 @@
-// One error type for everything a client can be told. `message` is the text
-// the client sees (Warden's exact text where Warden defined one); `code` is
-// stable for programs and logs; `detail` carries what went wrong underneath
-// (a runtime's stderr, say) and travels in ErrorResponse.data.
+// One error type for every failure the core reports. `code` is stable (for
+// programs, logs and front ends), `details` says what it is about in
+// structured form, `detail` carries what a tool said underneath (a runtime's
+// stderr), and `cause` keeps the error it came from. The message is plain
+// English for logs; each front end turns codes into its own API's texts.
 
 export type ErrorCode =
-  | "UNKNOWN_HANDLE"
-  | "NO_SUCH_JOB"
+  | "CONTAINER_NOT_FOUND"
+  | "PROCESS_NOT_FOUND"
+  | "PROPERTY_NOT_FOUND"
   | "HANDLE_TAKEN"
+  | "PROCESS_ID_TAKEN"
   | "WRONG_STATE"
   | "ROOTFS_NOT_FOUND"
   | "BIND_MOUNT_SOURCE_MISSING"
@@ -17,62 +20,105 @@ export type ErrorCode =
   | "HOST_PORT_TAKEN"
   | "LIMIT_FAILED"
   | "SPAWN_FAILED"
+  | "EXECUTABLE_NOT_FOUND"
+  | "USER_NOT_FOUND"
   | "RLIMIT_ABOVE_HARD_LIMIT"
   | "COMMAND_FAILED"
-  | "UNKNOWN_REQUEST"
-  | "DECODE_FAILED"
-  | "FRAME_INVALID"
+  | "DESTROY_FAILED"
   | "SHUTTING_DOWN"
-  | "TOO_MANY_CONNECTIONS"
-  | "TOO_MANY_REQUESTS"
   | "INTERNAL";
 
-export class WardenError extends Error {
+export interface StepFailure {
+  step: string;
+  error: CoreError;
+}
+
+export interface ErrorDetails {
+  handle?: string;
+  processId?: string;
+  key?: string;
+  path?: string;
+  allowed?: readonly string[];
+  current?: string;
+  network?: string;
+  port?: number;
+  /** What was being done when a limit failed ("setting memory limit"). */
+  operation?: string;
+  user?: string;
+  rlimit?: string;
+  value?: string;
+  hardLimit?: string;
+  /** Every step of a destroy that failed. */
+  failures?: StepFailure[];
+}
+
+export class CoreError extends Error {
   readonly code: ErrorCode;
+  readonly details: ErrorDetails;
   readonly detail?: string;
 
-  constructor(code: ErrorCode, message: string, detail?: string) {
-    super(message);
-    this.name = "WardenError";
+  constructor(code: ErrorCode, message: string, options: { details?: ErrorDetails; detail?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "CoreError";
     this.code = code;
-    if (detail !== undefined) this.detail = detail;
+    this.details = options.details ?? {};
+    if (options.detail !== undefined) this.detail = options.detail;
   }
 }
 
+const text = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
 export const errors = {
-  unknownHandle: () => new WardenError("UNKNOWN_HANDLE", "unknown handle"),
-  noSuchJob: () => new WardenError("NO_SUCH_JOB", "no such job"),
+  containerNotFound: (handle: string) =>
+    new CoreError("CONTAINER_NOT_FOUND", `no container with handle ${handle}`, { details: { handle } }),
+  processNotFound: (processId: string) =>
+    new CoreError("PROCESS_NOT_FOUND", `no process with id ${processId}`, { details: { processId } }),
+  propertyNotFound: (handle: string, key: string) =>
+    new CoreError("PROPERTY_NOT_FOUND", `container ${handle} has no property ${key}`, { details: { handle, key } }),
   handleTaken: (handle: string) =>
-    new WardenError("HANDLE_TAKEN", `container with handle: ${handle} already exists.`),
+    new CoreError("HANDLE_TAKEN", `a container with handle ${handle} already exists`, { details: { handle } }),
+  processIdTaken: (processId: string) =>
+    new CoreError("PROCESS_ID_TAKEN", `a running process already has id ${processId}`, { details: { processId } }),
   wrongState: (allowed: readonly string[], current: string) =>
-    new WardenError(
-      "WRONG_STATE",
-      `Container state must be one of '${allowed.join(", ")}', current state is '${current}'`,
-    ),
-  rootfsNotFound: (path: string) => new WardenError("ROOTFS_NOT_FOUND", `rootfs ${path} not found`),
+    new CoreError("WRONG_STATE", `the container is ${current}; this needs it ${allowed.join(" or ")}`, {
+      details: { allowed, current },
+    }),
+  rootfsNotFound: (path: string) => new CoreError("ROOTFS_NOT_FOUND", `root filesystem ${path} not found`, { details: { path } }),
   bindMountSourceMissing: (path: string) =>
-    new WardenError("BIND_MOUNT_SOURCE_MISSING", `Source path for bind mount does not exist: ${path}`),
-  invalid: (message: string) => new WardenError("INVALID_REQUEST", message),
-  uidPoolEmpty: () => new WardenError("UID_POOL_EMPTY", "Warden::Pool::Uid::NoUidAvailable"),
-  portPoolEmpty: () => new WardenError("PORT_POOL_EMPTY", "Warden::Pool::Port::NoPortAvailable"),
+    new CoreError("BIND_MOUNT_SOURCE_MISSING", `bind mount source ${path} does not exist`, { details: { path } }),
+  invalid: (message: string) => new CoreError("INVALID_REQUEST", message),
+  uidPoolEmpty: () => new CoreError("UID_POOL_EMPTY", "no uid left in the pool"),
+  portPoolEmpty: () => new CoreError("PORT_POOL_EMPTY", "no port left in the pool"),
   networkUnavailable: (network?: string) =>
-    new WardenError("NETWORK_UNAVAILABLE", network ? `Could not acquire network: ${network}` : "Could not acquire network"),
-  netOutTargetMissing: () =>
-    new WardenError("INVALID_REQUEST", "Please specify network, port, and/or port_range."),
-  portRangeInverted: () => new WardenError("INVALID_REQUEST", "Port range maximum must be greater than minimum"),
-  hostPortTaken: (port: number) => new WardenError("HOST_PORT_TAKEN", `host port ${port} is already forwarded`),
-  spawnFailed: (detail?: string) => new WardenError("SPAWN_FAILED", "iomux-spawn failed", detail),
-  commandFailed: (detail?: string) => new WardenError("COMMAND_FAILED", "command exited with failure", detail),
-  shuttingDown: () => new WardenError("SHUTTING_DOWN", "server is shutting down"),
-  internal: (detail: string) => new WardenError("INTERNAL", `unexpected error: ${detail}`),
-  /** Warden's "Failed setting memory limit: …" and its kin, around what the kernel said. */
-  limitFailed: (what: string, err: unknown) =>
-    new WardenError("LIMIT_FAILED", `Failed ${what}: ${err instanceof Error ? err.message : String(err)}`),
+    new CoreError("NETWORK_UNAVAILABLE", network ? `network ${network} is not available` : "no network left in the pool", {
+      details: network ? { network } : {},
+    }),
+  hostPortTaken: (port: number) =>
+    new CoreError("HOST_PORT_TAKEN", `host port ${port} is already forwarded`, { details: { port } }),
+  spawnFailed: (detail?: string, cause?: unknown) =>
+    new CoreError("SPAWN_FAILED", "the process could not be started", { detail, cause }),
+  executableNotFound: (path: string, detail?: string) =>
+    new CoreError("EXECUTABLE_NOT_FOUND", `executable ${path} not found`, { details: { path }, detail }),
+  userNotFound: (user: string) => new CoreError("USER_NOT_FOUND", `unable to find user ${user}`, { details: { user } }),
+  commandFailed: (detail?: string, cause?: unknown) => new CoreError("COMMAND_FAILED", "a command failed", { detail, cause }),
+  shuttingDown: () => new CoreError("SHUTTING_DOWN", "the daemon is shutting down"),
+  internal: (message: string, cause?: unknown) => new CoreError("INTERNAL", message, { cause }),
+  limitFailed: (operation: string, cause: unknown) =>
+    new CoreError("LIMIT_FAILED", `${operation} failed: ${text(cause)}`, { details: { operation }, cause }),
+  destroyFailed: (handle: string, failures: StepFailure[]) =>
+    new CoreError(
+      "DESTROY_FAILED",
+      `destroying ${handle} failed: ${failures.map((f) => `${f.step}: ${f.error.message}`).join("; ")}`,
+      {
+        details: { handle, failures },
+        detail: failures.map((f) => f.error.detail).filter(Boolean).join(" | ") || undefined,
+        cause: new AggregateError(failures.map((f) => f.error)),
+      },
+    ),
 };
 
-/** Any thrown value as a WardenError, keeping Warden's fallback text for the unexpected. */
-export function asWardenError(err: unknown): WardenError {
-  if (err instanceof WardenError) return err;
-  const detail = err instanceof Error ? err.message : String(err);
-  return errors.internal(detail);
+/** Any thrown value as a CoreError; what is not one already is a bug or a surprise: INTERNAL. */
+export function asCoreError(err: unknown): CoreError {
+  if (err instanceof CoreError) return err;
+  return errors.internal(text(err), err);
 }

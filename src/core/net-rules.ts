@@ -1,87 +1,39 @@
-// Warden's NetOut and NetIn rules checked and normalized before anything is
-// applied, so bad input never leaves a rule half-made.
+// Network rules checked before anything is applied, so bad input never
+// leaves a rule half-made. The wire forms (Warden's "80:90", Garden's
+// ranges) are each front end's to parse; these are the domain's checks.
 import { errors } from "./errors.js";
-import type { NetOutProtocol, NetOutRule } from "./interfaces.js";
-import { parseNetworkSpec } from "./ipv4.js";
+import type { BandwidthLimit, NetOutRule } from "./interfaces/network.js";
 
-export interface NetOutRequest {
-  network?: string;
-  port?: number;
-  portRange?: string;
-  protocol?: NetOutProtocol;
-  icmpType?: number;
-  icmpCode?: number;
-  log?: boolean;
-}
-
-function checkPort(port: number, what: string): number {
+export function checkPort(port: number, what: string): number {
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw errors.invalid(`${what} ${port} is not a port (1-65535)`);
   return port;
 }
 
-function parsePortRange(text: string): { from: number; to: number } {
-  const match = /^(\d+):(\d+)$/.exec(text);
-  if (!match) throw errors.invalid(`Invalid port range: '${text}' (expected min:max)`);
-  const from = checkPort(Number(match[1]), "port range minimum");
-  const to = checkPort(Number(match[2]), "port range maximum");
-  if (to <= from) throw errors.portRangeInverted();
-  return { from, to };
-}
+const PROTOCOLS = new Set(["tcp", "udp", "icmp", "all"]);
 
-// -1 means "any", as Warden's clients send it.
-function icmpField(value: number | undefined, name: string): number | undefined {
-  if (value === undefined || value === -1) return undefined;
-  if (!Number.isInteger(value) || value < 0 || value > 255) throw errors.invalid(`${name} ${value} is not an ICMP ${name.split("_")[1]} (0-255, or -1 for any)`);
-  return value;
-}
-
-export function netOutRule(request: NetOutRequest): NetOutRule {
-  if (request.network === undefined && request.port === undefined && request.portRange === undefined) {
-    throw errors.netOutTargetMissing();
+export function checkNetOutRule(rule: NetOutRule): void {
+  if (!PROTOCOLS.has(rule.protocol)) throw errors.invalid(`unknown protocol ${String(rule.protocol)}`);
+  if (rule.ports) {
+    checkPort(rule.ports.from, "port range minimum");
+    checkPort(rule.ports.to, "port range maximum");
+    if (rule.ports.to < rule.ports.from) throw errors.invalid(`port range ${rule.ports.from}-${rule.ports.to} is inverted`);
+    if (rule.protocol !== "tcp" && rule.protocol !== "udp") {
+      throw errors.invalid(`ports apply to TCP and UDP, not to ${rule.protocol.toUpperCase()}`);
+    }
   }
-  const protocol = request.protocol ?? "tcp";
-  const rule: NetOutRule = { protocol, log: request.log ?? false };
-  if (request.network !== undefined) {
-    const spec = parseNetworkSpec(request.network);
-    if (!spec) throw errors.invalid(`Invalid network: '${request.network}' (expected an address, a CIDR block or a range a-b)`);
-    rule.network = spec;
+  for (const [name, value, max] of [["ICMP type", rule.icmpType, 255], ["ICMP code", rule.icmpCode, 255]] as const) {
+    if (value === undefined) continue;
+    if (!Number.isInteger(value) || value < 0 || value > max) throw errors.invalid(`${name} ${value} is not 0-${max}`);
+    if (rule.protocol !== "icmp") throw errors.invalid("an ICMP type and code apply to ICMP only");
   }
-  // port_range wins over port, as in Warden.
-  if (request.portRange !== undefined) rule.ports = parsePortRange(request.portRange);
-  else if (request.port !== undefined) {
-    const port = checkPort(request.port, "port");
-    rule.ports = { from: port, to: port };
-  }
-  if (rule.ports && protocol !== "tcp" && protocol !== "udp") {
-    throw errors.invalid(`port and port_range apply to TCP and UDP, not to ${protocol.toUpperCase()}`);
-  }
-  const icmpType = icmpField(request.icmpType, "icmp_type");
-  const icmpCode = icmpField(request.icmpCode, "icmp_code");
-  if ((icmpType !== undefined || icmpCode !== undefined) && protocol !== "icmp") {
-    throw errors.invalid("icmp_type and icmp_code apply to ICMP only");
-  }
-  // The code means something only with a type.
-  if (icmpType !== undefined) {
-    rule.icmpType = icmpType;
-    if (icmpCode !== undefined) rule.icmpCode = icmpCode;
-  }
-  return rule;
-}
-
-export function hostPort(port: number): number {
-  return checkPort(port, "host_port");
-}
-
-export function containerPort(port: number): number {
-  return checkPort(port, "container_port");
+  if (rule.icmpCode !== undefined && rule.icmpType === undefined) throw errors.invalid("an ICMP code needs an ICMP type");
 }
 
 // tc keeps burst in 32 bits; a rate beyond a terabyte per second is a typo.
 const MAX_RATE = 2 ** 40;
 const MAX_BURST = 2 ** 32 - 1;
 
-export function bandwidthLimit(rate: number, burst: number): { rate: number; burst: number } {
+export function checkBandwidthLimit({ rate, burst }: BandwidthLimit): void {
   if (!Number.isSafeInteger(rate) || rate < 1 || rate > MAX_RATE) throw errors.invalid(`rate ${rate} must be between 1 and ${MAX_RATE} bytes per second`);
   if (!Number.isSafeInteger(burst) || burst < 1 || burst > MAX_BURST) throw errors.invalid(`burst ${burst} must be between 1 and ${MAX_BURST} bytes`);
-  return { rate, burst };
 }

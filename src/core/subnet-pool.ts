@@ -1,7 +1,7 @@
 // The pool of container networks: a CIDR cut into /30 blocks, one per
 // container. Of each block, .1 is the host's side and .2 the container's.
 import { errors } from "./errors.js";
-import type { ContainerNetwork } from "./interfaces.js";
+import type { ContainerNetwork } from "./interfaces/network.js";
 import { formatIPv4, maskAddress, parseIPv4, type Cidr } from "./ipv4.js";
 import { Pool, systemClock, type Clock } from "./pool.js";
 

@@ -3,9 +3,10 @@
 // namespace, a null device of our own, the parent cgroups.
 import { access, chmod, constants, mkdir, open, readdir, rm, rmdir, stat } from "node:fs/promises";
 import { delimiter, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Config } from "../config/schema.js";
 import type { ContainerCgroups } from "../linux/cgroups/cgroups.js";
-import { run } from "../linux/command.js";
+import type { CommandRunner } from "../linux/command.js";
 import type { BtrfsDepot } from "../linux/fs/btrfs-quota.js";
 import { isStaticElf } from "../rootfs/build.js";
 import { RuntimeMountNamespace } from "../linux/runtime/mount-namespace.js";
@@ -58,20 +59,27 @@ export async function findTool(name: string, configured?: string): Promise<strin
   throw new SetupError(`${name} not found; install it (apt-get install -y ${name}) or set its path in the config`);
 }
 
-export async function checkTools(config: Config): Promise<{ runtimePath: string }> {
+/** The shim built with the daemon (npm run build): dist/bin/warden-shim. */
+export const BUILT_SHIM = fileURLToPath(new URL("../../bin/warden-shim", import.meta.url));
+
+export async function checkTools(config: Config): Promise<{ runtimePath: string; shimPath: string }> {
   if (process.getuid?.() !== 0) throw new SetupError("linux containers require root privileges");
+  const shimPath = config.server.shim_path ?? BUILT_SHIM;
   for (const [key, path] of [
     ["server.conmon_path", config.server.conmon_path],
     ["server.init_path", config.server.init_path],
     ["server.copy_helper_path", config.server.copy_helper_path],
+    ["server.shim_path", shimPath],
   ] as const) {
-    if (!(await executable(path))) throw new SetupError(`${key}: ${path} is not an executable`);
+    if (!(await executable(path))) {
+      throw new SetupError(`${key}: ${path} is not an executable${key === "server.shim_path" ? " (npm run build makes it)" : ""}`);
+    }
   }
   // It runs in containers of any root filesystem: it must need no library of theirs.
   if (!(await isStaticElf(config.server.copy_helper_path))) {
     throw new SetupError(`server.copy_helper_path: ${config.server.copy_helper_path} is not statically linked (install busybox-static)`);
   }
-  for (const tool of ["nsenter", "unshare", "mount", "umount", "mknod", "ip", "tc", "nft"]) await findTool(tool);
+  for (const tool of ["nsenter", "unshare", "mount", "umount", "mknod", "ip", "tc", "nft", "fallocate"]) await findTool(tool);
   if (config.server.quota.disk_quota_enabled) {
     for (const tool of ["btrfs", "mkfs.btrfs", "truncate"]) await findTool(tool);
   }
@@ -83,7 +91,7 @@ export async function checkTools(config: Config): Promise<{ runtimePath: string 
       `container_rootfs_path does not exist: ${config.server.container_rootfs_path} (make it with bin/warden-rootfs)`,
     );
   }
-  return { runtimePath };
+  return { runtimePath, shimPath };
 }
 
 export async function setUpHost(
@@ -91,6 +99,7 @@ export async function setUpHost(
   paths: HostPaths,
   ns: RuntimeMountNamespace,
   btrfs: BtrfsDepot | undefined,
+  commands: CommandRunner,
 ): Promise<void> {
   const depot = config.server.container_depot_path;
   await mkdir(depot, { recursive: true, mode: 0o700 });
@@ -105,7 +114,7 @@ export async function setUpHost(
   // Runtimes chown a job's stdio to the job's user; a device of our own,
   // in a directory only root can enter, takes the place of /dev/null.
   await rm(paths.nullDevice, { force: true });
-  await run(["mknod", "-m", "0600", paths.nullDevice, "c", "1", "3"]);
+  await commands.run(["mknod", "-m", "0600", paths.nullDevice, "c", "1", "3"]);
   try {
     const handle = await open(paths.nullDevice, "w");
     await handle.close();

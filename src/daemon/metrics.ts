@@ -4,8 +4,8 @@
 // jobs, pool usage), plus the process's own (memory, descriptors, event loop).
 import { createServer, type Server } from "node:http";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { ManagerStats } from "../core/container-manager.js";
-import type { MetricsSink } from "../core/interfaces.js";
+import type { ServiceStats } from "../core/service/container-service.js";
+import type { MetricsSink } from "../core/interfaces/metrics-sink.js";
 
 // Creates take 50-200 ms here; a slow host or a big base can take seconds.
 const LATENCY_BUCKETS = [0.025, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8];
@@ -17,7 +17,7 @@ export class PrometheusMetrics implements MetricsSink {
   private readonly failures: Counter<"operation">;
   private readonly ooms: Counter;
 
-  constructor(stats: () => ManagerStats) {
+  constructor(stats: () => ServiceStats) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: "wardend_" });
     this.created = new Histogram({
@@ -54,11 +54,13 @@ export class PrometheusMetrics implements MetricsSink {
     });
     new Gauge({
       name: "warden_jobs",
-      help: "Jobs by state (finished ones are kept until linked or their container goes)",
+      help: "Processes by state (ended ones are kept until collected or their container goes)",
       labelNames: ["state"],
       registers,
       collect() {
-        for (const [state, n] of Object.entries(stats().jobs)) this.set({ state }, n);
+        const { running, ended } = stats().processes;
+        this.set({ state: "running" }, running);
+        this.set({ state: "finished" }, ended);
       },
     });
     new Gauge({

@@ -5,8 +5,8 @@ import { readFileSync, writeFileSync, rmSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { checkUidPool, ConfigError, loadConfig } from "../config/load.js";
 import type { Config } from "../config/schema.js";
-import { ContainerManager } from "../core/container-manager.js";
-import type { Logger } from "../core/interfaces.js";
+import { ContainerService } from "../core/service/container-service.js";
+import type { Logger } from "../core/interfaces/logger.js";
 import { detectCgroups } from "../linux/cgroups/cgroups.js";
 import { DirectoryDepot } from "../linux/depot.js";
 import { OverlayFilesystem } from "../linux/fs/overlay.js";
@@ -18,15 +18,17 @@ import { BtrfsDepot, BtrfsQuota } from "../linux/fs/btrfs-quota.js";
 import { ContainerCopier } from "../linux/fs/container-copy.js";
 import { RuntimeMountNamespace } from "../linux/runtime/mount-namespace.js";
 import { OciRuntimeCli } from "../linux/runtime/oci-runtime.js";
-import { SyslogJobLogSink } from "../linux/syslog.js";
+import { SyslogProcessLogSink } from "../linux/syslog.js";
 import { FileStateStore } from "../linux/state-store.js";
 import { LinuxNetwork } from "../linux/network/linux-network.js";
 import { resolvConf } from "../linux/network/resolv-conf.js";
 import { formatCidr } from "../core/ipv4.js";
 import { networkSettings } from "../config/network-settings.js";
 import { createLogger } from "../log.js";
-import { Dispatcher } from "../server/dispatch.js";
-import { WardenServer } from "../server/server.js";
+import { Dispatcher } from "../api/warden/dispatch.js";
+import { WardenServer } from "../api/warden/server.js";
+import { hostCommands } from "../linux/command.js";
+import { ShimLauncher } from "../linux/runtime/shim.js";
 import { startHealthCheck } from "./health-check.js";
 import { PrometheusMetrics } from "./metrics.js";
 import { checkTools, hostPaths, SetupError, setUpHost, tearDownHost } from "./host-setup.js";
@@ -50,11 +52,12 @@ export interface RunningDaemon {
 
 export async function startDaemon(config: Config, log: Logger): Promise<RunningDaemon> {
   checkUidPool(config, readFileSync("/etc/passwd", "utf8"));
-  const { runtimePath } = await checkTools(config);
+  const { runtimePath, shimPath } = await checkTools(config);
   const server = config.server;
   const paths = hostPaths(config);
   const net = networkSettings(config);
-  const ns = new RuntimeMountNamespace(server.run_path);
+  const commands = hostCommands;
+  const ns = new RuntimeMountNamespace(server.run_path, commands);
   const { security } = config;
   const idMap: IdMap | undefined = security.user_namespace
     ? { hostId: security.uid_map_start, size: security.uid_map_size }
@@ -73,10 +76,11 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
         image: server.quota.image_path ?? `${server.container_depot_path.replace(/\/+$/, "")}.btrfs`,
         imageSize: server.quota.image_size,
         log,
+        commands,
       })
     : undefined;
-  await setUpHost(config, paths, ns, btrfs);
-  const quota = btrfs ? new BtrfsQuota(btrfs, server.container_depot_path, log) : undefined;
+  await setUpHost(config, paths, ns, btrfs, commands);
+  const quota = btrfs ? new BtrfsQuota(btrfs, server.container_depot_path, log, commands) : undefined;
   const network = new LinuxNetwork({
     netnsDir: paths.netnsDir,
     mtu: config.network.mtu,
@@ -88,40 +92,41 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       allowHostAccess: config.network.allow_host_access,
     },
     log,
+    commands,
   });
   await network.setUp();
   const cgroups = await detectCgroups(server.cgroup_parent);
   const depot = new DirectoryDepot(server.container_depot_path);
   const state = new FileStateStore(depot, server.container_depot_path);
-  const oci = new OciRuntimeCli({ name: server.runtime, path: runtimePath, stateRoot: paths.runtimeStateRoot });
+  const oci = new OciRuntimeCli({ name: server.runtime, path: runtimePath, stateRoot: paths.runtimeStateRoot }, commands);
   const conmon = new Conmon({ path: server.conmon_path, runtime: oci, socketDir: paths.socketDir }, ns);
   const runtime = new LinuxRuntime({
     depot,
     oci,
     conmon,
+    shim: new ShimLauncher({ path: shimPath, oci, nullDevice: paths.nullDevice }),
+    shimPath,
     cgroups,
     cgroupParent: server.cgroup_parent,
     initPath: server.init_path,
     socketDir: paths.socketDir,
-    nullDevice: paths.nullDevice,
     pidsLimit: server.container_pids_limit,
     copyHelperPath: server.copy_helper_path,
     idMap,
     idmappedBindMounts: server.runtime === "crun",
     seccomp,
     reuseCompiledSeccomp: server.runtime === "crun",
+    commands,
   });
-  const bases = idMap ? new ShiftedRootfs(join(server.container_depot_path, ".rootfs"), idMap, log) : undefined;
-  // Read at scrape time only, once the manager exists.
-  const metrics = config.metrics.port !== undefined ? new PrometheusMetrics(() => manager.stats()) : undefined;
-  const manager: ContainerManager = new ContainerManager(
+  const bases = idMap ? new ShiftedRootfs(join(server.container_depot_path, ".rootfs"), idMap, log, commands) : undefined;
+  // Read at scrape time only, once the service exists.
+  const metrics = config.metrics.port !== undefined ? new PrometheusMetrics(() => service.stats()) : undefined;
+  const service: ContainerService = new ContainerService(
     {
       defaultRootfs: server.container_rootfs_path,
       graceTime: server.container_grace_time,
-      jobOutputLimit: server.job_output_limit,
-      containerRlimits: server.container_rlimits,
+      outputLimit: server.job_output_limit,
       stopTimeoutMs: server.stop_timeout * 1000,
-      lang: process.env.LANG || "en_US.UTF-8",
       uidPoolStart: config.user.pool_start_uid,
       uidPoolSize: config.user.pool_size,
       containerUser: CONTAINER_USER,
@@ -134,33 +139,37 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       runtime,
       network,
       limits: new LinuxLimits(cgroups, (id) => containerPaths(depot.path(id)).run),
-      copier: new ContainerCopier(oci),
+      files: new ContainerCopier(oci, commands),
       diskQuota: quota,
       filesystem: new OverlayFilesystem(
         depot,
         ns,
         (hostIp) => resolvConf(readHostResolvConf(), config.network.dns_servers, hostIp),
+        commands,
         quota,
         idMap && bases ? { map: idMap, bases } : undefined,
       ),
       depot,
       state,
-      logSink: new SyslogJobLogSink(server.syslog_socket, log),
+      processLog: new SyslogProcessLogSink(server.syslog_socket, log),
       logger: log,
       metrics,
     },
   );
-  const { recovered, removed } = await manager.recover();
+  const { recovered, removed } = await service.recover();
   const wardenServer = new WardenServer({
     path: server.unix_domain_path,
     permissions: server.unix_domain_permissions,
     maxFrameBytes: server.max_frame_bytes,
     maxConnections: server.max_connections,
     maxRequestsInFlight: server.max_requests_in_flight,
-    handler: new Dispatcher(manager),
+    handler: new Dispatcher(service, {
+      containerUser: CONTAINER_USER,
+      outputLimit: server.job_output_limit,
+      containerRlimits: server.container_rlimits,
+      lang: process.env.LANG || "en_US.UTF-8",
+    }),
     logger: log,
-    onOpen: () => manager.connectionOpened(),
-    onClose: (conn) => manager.connectionClosed(conn),
   });
   await wardenServer.listen();
   const health = config.health_check_server.port ? await startHealthCheck(config.health_check_server.port) : undefined;
@@ -184,17 +193,17 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     stop() {
       stopping ??= (async () => {
         await wardenServer.drain(server.drain_timeout * 1000);
-        await manager.shutdown();
+        await service.shutdown();
         health?.close();
         metricsServer?.close();
         if (server.pidfile) rmSync(server.pidfile, { force: true });
-        if (manager.containerCount === 0) {
+        if (service.containerCount === 0) {
           await state.clearCounters();
           await bases?.removeAll();
           await tearDownHost(config, paths, ns, cgroups, network, btrfs);
           log.info({}, "stopped; no containers left, host set-up removed");
         } else {
-          log.info({ containers: manager.containerCount }, "stopped; containers keep running");
+          log.info({ containers: service.containerCount }, "stopped; containers keep running");
         }
       })();
       return stopping;

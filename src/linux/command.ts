@@ -1,6 +1,7 @@
 // Runs host tools with argument arrays (never through a shell string), with
 // bounded output and a timeout, and folds stderr into the error so a failure
-// says what the tool said.
+// says what the tool said. Adapters take a CommandRunner, so their unit tests
+// can record the argv they build and answer for the tool.
 import { spawn } from "node:child_process";
 import type { Writable } from "node:stream";
 
@@ -45,7 +46,14 @@ export class CommandError extends Error {
   }
 }
 
+export interface CommandRunner {
+  run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
+}
+
 const MAX_OUTPUT = 1024 * 1024;
+
+/** The host's tools, run as processes. */
+export const hostCommands: CommandRunner = { run: (argv, options) => run(argv, options) };
 
 export function run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {

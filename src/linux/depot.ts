@@ -3,7 +3,7 @@
 import { mkdir, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { isContainerId } from "../core/container-id.js";
-import type { Depot } from "../core/interfaces.js";
+import type { Depot } from "../core/interfaces/depot.js";
 
 export class DirectoryDepot implements Depot {
   constructor(readonly root: string) {}

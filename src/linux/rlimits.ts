@@ -3,11 +3,11 @@
 // fail inside the container and leave a broken job. We refuse such a request
 // up front with a message that names the limit.
 import { readFileSync } from "node:fs";
-import { WardenError } from "../core/errors.js";
-import { RLIMIT_NAMES, type RlimitName, type Rlimits } from "../core/interfaces.js";
+import { CoreError } from "../core/errors.js";
+import { RLIM_INFINITY, RLIMIT_NAMES, type RlimitName, type Rlimits } from "../core/rlimits.js";
 import type { OciRlimit } from "./runtime/oci-spec.js";
 
-export const RLIM_INFINITY = 2n ** 64n - 1n;
+export { RLIM_INFINITY };
 
 // The rows of /proc/<pid>/limits, by rlimit.
 const PROC_LIMITS_ROW: Record<RlimitName, string> = {
@@ -54,10 +54,9 @@ export function toOciRlimits(rlimits: Rlimits, hard: HardLimits): OciRlimit[] {
     const value = asked > RLIM_INFINITY ? RLIM_INFINITY : asked;
     if (value > hard[name]) {
       const shown = hard[name] === RLIM_INFINITY ? "unlimited" : hard[name].toString();
-      throw new WardenError(
-        "RLIMIT_ABOVE_HARD_LIMIT",
-        `rlimit ${name} of ${value} is above the host's hard limit of ${shown}`,
-      );
+      throw new CoreError("RLIMIT_ABOVE_HARD_LIMIT", `rlimit ${name} of ${value} is above the host's hard limit of ${shown}`, {
+        details: { rlimit: name, value: value.toString(), hardLimit: shown },
+      });
     }
     out.push({ type: `RLIMIT_${name.toUpperCase()}`, soft: value, hard: value });
   }

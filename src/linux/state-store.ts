@@ -3,11 +3,12 @@
 // leaves the old record or the new one, never half of one.
 import { open, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { ContainerRecord, Depot, StateStore } from "../core/interfaces.js";
+import type { Depot } from "../core/interfaces/depot.js";
+import type { ContainerRecord, StateStore } from "../core/interfaces/state-store.js";
 
 const RECORD = "state.json";
 // Counters an earlier daemon may have written though this one never saved them.
-const KNOWN_COUNTERS = ["job-ids"];
+const KNOWN_COUNTERS = ["process-seq", "job-ids"];
 
 async function writeAtomically(path: string, text: string): Promise<void> {
   const temp = `${path}.${process.pid}.tmp`;

@@ -1,15 +1,17 @@
-// log_tag: job output lines to syslog, tagged warden.<tag>, stdout at
-// priority info and stderr at err, as Warden's logger pipeline did. One
-// `logger` per job reads lines prefixed with their priority (--prio-prefix).
+// The process log on Linux: output lines of a process with a log tag go to
+// syslog under the tag, stdout at priority info and stderr at err, as
+// Warden's logger pipeline did. One `logger` per process reads lines
+// prefixed with their priority (--prio-prefix).
 import { spawn, type ChildProcess } from "node:child_process";
-import type { JobLog, JobLogSink, Logger, OutputStream } from "../core/interfaces.js";
+import type { Logger } from "../core/interfaces/logger.js";
+import type { OutputStream, ProcessLog, ProcessLogSink } from "../core/interfaces/process-log.js";
 
 const PRIORITY: Record<OutputStream, number> = {
   stdout: 8 + 6, // user.info
   stderr: 8 + 3, // user.err
 };
 
-class LoggerProcessLog implements JobLog {
+class LoggerProcessLog implements ProcessLog {
   private broken = false;
 
   constructor(private readonly child: ChildProcess) {
@@ -27,14 +29,14 @@ class LoggerProcessLog implements JobLog {
   }
 }
 
-export class SyslogJobLogSink implements JobLogSink {
+export class SyslogProcessLogSink implements ProcessLogSink {
   constructor(
     /** The syslog socket; /dev/log when not given. */
     private readonly socket: string | undefined,
     private readonly log: Logger,
   ) {}
 
-  open(tag: string): JobLog {
+  open(tag: string): ProcessLog {
     const args = ["--prio-prefix", "-t", tag, ...(this.socket ? ["-u", this.socket] : [])];
     const child = spawn("logger", args, { stdio: ["pipe", "ignore", "pipe"] });
     let stderr = "";

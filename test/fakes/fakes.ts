@@ -1,50 +1,63 @@
 // Hand-written fakes of the core's interfaces: they record what the core
-// asked for and let a test decide what the machine does.
+// asked for and let a test decide what the machine does. Each fake keeps its
+// state per container, so a bug that reaches across containers shows.
+import type { Readable } from "node:stream";
+import { PassThrough } from "node:stream";
+import type { Depot } from "../../src/core/interfaces/depot.js";
+import type { DiskLimits, DiskQuota, DiskUsage } from "../../src/core/interfaces/disk-quota.js";
+import type { FileTransfer } from "../../src/core/interfaces/file-transfer.js";
+import type { Filesystem, RootfsSpec } from "../../src/core/interfaces/filesystem.js";
+import type { CpuStats, Limits, MemoryStats } from "../../src/core/interfaces/limits.js";
+import type { Logger } from "../../src/core/interfaces/logger.js";
 import type {
-  NamespacePaths,
-  FileCopier,
-  JobUser,
-  ContainerRecord,
-  JobMeta,
-  RecoveredJob,
-  StateStore,
   BandwidthLimit,
   BandwidthStat,
   ContainerNetwork,
-  ContainerSpec,
-  CpuStat,
-  DiskLimits,
-  DiskQuota,
-  DiskUsage,
-  Limits,
-  MemoryStat,
   KnownNetworkRules,
   Network,
+  NetworkAttachment,
   NetInRule,
   NetOutRule,
-  Depot,
-  Filesystem,
-  JobLog,
-  JobLogSink,
-  JobProcess,
-  JobSpec,
-  Logger,
-  OutputStream,
+} from "../../src/core/interfaces/network.js";
+import type { OutputStream, ProcessLog, ProcessLogSink } from "../../src/core/interfaces/process-log.js";
+import type {
+  ContainerLaunch,
+  ProcessExit,
+  ProcessHandle,
+  ProcessLaunch,
+  RecoveredProcess,
+  ResolvedUser,
   Runtime,
+  Signal,
   StopSignal,
-} from "../../src/core/interfaces.js";
+  WindowSize,
+} from "../../src/core/interfaces/runtime.js";
+import { SIGNAL_NUMBERS } from "../../src/core/interfaces/runtime.js";
+import type { ContainerRecord, StateStore } from "../../src/core/interfaces/state-store.js";
+import { resolveUser } from "../../src/core/process/users.js";
 
-export class FakeJobProcess implements JobProcess {
-  readonly exited: Promise<number>;
-  private resolveExit!: (code: number) => void;
+export class FakeProcess implements ProcessHandle {
+  readonly exited: Promise<ProcessExit>;
+  private resolveExit!: (exit: ProcessExit) => void;
   private readonly listeners = new Set<() => void>();
   readonly output: Record<OutputStream, Buffer> = { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
+  /** Offsets below which bytes were freed (read back as zeros, as a hole would). */
+  readonly discarded: Record<OutputStream, number> = { stdout: 0, stderr: 0 };
+  readonly stdin: Buffer[] = [];
+  stdinClosed = false;
+  readonly signals: Signal[] = [];
+  readonly sizes: WindowSize[] = [];
   killed = false;
   removed = false;
-  /** The status the job ends with when killed. */
-  killStatus = 137;
+  detached = false;
+  ended: ProcessExit | undefined;
+  /** TERM leaves it running (it traps the signal). */
+  ignoresTerm = false;
 
-  constructor(readonly spec: JobSpec) {
+  constructor(
+    readonly containerId: string,
+    readonly launch: ProcessLaunch,
+  ) {
     this.exited = new Promise((r) => (this.resolveExit = r));
   }
 
@@ -53,9 +66,19 @@ export class FakeJobProcess implements JobProcess {
     for (const l of [...this.listeners]) l();
   }
 
-  exit(code: number): void {
-    this.resolveExit(code);
+  end(exit: ProcessExit): void {
+    if (this.ended) return;
+    this.ended = exit;
+    this.resolveExit(exit);
     for (const l of [...this.listeners]) l();
+  }
+
+  exit(code: number): void {
+    this.end({ kind: "exited", code });
+  }
+
+  get running(): boolean {
+    return this.ended === undefined;
   }
 
   onOutput(listener: () => void): () => void {
@@ -68,44 +91,87 @@ export class FakeJobProcess implements JobProcess {
   }
 
   async read(stream: OutputStream, offset: number, length: number): Promise<Buffer> {
-    return Buffer.from(this.output[stream].subarray(offset, offset + length));
+    const bytes = Buffer.from(this.output[stream].subarray(offset, offset + length));
+    bytes.fill(0, 0, Math.max(0, Math.min(bytes.length, this.discarded[stream] - offset)));
+    return bytes;
+  }
+
+  async discardBefore(stream: OutputStream, offset: number): Promise<void> {
+    this.discarded[stream] = Math.max(this.discarded[stream], offset);
+  }
+
+  async writeStdin(data: Buffer): Promise<void> {
+    this.stdin.push(Buffer.from(data));
+  }
+
+  async closeStdin(): Promise<void> {
+    this.stdinClosed = true;
+  }
+
+  async signal(signal: Signal): Promise<void> {
+    this.signals.push(signal);
+  }
+
+  async resize(size: WindowSize): Promise<void> {
+    this.sizes.push(size);
   }
 
   async kill(): Promise<void> {
     this.killed = true;
-    this.exit(this.killStatus);
+    this.end({ kind: "signaled", signal: 9 });
   }
 
   async remove(): Promise<void> {
     this.removed = true;
   }
+
+  detach(): void {
+    this.detached = true;
+  }
 }
 
 interface FakeContainer {
-  spec: ContainerSpec;
-  /** Processes besides init; each has a reaction to TERM. */
-  processes: Array<{ ignoresTerm: boolean }>;
+  launch: ContainerLaunch;
+  /** Processes besides init that the core did not start (daemons a job left); each has a reaction to TERM. */
+  others: Array<{ ignoresTerm: boolean }>;
+  processes: FakeProcess[];
+  /** What the container's /etc/passwd and /etc/group say. */
+  passwd: string;
+  group: string;
+  /** Directories the core had made for processes. */
+  dirsMade: string[];
 }
+
+export const DEFAULT_PASSWD = "root:x:0:0:root:/root:/bin/bash\nvcap:x:10000:10000::/home/vcap:/bin/bash\n";
+export const DEFAULT_GROUP = "root:x:0:\nvcap:x:10000:\n";
 
 export class FakeRuntime implements Runtime {
   readonly containers = new Map<string, FakeContainer>();
-  readonly spawned: FakeJobProcess[] = [];
-  /** Jobs by container, with what they were started with, as a restarted daemon would find them. */
-  readonly jobsOf = new Map<string, Array<{ jobId: number; meta: JobMeta; process: FakeJobProcess }>>();
+  /** Every process started, in order, across containers. */
+  readonly started: FakeProcess[] = [];
+  /** What a restarted daemon would find: every process started, but those removed. */
+  readonly metaOf = new Map<FakeProcess, { seq: number; meta: Record<string, unknown> }>();
   /** Ids whose init has died (a restarted daemon must not keep them). */
   readonly deadInits = new Set<string>();
   readonly signals: Array<{ id: string; signal: StopSignal }> = [];
   readonly destroyed: string[] = [];
+  readonly resolved: Array<{ id: string; user: string; dir?: string }> = [];
   failCreate: Error | undefined;
-  failSpawn: Error | undefined;
+  failStart: Error | undefined;
   createDelayMs = 0;
-  /** Finish every job at once with this code, unless undefined. */
+  /** Ends every process at once with this code, unless undefined. */
   autoExit: number | undefined;
 
-  async create(spec: ContainerSpec, _rootfsPath: string): Promise<void> {
+  async create(launch: ContainerLaunch): Promise<void> {
     if (this.createDelayMs) await new Promise((r) => setTimeout(r, this.createDelayMs));
     if (this.failCreate) throw this.failCreate;
-    this.containers.set(spec.id, { spec, processes: [] });
+    this.containers.set(launch.id, { launch, others: [], processes: [], passwd: DEFAULT_PASSWD, group: DEFAULT_GROUP, dirsMade: [] });
+  }
+
+  container(id: string): FakeContainer {
+    const c = this.containers.get(id);
+    if (!c) throw new Error(`no container ${id}`);
+    return c;
   }
 
   async isRunning(id: string): Promise<boolean> {
@@ -120,13 +186,15 @@ export class FakeRuntime implements Runtime {
     return gone;
   }
 
-  async jobs(id: string): Promise<RecoveredJob[]> {
-    return (this.jobsOf.get(id) ?? []).filter((j) => !j.process.removed);
+  async processes(id: string): Promise<RecoveredProcess[]> {
+    return (this.containers.get(id)?.processes ?? [])
+      .filter((p) => !p.removed)
+      .map((p) => ({ ...this.metaOf.get(p)!, handle: p }));
   }
 
   async destroy(id: string): Promise<void> {
     this.destroyed.push(id);
-    for (const job of this.spawned) job.exit(137);
+    for (const p of this.containers.get(id)?.processes ?? []) p.end({ kind: "signaled", signal: 9 });
     this.containers.delete(id);
   }
 
@@ -134,24 +202,38 @@ export class FakeRuntime implements Runtime {
     this.signals.push({ id, signal });
     const c = this.containers.get(id);
     if (!c) return;
-    c.processes = signal === "KILL" ? [] : c.processes.filter((p) => p.ignoresTerm);
-    if (c.processes.length === 0) for (const job of this.spawned) job.exit(signal === "KILL" ? 137 : 143);
+    if (signal === "KILL") c.others = [];
+    else c.others = c.others.filter((o) => o.ignoresTerm);
+    for (const p of c.processes) {
+      if (signal === "KILL" || !p.ignoresTerm) p.end({ kind: "signaled", signal: SIGNAL_NUMBERS[signal] });
+    }
   }
 
   async processCount(id: string): Promise<number> {
-    return this.containers.get(id)?.processes.length ?? 0;
+    const c = this.containers.get(id);
+    return c ? c.others.length + c.processes.filter((p) => p.running).length : 0;
   }
 
-  async spawn(id: string, spec: JobSpec, meta: JobMeta): Promise<JobProcess> {
-    if (this.failSpawn) throw this.failSpawn;
-    if (!this.containers.has(id)) throw new Error(`no container ${id}`);
-    const job = new FakeJobProcess(spec);
-    this.spawned.push(job);
-    const list = this.jobsOf.get(id) ?? [];
-    list.push({ jobId: spec.jobId, meta, process: job });
-    this.jobsOf.set(id, list);
-    if (this.autoExit !== undefined) queueMicrotask(() => job.exit(this.autoExit!));
-    return job;
+  async resolveUser(id: string, user: string, dir?: string): Promise<ResolvedUser> {
+    this.resolved.push({ id, user, dir });
+    const c = this.container(id);
+    const resolved = resolveUser(user, c.passwd, c.group);
+    if (dir) c.dirsMade.push(dir);
+    return resolved;
+  }
+
+  async startProcess(id: string, launch: ProcessLaunch): Promise<ProcessHandle> {
+    if (this.failStart) throw this.failStart;
+    const c = this.container(id);
+    const p = new FakeProcess(id, launch);
+    c.processes.push(p);
+    this.started.push(p);
+    this.metaOf.set(p, { seq: launch.seq, meta: JSON.parse(JSON.stringify(launch.meta)) as Record<string, unknown> });
+    if (this.autoExit !== undefined) {
+      const code = this.autoExit;
+      queueMicrotask(() => p.exit(code));
+    }
+    return p;
   }
 }
 
@@ -165,7 +247,7 @@ export class FakeNetwork implements Network {
   failNetIn: Error | undefined;
   orphans: string[] = [];
 
-  async create(id: string, network: ContainerNetwork): Promise<NamespacePaths> {
+  async create(id: string, network: ContainerNetwork): Promise<NetworkAttachment> {
     if (this.failCreate) throw this.failCreate;
     this.created.set(id, network);
     return { network: `/netns/${id}`, user: `/userns/${id}` };
@@ -193,12 +275,7 @@ export class FakeNetwork implements Network {
 
   async limitBandwidth(id: string, limit: BandwidthLimit): Promise<BandwidthStat> {
     this.limits.set(id, limit);
-    return this.bandwidthStat(id);
-  }
-
-  async bandwidthStat(id: string): Promise<BandwidthStat> {
-    const l = this.limits.get(id)!;
-    return { inRate: l.rate, inBurst: l.burst, outRate: l.rate, outBurst: l.burst };
+    return { inRate: limit.rate, inBurst: limit.burst, outRate: limit.rate, outBurst: limit.burst };
   }
 
   readonly restored: string[] = [];
@@ -236,12 +313,16 @@ export class FakeLimits implements Limits {
     return this.shares.get(id) ?? 1024n;
   }
 
-  async memoryStat(_id: string): Promise<MemoryStat> {
-    return { rss: 1000n, cache: 2000n };
+  async memoryStats(_id: string): Promise<MemoryStats> {
+    return { rss: 1000n, cache: 2000n, totalInactiveAnon: 3n };
   }
 
-  async cpuStat(_id: string): Promise<CpuStat> {
-    return { usage: 5n, user: 1n, system: 2n };
+  async cpuStats(_id: string): Promise<CpuStats> {
+    return { usage: 5n, user: 10_000_000n, system: 20_000_000n };
+  }
+
+  async pids(_id: string): Promise<number> {
+    return 3;
   }
 
   watchOom(id: string, onOom: () => void): () => void {
@@ -274,24 +355,31 @@ export class FakeDiskQuota implements DiskQuota {
 }
 
 export class FakeFilesystem implements Filesystem {
-  readonly prepared = new Set<string>();
+  readonly prepared = new Map<string, RootfsSpec>();
   readonly removed: string[] = [];
+  readonly unmounted: string[] = [];
   failPrepare: Error | undefined;
   failCheck: Error | undefined;
+  failRemoveOnce: Error | undefined;
 
-  async check(_spec: Pick<ContainerSpec, "rootfs" | "bindMounts">): Promise<void> {
+  async check(_spec: Pick<RootfsSpec, "rootfs" | "bindMounts">): Promise<void> {
     if (this.failCheck) throw this.failCheck;
   }
 
-  async prepare(spec: ContainerSpec): Promise<string> {
+  async prepare(spec: RootfsSpec): Promise<string> {
     if (this.failPrepare) throw this.failPrepare;
-    this.prepared.add(spec.id);
+    this.prepared.set(spec.id, spec);
     return `/fake/${spec.id}/rootfs`;
   }
 
-  async unmount(_id: string): Promise<void> {}
+  async unmount(id: string): Promise<void> {
+    this.unmounted.push(id);
+  }
 
   async remove(id: string): Promise<void> {
+    const fail = this.failRemoveOnce;
+    this.failRemoveOnce = undefined;
+    if (fail) throw fail;
     this.prepared.delete(id);
     this.removed.push(id);
   }
@@ -326,35 +414,51 @@ export class FakeDepot implements Depot {
   }
 }
 
-export class FakeLogSink implements JobLogSink {
+export class FakeProcessLog implements ProcessLogSink {
   readonly lines: Array<{ tag: string; stream: OutputStream; line: string }> = [];
   closed = 0;
 
-  open(tag: string): JobLog {
+  open(tag: string): ProcessLog {
     return {
-      write: (stream, line) => this.lines.push({ tag, stream, line }),
+      write: (stream: OutputStream, line: string) => this.lines.push({ tag, stream, line }),
       close: () => void this.closed++,
     };
   }
 }
 
-export class FakeCopier implements FileCopier {
-  readonly copies: Array<{ direction: "in" | "out"; id: string; user: JobUser; src: string; dst: string; owner?: string }> = [];
+export class FakeFiles implements FileTransfer {
+  readonly copies: Array<{ direction: "in" | "out"; id: string; user: ResolvedUser; src: string; dst: string; owner?: string }> = [];
+  readonly streamed: Array<{ direction: "in" | "out"; id: string; user: ResolvedUser; path: string; data?: Buffer }> = [];
 
-  async copyIn(r: { id: string; user: JobUser; src: string; dst: string }): Promise<void> {
+  async copyIn(r: { id: string; user: ResolvedUser; src: string; dst: string }): Promise<void> {
     this.copies.push({ direction: "in", ...r });
   }
 
-  async copyOut(r: { id: string; user: JobUser; src: string; dst: string; owner?: string }): Promise<void> {
+  async copyOut(r: { id: string; user: ResolvedUser; src: string; dst: string; owner?: string }): Promise<void> {
     this.copies.push({ direction: "out", ...r });
+  }
+
+  async streamIn(r: { id: string; user: ResolvedUser; path: string; tar: Readable }): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of r.tar) chunks.push(Buffer.from(chunk as Buffer));
+    this.streamed.push({ direction: "in", id: r.id, user: r.user, path: r.path, data: Buffer.concat(chunks) });
+  }
+
+  async streamOut(r: { id: string; user: ResolvedUser; path: string }): Promise<Readable> {
+    this.streamed.push({ direction: "out", ...r });
+    const out = new PassThrough();
+    out.end(Buffer.from(`tar of ${r.path}`));
+    return out;
   }
 }
 
 export class FakeStateStore implements StateStore {
   readonly records = new Map<string, ContainerRecord>();
   readonly counters = new Map<string, number>();
+  saves = 0;
 
   async save(record: ContainerRecord): Promise<void> {
+    this.saves++;
     // Through JSON, as a file would: no objects shared with the container.
     this.records.set(record.id, JSON.parse(JSON.stringify(record)) as ContainerRecord);
   }
@@ -389,4 +493,13 @@ export const nullLogger: Logger = {
 /** Lets pending promise callbacks run. */
 export async function settle(rounds = 10): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise((r) => setImmediate(r));
+}
+
+/** Lets callbacks run until `check` holds; fails after `rounds` turns of the event loop. */
+export async function until(check: () => boolean, rounds = 1000): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    if (check()) return;
+    await new Promise((r) => setImmediate(r));
+  }
+  throw new Error("the condition never held");
 }

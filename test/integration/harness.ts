@@ -225,3 +225,21 @@ export async function assertNoNetworkLeft(table: string, before: Set<string>): P
   const { stdout } = await run(["nft", "list", "tables"]);
   assert.ok(!stdout.includes(` ${table}\n`) && !stdout.endsWith(` ${table}`), `nftables table ${table} left behind`);
 }
+
+/**
+ * Polls `check` until it answers something truthy, and answers that; fails
+ * naming `what` after `timeoutMs`. For waits on a condition: never a sleep.
+ */
+export async function eventually<T>(
+  check: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { WardenClient } from "../../src/client/client.js";
 import { toLong } from "../../src/protocol/messages.js";
-import { RUNTIMES, startDaemon, type TestDaemon } from "./harness.js";
+import { eventually, RUNTIMES, startDaemon, type TestDaemon } from "./harness.js";
 
 const OUTPUT_LIMIT = 64 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -70,13 +70,38 @@ for (const runtime of RUNTIMES) {
       assert.equal(run.stdout.split("\n")[1], "/home/vcap vcap /bin:/usr/bin");
     });
 
-    it("returns stdout, stderr and the exit status, also of a signalled job", async () => {
+    it("returns stdout, stderr and the exit status; 255 for a job a signal killed, as Warden", async () => {
       const run = await c.run(handle, "echo out; echo err >&2; exit 42");
       assert.equal(run.exit_status, 42);
       assert.equal(run.stdout, "out\n");
       assert.equal(run.stderr, "err\n");
       assert.equal(run.info!.state, "active");
-      assert.equal((await c.run(handle, "kill -9 $$")).exit_status, 137);
+      assert.equal((await c.run(handle, "kill -9 $$")).exit_status, 255, "killed by SIGKILL");
+      assert.equal((await c.run(handle, "kill -TERM $$")).exit_status, 255, "killed by SIGTERM");
+      assert.equal((await c.run(handle, "exit 137")).exit_status, 137, "an exit code that looks like a signal is an exit code");
+    });
+
+    it("reports 255 for a job that Stop(kill) ends, and its own code for one that traps TERM", async () => {
+      const h = await c.create();
+      const trapping = await c.spawn(h, "trap 'exit 37' TERM; echo ready; while true; do sleep 0.05; done");
+      const plain = await c.spawn(h, "echo ready; sleep 100");
+      // A connection answers in order: the stream gets one of its own.
+      const streaming = await daemon.client();
+      const stream = streaming.stream(h, trapping);
+      assert.equal((await stream.next()).value?.data, "ready\n");
+      await eventually(async () => (await c.call("Info", { handle: h })).job_ids.length === 2, "both jobs to run");
+      const other = await daemon.client();
+      await other.call("Stop", { handle: h });
+      assert.equal((await c.link(h, plain)).exit_status, 255, "the plain job was killed by TERM");
+      let last;
+      for await (const frame of stream) last = frame;
+      assert.equal(last!.exit_status, 37);
+      const killed = await c.create();
+      const job = await c.spawn(killed, "trap 'exit 37' TERM; sleep 100");
+      await other.call("Stop", { handle: killed, kill: true });
+      assert.equal((await c.link(killed, job)).exit_status, 255);
+      await c.destroy(h);
+      await c.destroy(killed);
     });
 
     it("feeds the script to bash on stdin: bash features and a large script work", async () => {
@@ -126,15 +151,17 @@ for (const runtime of RUNTIMES) {
       const spawner = await daemon.client();
       const job = await spawner.spawn(handle, "sleep 0.3; echo survived");
       spawner.close();
-      await sleep(50);
+      await spawner.closed();
       assert.equal((await c.link(handle, job)).stdout, "survived\n");
     });
 
     it("keeps the job for others when a client disconnects during Link", async () => {
+      const linksReceived = () => daemon.logs.split("\n").filter((l) => l.includes('"type":"Link"') && l.includes("request received")).length;
+      const linksBefore = linksReceived();
       const impatient = await daemon.client();
       const job = await impatient.spawn(handle, "sleep 0.4; echo finished");
       const abandoned = impatient.link(handle, job).catch((e: Error) => e);
-      await sleep(100);
+      await eventually(() => linksReceived() > linksBefore, "the daemon to take the Link");
       impatient.close();
       assert.ok((await abandoned) instanceof Error);
       const link = await c.link(handle, job);
@@ -177,26 +204,24 @@ for (const runtime of RUNTIMES) {
 
     it("sends output lines to syslog tagged warden.<log_tag>", async () => {
       await c.run(handle, "echo hello-syslog; echo oops-syslog >&2", { log_tag: "myapp" });
-      const deadline = Date.now() + 3000;
-      while (!syslogText.includes("oops-syslog") && Date.now() < deadline) await sleep(20);
+      await eventually(() => syslogText.includes("oops-syslog"), "the lines to reach syslog");
       assert.match(syslogText, /<14>.*warden\.myapp: hello-syslog/);
       assert.match(syslogText, /<11>.*warden\.myapp: oops-syslog/);
     });
 
     it("reaps the job's files once linked", async () => {
-      const jobsDir = join(daemon.depot, (await c.call("Info", { handle })).container_path.split("/").pop()!, "jobs");
+      const processesDir = join(daemon.depot, (await c.call("Info", { handle })).container_path.split("/").pop()!, "processes");
       const job = await c.spawn(handle, "true");
+      assert.ok((await readdir(processesDir)).includes(String(job)), "a job's files are named by its id");
       await c.link(handle, job);
-      await sleep(100);
-      assert.ok(!(await readdir(jobsDir)).includes(String(job)));
+      await eventually(async () => !(await readdir(processesDir)).includes(String(job)), "the job's files to go");
     });
 
     it("lets a job run on while the daemon is killed: its supervisor records the exit", async () => {
       const job = await c.spawn(handle, "sleep 0.5; echo late");
-      const jobDir = join((await c.call("Info", { handle })).container_path, "jobs", String(job));
+      const jobDir = join((await c.call("Info", { handle })).container_path, "processes", String(job));
       await daemon.kill();
-      await sleep(1000);
-      assert.ok(existsSync(join(jobDir, "exit")), "the exit status was recorded without the daemon");
+      await eventually(() => existsSync(join(jobDir, "exit")), "the exit status to be recorded without the daemon");
       await daemon.restart();
       c = await daemon.client();
       const link = await c.link(handle, job);

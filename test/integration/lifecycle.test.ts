@@ -204,7 +204,7 @@ for (const runtime of RUNTIMES) {
       await c.call("Stop", { handle });
       const took = Date.now() - started;
       assert.ok(took >= 1900, `waited ${took} ms for the 2 s stop timeout`);
-      assert.equal((await c.link(handle, job)).exit_status, 137);
+      assert.equal((await c.link(handle, job)).exit_status, 255, "killed by a signal: 255, as Warden");
       await c.destroy(handle);
     });
 
@@ -212,7 +212,7 @@ for (const runtime of RUNTIMES) {
       const handle = await c.create();
       const job = await c.spawn(handle, "trap 'exit 37' TERM; while true; do sleep 0.05; done");
       await c.call("Stop", { handle, kill: true });
-      assert.equal((await c.link(handle, job)).exit_status, 137);
+      assert.equal((await c.link(handle, job)).exit_status, 255, "killed by a signal: 255, as Warden");
       await c.destroy(handle);
     });
 
@@ -224,7 +224,7 @@ for (const runtime of RUNTIMES) {
       await c.call("Stop", { handle, background: true });
       assert.ok(Date.now() - started < 1000, "answered before the stop timeout");
       assert.equal((await c.call("Info", { handle })).state, "stopped");
-      assert.equal((await c.link(handle, job)).exit_status, 137);
+      assert.equal((await c.link(handle, job)).exit_status, 255, "killed by a signal: 255, as Warden");
       await c.destroy(handle);
     });
 

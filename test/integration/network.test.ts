@@ -10,6 +10,7 @@ import { after, before, describe, it } from "node:test";
 import type { WardenClient } from "../../src/client/client.js";
 import { toLong, warden } from "../../src/protocol/messages.js";
 import { externalAddresses } from "../../src/linux/network/linux-network.js";
+import { hostCommands } from "../../src/linux/command.js";
 import { readdir } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { run } from "../../src/linux/command.js";
@@ -118,7 +119,7 @@ describe("network: isolation and NetOut", () => {
     const hostIp = (await info(c, a)).host_ip;
     assert.equal(await tcp(c, a, targetIp, 8080), "prohibited");
     assert.equal(await tcp(c, a, hostIp, HOST_PORT), "prohibited");
-    for (const ext of await externalAddresses()) assert.equal(await tcp(c, a, ext, HOST_PORT), "prohibited");
+    for (const ext of await externalAddresses(hostCommands)) assert.equal(await tcp(c, a, ext, HOST_PORT), "prohibited");
     assert.equal(await ping(c, a, targetIp), false);
     await c.destroy(a);
   });
@@ -273,7 +274,7 @@ describe("network: NetIn", () => {
   before(async () => {
     daemon = await startDaemon();
     c = await daemon.client();
-    [external] = await externalAddresses();
+    [external] = await externalAddresses(hostCommands);
   });
 
   after(() => daemon.stop());

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { WardenClient } from "../../src/client/client.js";
 import { externalAddresses } from "../../src/linux/network/linux-network.js";
+import { hostCommands } from "../../src/linux/command.js";
 import { toLong } from "../../src/protocol/messages.js";
 import { startDaemon, type TestDaemon } from "./harness.js";
 
@@ -62,7 +63,7 @@ for (const how of ["kill -9", "SIGTERM"] as const) {
         );
         assert.equal(Number((await c.call("LimitMemory", { handle: server })).limit_in_bytes), 64 * MiB);
         assert.equal(Number((await c.call("LimitCpu", { handle: server })).limit_in_shares), 300);
-        const [external] = await externalAddresses();
+        const [external] = await externalAddresses(hostCommands);
         assert.equal(await hostRead(external, forward.host_port), "hello", "the NetIn forward works");
         assert.equal(await tcp(c, client, serverIp, 8080), "ok", "the NetOut rule still opens 8080");
         assert.equal(await tcp(c, client, serverIp, 8081), "prohibited", "and nothing else");

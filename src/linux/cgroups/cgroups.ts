@@ -5,8 +5,7 @@
 // interface.
 import { readFile, readdir, rmdir, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { CpuStat, Limits, MemoryStat, MemoryStatField } from "../../core/interfaces.js";
-import { MEMORY_STAT_FIELDS } from "../../core/interfaces.js";
+import { MEMORY_STATS_FIELDS, type CpuStats, type Limits, type MemoryStats } from "../../core/interfaces/limits.js";
 import { readMountInfo } from "../mountinfo.js";
 
 export interface ContainerCgroups extends Omit<Limits, "watchOom"> {
@@ -54,6 +53,14 @@ async function killAndRemove(cgroups: ContainerCgroups, id: string, dirs: string
 /** What v1 reports for "no limit" (PAGE_COUNTER_MAX pages); v2's "max" is reported as the same. */
 export const NO_MEMORY_LIMIT = 9223372036854771712n;
 const USER_HZ = 100n;
+const NS_PER_TICK = 1_000_000_000n / USER_HZ;
+
+type MemoryField = keyof MemoryStats;
+
+/** memory.stat's key of a MemoryStats field (v1 names them so). */
+export function memoryStatKey(field: MemoryField): string {
+  return field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const FREEZE_TIMEOUT_MS = 2000;
 
@@ -159,20 +166,25 @@ export class CgroupsV1 implements ContainerCgroups {
     return readNumber(this.file("cpu", id, "cpu.shares"));
   }
 
-  async memoryStat(id: string): Promise<MemoryStat> {
+  async memoryStats(id: string): Promise<MemoryStats> {
     const keyed = parseKeyed(await readFile(this.file("memory", id, "memory.stat"), "utf8"));
-    const out: MemoryStat = {};
-    for (const field of MEMORY_STAT_FIELDS) {
-      const v = keyed.get(field);
+    const out: MemoryStats = {};
+    for (const field of MEMORY_STATS_FIELDS) {
+      const v = keyed.get(memoryStatKey(field));
       if (v !== undefined) out[field] = v;
     }
     return out;
   }
 
-  async cpuStat(id: string): Promise<CpuStat> {
+  // cpuacct.stat counts in USER_HZ ticks.
+  async cpuStats(id: string): Promise<CpuStats> {
     const usage = await readNumber(this.file("cpuacct", id, "cpuacct.usage"));
     const stat = parseKeyed(await readFile(this.file("cpuacct", id, "cpuacct.stat"), "utf8"));
-    return { usage, user: stat.get("user") ?? 0n, system: stat.get("system") ?? 0n };
+    return { usage, user: (stat.get("user") ?? 0n) * NS_PER_TICK, system: (stat.get("system") ?? 0n) * NS_PER_TICK };
+  }
+
+  async pids(id: string): Promise<number> {
+    return Number(await readNumber(this.file("pids", id, "pids.current")));
   }
 
   async oomKills(id: string): Promise<number> {
@@ -211,20 +223,22 @@ export function weightToShares(weight: bigint): bigint {
   return 2n + ((weight - 1n) * 262142n + 9998n) / 9999n;
 }
 
-// v2's memory.stat names for the v1 fields of Warden's MemoryStat. v2 is
-// hierarchical throughout, so the total_ fields are the same numbers.
-const V2_MEMORY_STAT: Partial<Record<MemoryStatField, string>> = {
+// v2's memory.stat names for the fields v1 has. v2 is hierarchical
+// throughout, so the total fields are the same numbers.
+const V2_MEMORY_STAT: Partial<Record<MemoryField, string>> = {
   cache: "file",
   rss: "anon",
-  mapped_file: "file_mapped",
+  mappedFile: "file_mapped",
   pgfault: "pgfault",
   pgmajfault: "pgmajfault",
-  inactive_anon: "inactive_anon",
-  active_anon: "active_anon",
-  inactive_file: "inactive_file",
-  active_file: "active_file",
+  inactiveAnon: "inactive_anon",
+  activeAnon: "active_anon",
+  inactiveFile: "inactive_file",
+  activeFile: "active_file",
   unevictable: "unevictable",
 };
+
+const total = (field: MemoryField) => `total${field[0].toUpperCase()}${field.slice(1)}` as MemoryField;
 
 /** cgroup v2: one unified hierarchy. */
 export class CgroupsV2 implements ContainerCgroups {
@@ -277,33 +291,33 @@ export class CgroupsV2 implements ContainerCgroups {
     return weightToShares(await readNumber(this.file(id, "cpu.weight")));
   }
 
-  async memoryStat(id: string): Promise<MemoryStat> {
+  async memoryStats(id: string): Promise<MemoryStats> {
     const keyed = parseKeyed(await readFile(this.file(id, "memory.stat"), "utf8"));
-    const out: MemoryStat = {};
-    for (const [field, name] of Object.entries(V2_MEMORY_STAT) as Array<[MemoryStatField, string]>) {
+    const out: MemoryStats = {};
+    for (const [field, name] of Object.entries(V2_MEMORY_STAT) as Array<[MemoryField, string]>) {
       const v = keyed.get(name);
       if (v === undefined) continue;
       out[field] = v;
-      out[`total_${field}` as MemoryStatField] = v;
+      out[total(field)] = v;
     }
     const limit = await this.readMax("memory.max", id);
     const swapMax = (await exists(this.file(id, "memory.swap.max"))) ? await this.readMax("memory.swap.max", id) : 0n;
-    out.hierarchical_memory_limit = limit;
-    out.hierarchical_memsw_limit = limit === NO_MEMORY_LIMIT || swapMax === NO_MEMORY_LIMIT ? NO_MEMORY_LIMIT : limit + swapMax;
+    out.hierarchicalMemoryLimit = limit;
+    out.hierarchicalMemswLimit = limit === NO_MEMORY_LIMIT || swapMax === NO_MEMORY_LIMIT ? NO_MEMORY_LIMIT : limit + swapMax;
     if (await exists(this.file(id, "memory.swap.current"))) {
-      out.swap = out.total_swap = await readNumber(this.file(id, "memory.swap.current"));
+      out.swap = out.totalSwap = await readNumber(this.file(id, "memory.swap.current"));
     }
     return out;
   }
 
-  async cpuStat(id: string): Promise<CpuStat> {
+  async cpuStats(id: string): Promise<CpuStats> {
     const stat = parseKeyed(await readFile(this.file(id, "cpu.stat"), "utf8"));
     const usec = (key: string) => stat.get(key) ?? 0n;
-    return {
-      usage: usec("usage_usec") * 1000n,
-      user: (usec("user_usec") * USER_HZ) / 1_000_000n,
-      system: (usec("system_usec") * USER_HZ) / 1_000_000n,
-    };
+    return { usage: usec("usage_usec") * 1000n, user: usec("user_usec") * 1000n, system: usec("system_usec") * 1000n };
+  }
+
+  async pids(id: string): Promise<number> {
+    return Number(await readNumber(this.file(id, "pids.current")));
   }
 
   async oomKills(id: string): Promise<number> {

@@ -6,7 +6,7 @@
 // counter is read once a second for every watched container, in case the
 // file was missed (a conmon gone, say).
 import { watch, type FSWatcher } from "node:fs";
-import type { CpuStat, Limits, MemoryStat } from "../../core/interfaces.js";
+import type { CpuStats, Limits, MemoryStats } from "../../core/interfaces/limits.js";
 import type { ContainerCgroups } from "./cgroups.js";
 
 const POLL_MS = 1000;
@@ -43,12 +43,16 @@ export class LinuxLimits implements Limits {
     return this.cgroups.cpuShares(id);
   }
 
-  memoryStat(id: string): Promise<MemoryStat> {
-    return this.cgroups.memoryStat(id);
+  memoryStats(id: string): Promise<MemoryStats> {
+    return this.cgroups.memoryStats(id);
   }
 
-  cpuStat(id: string): Promise<CpuStat> {
-    return this.cgroups.cpuStat(id);
+  cpuStats(id: string): Promise<CpuStats> {
+    return this.cgroups.cpuStats(id);
+  }
+
+  pids(id: string): Promise<number> {
+    return this.cgroups.pids(id);
   }
 
   watchOom(id: string, onOom: () => void): () => void {

@@ -13,8 +13,9 @@ import { existsSync } from "node:fs";
 import { readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { errors } from "../../core/errors.js";
-import type { DiskLimits, DiskQuota, DiskUsage, Logger } from "../../core/interfaces.js";
-import { CommandError, run } from "../command.js";
+import type { DiskLimits, DiskQuota, DiskUsage } from "../../core/interfaces/disk-quota.js";
+import type { Logger } from "../../core/interfaces/logger.js";
+import { CommandError, type CommandRunner } from "../command.js";
 import { readMountInfo } from "../mountinfo.js";
 import { volumeDir, type Volumes } from "./volumes.js";
 
@@ -26,6 +27,7 @@ export interface BtrfsDepotOptions {
   image: string;
   imageSize: number;
   log: Logger;
+  commands: CommandRunner;
 }
 
 /** The depot as a btrfs filesystem with quotas on. */
@@ -58,15 +60,15 @@ export class BtrfsDepot {
         );
       }
       if (!existsSync(image)) {
-        await run(["truncate", "-s", String(imageSize), image]);
-        await run(["mkfs.btrfs", "-q", image]);
+        await this.options.commands.run(["truncate", "-s", String(imageSize), image]);
+        await this.options.commands.run(["mkfs.btrfs", "-q", image]);
         this.options.log.info({ image, bytes: imageSize }, "made the depot's btrfs image");
       }
-      await run(["mount", "-o", "loop", image, depot]);
+      await this.options.commands.run(["mount", "-o", "loop", image, depot]);
       this.mountedByUs = true;
     }
-    await run(["btrfs", "quota", "enable", depot]);
-    const { stdout } = await run(["btrfs", "filesystem", "show", depot]);
+    await this.options.commands.run(["btrfs", "quota", "enable", depot]);
+    const { stdout } = await this.options.commands.run(["btrfs", "filesystem", "show", depot]);
     const uuid = /uuid: ([0-9a-f-]{36})/.exec(stdout)?.[1];
     if (!uuid) throw errors.internal(`cannot read the btrfs uuid of ${depot}`);
     this.uuid = uuid;
@@ -75,13 +77,13 @@ export class BtrfsDepot {
 
   /** qgroups of deleted subvolumes linger until btrfs has cleaned them; clear those it allows. */
   async clearStale(): Promise<number> {
-    const { stdout } = await run(["btrfs", "qgroup", "show", "--raw", this.options.depot]).catch(() => ({ stdout: "" }));
+    const { stdout } = await this.options.commands.run(["btrfs", "qgroup", "show", "--raw", this.options.depot]).catch(() => ({ stdout: "" }));
     let cleared = 0;
     for (const line of stdout.split("\n")) {
       const m = /^(0\/\d+)\s.*<stale>/.exec(line.trim());
       if (!m) continue;
       try {
-        await run(["btrfs", "qgroup", "destroy", m[1], this.options.depot]);
+        await this.options.commands.run(["btrfs", "qgroup", "destroy", m[1], this.options.depot]);
         cleared++;
       } catch {
         // still being cleaned; a later pass gets it
@@ -92,7 +94,7 @@ export class BtrfsDepot {
 
   /** Unmounts what ensure() mounted (the loop device goes with it). */
   async tearDown(): Promise<void> {
-    if (this.mountedByUs) await run(["umount", this.options.depot]);
+    if (this.mountedByUs) await this.options.commands.run(["umount", this.options.depot]);
     this.mountedByUs = false;
   }
 }
@@ -112,6 +114,7 @@ export class BtrfsQuota implements DiskQuota, Volumes {
     /** The depot's directory; a container's is <depot>/<id>. */
     private readonly depotPath: string,
     private readonly log: Logger,
+    private readonly commands: CommandRunner,
   ) {}
 
   private containerDir(id: string): string {
@@ -120,7 +123,7 @@ export class BtrfsQuota implements DiskQuota, Volumes {
 
   async create(containerDir: string): Promise<string> {
     const dir = volumeDir(containerDir);
-    const { stdout } = await run(["sh", "-c", 'btrfs subvolume create "$1" >/dev/null && btrfs inspect-internal rootid "$1"', "sh", dir]);
+    const { stdout } = await this.commands.run(["sh", "-c", 'btrfs subvolume create "$1" >/dev/null && btrfs inspect-internal rootid "$1"', "sh", dir]);
     await writeFile(join(containerDir, QGROUP_ID_FILE), stdout.trim());
     return dir;
   }
@@ -131,11 +134,11 @@ export class BtrfsQuota implements DiskQuota, Volumes {
     if (!existsSync(dir)) return;
     const qgroup = await readFile(join(containerDir, QGROUP_ID_FILE), "utf8").catch(() => "");
     try {
-      await run(["btrfs", "subvolume", "delete", dir]);
+      await this.commands.run(["btrfs", "subvolume", "delete", dir]);
     } catch (err) {
       // Not a subvolume (made before quotas were on): a plain directory.
       if (!(err instanceof CommandError && /Not a Btrfs subvolume|not a subvolume/i.test(err.stderr))) throw err;
-      await run(["rm", "-rf", dir]);
+      await this.commands.run(["rm", "-rf", dir]);
       return;
     }
     if (/^\d+$/.test(qgroup.trim())) this.destroyQgroupLater(qgroup.trim());
@@ -146,7 +149,7 @@ export class BtrfsQuota implements DiskQuota, Volumes {
   private destroyQgroupLater(qgroup: string, attempt = 0): void {
     const timer = setTimeout(async () => {
       try {
-        await run(["btrfs", "qgroup", "destroy", `0/${qgroup}`, this.depotPath]);
+        await this.commands.run(["btrfs", "qgroup", "destroy", `0/${qgroup}`, this.depotPath]);
       } catch {
         if (attempt + 1 < STALE_RETRY_MS.length) this.destroyQgroupLater(qgroup, attempt + 1);
         else this.log.debug({ qgroup }, "stale qgroup left for the next start");
@@ -180,7 +183,7 @@ export class BtrfsQuota implements DiskQuota, Volumes {
 
   async setLimits(id: string, limits: DiskLimits): Promise<void> {
     const volume = volumeDir(this.containerDir(id));
-    await run(["btrfs", "qgroup", "limit", limits.byteHard === 0n ? "none" : limits.byteHard.toString(), volume]);
+    await this.commands.run(["btrfs", "qgroup", "limit", limits.byteHard === 0n ? "none" : limits.byteHard.toString(), volume]);
   }
 
   // btrfs accounts written data when it commits (every 30 s by default);

@@ -1,4 +1,6 @@
-// CopyIn and CopyOut, safe against a hostile container.
+// Copies between the host and a container (Warden's CopyIn and CopyOut)
+// and tar streams in and out (Garden's StreamIn and StreamOut), safe
+// against a hostile container.
 //
 // A container's paths are resolved only inside the container: the copy runs
 // in its namespaces and root (through the runtime's exec), as the container
@@ -17,11 +19,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { lstat, mkdir, mkdtemp, open, readdir, realpath, rename, rm, stat, symlink, unlink } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
+import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as tar from "tar";
 import { errors } from "../../core/errors.js";
-import type { JobUser } from "../../core/interfaces.js";
-import { run } from "../command.js";
+import type { FileTransfer } from "../../core/interfaces/file-transfer.js";
+import type { ResolvedUser } from "../../core/interfaces/runtime.js";
+import type { CommandRunner } from "../command.js";
 import { COPY_HELPER_IN_CONTAINER } from "../runtime/bundle.js";
 import type { OciRuntimeCli } from "../runtime/oci-runtime.js";
 
@@ -69,9 +73,15 @@ const OWNER = /^[A-Za-z0-9._-]+(:[A-Za-z0-9._-]+)?$/;
 const SAFE_TYPES = new Set(["File", "OldFile", "ContiguousFile", "Directory", "SymbolicLink", "Link"]);
 const MAX_STDERR = 64 * 1024;
 
+// $1 the directory, made when missing; the archive on stdin.
+const UNPACK_SCRIPT = `
+BB=${BB}
+"$BB" mkdir -p "$1" && exec "$BB" tar -x -f - -C "$1"
+`;
+
 export interface CopyRequest {
   id: string;
-  user: JobUser;
+  user: ResolvedUser;
   src: string;
   dst: string;
 }
@@ -80,10 +90,13 @@ function trimmed(path: string): string {
   return path.length > 1 ? path.replace(/\/+$/, "") : path;
 }
 
-export class ContainerCopier {
-  constructor(private readonly oci: OciRuntimeCli) {}
+export class ContainerCopier implements FileTransfer {
+  constructor(
+    private readonly oci: OciRuntimeCli,
+    private readonly commands: CommandRunner,
+  ) {}
 
-  private exec(request: CopyRequest, script: string, args: string[]): { child: ChildProcess; done: Promise<void> } {
+  private exec(request: { id: string; user: ResolvedUser }, script: string, args: string[]): { child: ChildProcess; done: Promise<void> } {
     const argv = this.oci.execArgv(request.id, request.user, request.user.home, ["PATH=/bin:/usr/bin"], [
       BB, "sh", "-c", script, "sh", ...args,
     ]);
@@ -138,6 +151,30 @@ export class ContainerCopier {
     await Promise.all([packed, done]);
   }
 
+  /** Unpacks a tar stream into the container's `path`, as the user, inside the container. */
+  async streamIn(request: { id: string; user: ResolvedUser; path: string; tar: Readable }): Promise<void> {
+    const { child, done } = this.exec(request, UNPACK_SCRIPT, [request.path]);
+    await Promise.all([pipeline(request.tar, child.stdin!), done]);
+  }
+
+  /** A tar stream of the container's `path`, made inside it as the user; a failure inside fails the stream. */
+  async streamOut(request: { id: string; user: ResolvedUser; path: string }): Promise<Readable> {
+    const probe = this.exec(request, PROBE_SCRIPT, [request.path]);
+    probe.child.stdout!.resume();
+    probe.child.stdin!.end();
+    await probe.done;
+    const packing = this.exec(request, PACK_SCRIPT, [request.path, request.path.endsWith("/") ? "1" : "0"]);
+    packing.child.stdin!.end();
+    const out = new PassThrough();
+    packing.child.stdout!.pipe(out, { end: false });
+    // The child's close comes after its stdout has given all it had.
+    packing.done.then(
+      () => out.end(),
+      (err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))),
+    );
+    return out;
+  }
+
   async copyOut(request: CopyRequest & { owner?: string }): Promise<void> {
     if (request.owner !== undefined && !OWNER.test(request.owner)) {
       throw errors.invalid(`owner ${request.owner} is not user or user:group`);
@@ -161,7 +198,7 @@ export class ContainerCopier {
     } else {
       throw errors.commandFailed(`cannot tell what ${request.src} is`);
     }
-    if (request.owner !== undefined) await run(["chown", "-R", "-h", "--", request.owner, target]);
+    if (request.owner !== undefined) await this.commands.run(["chown", "-R", "-h", "--", request.owner, target]);
   }
 
   // The container's cat writes straight into a file opened here: the bytes

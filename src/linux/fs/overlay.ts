@@ -4,9 +4,10 @@
 import { chmod, lchown, mkdir, stat } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import { errors } from "../../core/errors.js";
-import type { ContainerSpec, Depot, Filesystem } from "../../core/interfaces.js";
 import { isContainerId } from "../../core/container-id.js";
-import { CommandError, run } from "../command.js";
+import type { Depot } from "../../core/interfaces/depot.js";
+import type { Filesystem, RootfsSpec } from "../../core/interfaces/filesystem.js";
+import { CommandError, type CommandRunner } from "../command.js";
 import { parseMountInfo } from "../mountinfo.js";
 import type { RuntimeMountNamespace } from "../runtime/mount-namespace.js";
 import type { IdMap } from "../security/id-map.js";
@@ -37,18 +38,19 @@ export class OverlayFilesystem implements Filesystem {
     private readonly ns: RuntimeMountNamespace,
     /** The container's /etc/resolv.conf, given the host side of its /30. */
     private readonly resolvConf: (hostIp: string) => string,
+    private readonly commands: CommandRunner,
     /** Where the writable layer lives: a plain directory, or a btrfs subvolume with a quota. */
     private readonly volumes: Volumes = new PlainVolumes(),
     /** Containers in a user namespace: their bases are shifted copies, their files owned through the map. */
     private readonly userNamespace?: { map: IdMap; bases: ShiftedRootfs },
   ) {}
 
-  async check(spec: Pick<ContainerSpec, "rootfs" | "bindMounts">): Promise<void> {
+  async check(spec: Pick<RootfsSpec, "rootfs" | "bindMounts">): Promise<void> {
     await assertRootfs(spec.rootfs);
     await assertBindMounts(spec);
   }
 
-  async prepare(spec: ContainerSpec): Promise<string> {
+  async prepare(spec: RootfsSpec): Promise<string> {
     await this.check(spec);
     const dir = this.depot.path(spec.id);
     const layout = containerLayout(dir);
@@ -66,15 +68,15 @@ export class OverlayFilesystem implements Filesystem {
     await writeContainerFiles(lower, layout.upper, {
       id: spec.id,
       uid: spec.uid,
-      containerIp: spec.network.containerIp,
-      resolvConf: this.resolvConf(spec.network.hostIp),
+      containerIp: spec.containerIp,
+      resolvConf: this.resolvConf(spec.hostIp),
       idMap: userns?.map,
     });
     const options = `lowerdir=${lower},upperdir=${layout.upper},workdir=${layout.work}`;
     try {
-      await run(this.ns.wrap(["mount", "-t", "overlay", "overlay", "-o", options, layout.rootfs], "/"));
+      await this.commands.run(this.ns.wrap(["mount", "-t", "overlay", "overlay", "-o", options, layout.rootfs], "/"));
     } catch (err) {
-      throw errors.commandFailed(err instanceof Error ? err.message : String(err));
+      throw errors.commandFailed(err instanceof Error ? err.message : String(err), err);
     }
     return layout.rootfs;
   }
@@ -82,7 +84,7 @@ export class OverlayFilesystem implements Filesystem {
   async unmount(id: string): Promise<void> {
     const { rootfs } = containerLayout(this.depot.path(id));
     try {
-      await run(this.ns.wrap(["umount", rootfs], "/"));
+      await this.commands.run(this.ns.wrap(["umount", rootfs], "/"));
     } catch (err) {
       // Nothing mounted (a half-made container, or removed before): done.
       if (err instanceof CommandError && /not mounted|no mount point|No such file/.test(err.stderr)) return;
@@ -96,7 +98,7 @@ export class OverlayFilesystem implements Filesystem {
   }
 
   async removeOrphans(live: ReadonlySet<string>): Promise<string[]> {
-    const { stdout } = await run(this.ns.wrap(["cat", "/proc/self/mountinfo"], "/"));
+    const { stdout } = await this.commands.run(this.ns.wrap(["cat", "/proc/self/mountinfo"], "/"));
     const prefix = `${this.depot.root.replace(/\/+$/, "")}/`;
     const orphans: string[] = [];
     for (const m of parseMountInfo(stdout)) {
@@ -110,7 +112,7 @@ export class OverlayFilesystem implements Filesystem {
   }
 }
 
-async function assertBindMounts(spec: Pick<ContainerSpec, "bindMounts">): Promise<void> {
+async function assertBindMounts(spec: Pick<RootfsSpec, "bindMounts">): Promise<void> {
   for (const m of spec.bindMounts) {
     if (!isAbsolute(m.srcPath) || !isAbsolute(m.dstPath)) {
       throw errors.invalid(`bind mount paths must be absolute: ${m.srcPath} -> ${m.dstPath}`);

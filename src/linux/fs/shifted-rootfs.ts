@@ -10,8 +10,8 @@
 import { createHash } from "node:crypto";
 import { chmod, lchown, lstat, mkdir, readdir, realpath, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { Logger } from "../../core/interfaces.js";
-import { run } from "../command.js";
+import type { Logger } from "../../core/interfaces/logger.js";
+import type { CommandRunner } from "../command.js";
 import type { IdMap } from "../security/id-map.js";
 
 export class ShiftedRootfs {
@@ -22,6 +22,7 @@ export class ShiftedRootfs {
     private readonly dir: string,
     private readonly map: IdMap,
     private readonly log: Logger,
+    private readonly commands: CommandRunner,
   ) {}
 
   /** Removes every copy; only when no container is left to use one. */
@@ -64,7 +65,7 @@ export class ShiftedRootfs {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const temp = `${path}.tmp`;
     await rm(temp, { recursive: true, force: true });
-    await run(["cp", "-a", "--reflink=auto", "--", base, temp]);
+    await this.commands.run(["cp", "-a", "--reflink=auto", "--", base, temp]);
     const entries = await shiftOwners(temp, this.map);
     await rename(temp, path);
     this.log.info({ base, path, entries, ms: Date.now() - started }, "base root filesystem shifted into the user namespace");

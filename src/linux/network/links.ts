@@ -4,8 +4,8 @@
 // runs: one born inside the new namespace (unshare), one on the host.
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { ContainerNetwork, NamespacePaths } from "../../core/interfaces.js";
-import { run } from "../command.js";
+import type { ContainerNetwork, NetworkAttachment } from "../../core/interfaces/network.js";
+import type { CommandRunner } from "../command.js";
 import type { IdMap } from "../security/id-map.js";
 import { containerInterface, hostInterface, ifbInterface } from "./names.js";
 
@@ -14,6 +14,7 @@ export class NamespacedLinks {
     /** Where namespaces are pinned, one file per container id. */
     readonly netnsDir: string,
     private readonly mtu: number,
+    private readonly commands: CommandRunner,
     /**
      * Containers in a user namespace: their network namespace is made inside
      * it, so that the container's own sysfs and privileged ports work, and
@@ -30,7 +31,7 @@ export class NamespacedLinks {
     return this.userns ? join(this.userns.dir, id) : undefined;
   }
 
-  async create(id: string, network: ContainerNetwork): Promise<NamespacePaths> {
+  async create(id: string, network: ContainerNetwork): Promise<NetworkAttachment> {
     const pin = this.pinOf(id);
     await mkdir(this.netnsDir, { recursive: true });
     await writeFile(pin, "");
@@ -53,10 +54,10 @@ export class NamespacedLinks {
       "",
     ].join("\n");
     if (this.userns) return this.createInUserNamespace(id, pin, inside, outside, insideBatch, hostBatch);
-    await run(["unshare", `--net=${pin}`, "sh", "-c", NETNS_SCRIPT, "sh"], {
+    await this.commands.run(["unshare", `--net=${pin}`, "sh", "-c", NETNS_SCRIPT, "sh"], {
       input: `link add ${inside} mtu ${this.mtu} type veth peer name ${outside} mtu ${this.mtu} netns /proc/${process.pid}/ns/net\n${insideBatch}`,
     });
-    await run(["ip", "-batch", "-"], { input: hostBatch });
+    await this.commands.run(["ip", "-batch", "-"], { input: hostBatch });
     return { network: pin };
   }
 
@@ -71,18 +72,18 @@ export class NamespacedLinks {
     outside: string,
     insideBatch: string,
     hostBatch: string,
-  ): Promise<NamespacePaths> {
+  ): Promise<NetworkAttachment> {
     const { map, dir } = this.userns!;
     const userPin = join(dir, id);
     await mkdir(dir, { recursive: true });
     await writeFile(userPin, "");
     const mapping = `0 ${map.hostId} ${map.size}\n`;
-    await run(["unshare", "--user", "--net", "--keep-caps", "--", "sh", "-c", USERNS_SCRIPT, "sh", String(map.size - 1)], {
+    await this.commands.run(["unshare", "--user", "--net", "--keep-caps", "--", "sh", "-c", USERNS_SCRIPT, "sh", String(map.size - 1)], {
       interact: async ({ pid, stdin, nextLine }) => {
         if ((await nextLine()) !== "ready") throw new Error("the namespace shell did not start");
         await writeFile(`/proc/${pid}/uid_map`, mapping);
         await writeFile(`/proc/${pid}/gid_map`, mapping);
-        await run(["sh", "-c", PIN_SCRIPT, "sh", String(pid), userPin, pin], {
+        await this.commands.run(["sh", "-c", PIN_SCRIPT, "sh", String(pid), userPin, pin], {
           input: `link add ${outside} mtu ${this.mtu} type veth peer name ${inside} mtu ${this.mtu} netns ${pin}\n${hostBatch}`,
         });
         stdin.end(`go\n${insideBatch}`);
@@ -99,7 +100,7 @@ export class NamespacedLinks {
   async destroy(id: string): Promise<void> {
     const pin = this.pinOf(id);
     const userPin = this.userPinOf(id) ?? "";
-    await run(["sh", "-c", DESTROY_SCRIPT, "sh", hostInterface(id), ifbInterface(id), pin, userPin]);
+    await this.commands.run(["sh", "-c", DESTROY_SCRIPT, "sh", hostInterface(id), ifbInterface(id), pin, userPin]);
     await rm(pin, { force: true });
     if (userPin) await rm(userPin, { force: true });
   }

@@ -1,18 +1,18 @@
 // The core's Network on Linux: namespaces and veths (links.ts), the nftables
 // firewall (nftables.ts), bandwidth (shaper.ts).
 import { writeFile } from "node:fs/promises";
+import type { Logger } from "../../core/interfaces/logger.js";
 import type {
-  NamespacePaths,
   BandwidthLimit,
   BandwidthStat,
   ContainerNetwork,
   KnownNetworkRules,
-  Logger,
   Network,
+  NetworkAttachment,
   NetInRule,
   NetOutRule,
-} from "../../core/interfaces.js";
-import { CommandError, run } from "../command.js";
+} from "../../core/interfaces/network.js";
+import { CommandError, type CommandRunner } from "../command.js";
 import type { IdMap } from "../security/id-map.js";
 import { NamespacedLinks } from "./links.js";
 import { NftBatcher } from "./nft-batch.js";
@@ -27,6 +27,7 @@ export interface LinuxNetworkOptions {
   userns?: { map: IdMap; dir: string };
   firewall: Omit<FirewallConfig, "externalAddresses">;
   log: Logger;
+  commands: CommandRunner;
 }
 
 
@@ -38,9 +39,9 @@ interface NftJson {
 }
 
 /** The address the host reaches the world from: where NetIn listens, as Warden's `ip route get`. */
-export async function externalAddresses(): Promise<string[]> {
+export async function externalAddresses(commands: CommandRunner): Promise<string[]> {
   try {
-    const { stdout } = await run(["ip", "-j", "route", "get", "1.2.3.4"]);
+    const { stdout } = await commands.run(["ip", "-j", "route", "get", "1.2.3.4"]);
     const routes = JSON.parse(stdout) as Array<{ prefsrc?: string }>;
     return routes.map((r) => r.prefsrc).filter((a): a is string => !!a);
   } catch {
@@ -51,17 +52,18 @@ export async function externalAddresses(): Promise<string[]> {
 export class LinuxNetwork implements Network {
   readonly links: NamespacedLinks;
   private readonly shaper: Shaper;
+  private readonly batcher: NftBatcher;
 
   constructor(private readonly options: LinuxNetworkOptions) {
-    this.links = new NamespacedLinks(options.netnsDir, options.mtu, options.userns);
-    this.shaper = new Shaper(options.mtu);
+    const { commands } = options;
+    this.links = new NamespacedLinks(options.netnsDir, options.mtu, commands, options.userns);
+    this.shaper = new Shaper(options.mtu, commands);
+    this.batcher = new NftBatcher((script) => commands.run(["nft", "-f", "-"], { input: script }));
   }
 
   private get table(): string {
     return this.options.firewall.table;
   }
-
-  private readonly batcher = new NftBatcher();
 
   private nft(script: string): Promise<unknown> {
     return this.batcher.run(script);
@@ -70,20 +72,20 @@ export class LinuxNetwork implements Network {
   /** Forwarding on, and the table's shared chains (re)written. */
   async setUp(): Promise<void> {
     await writeFile("/proc/sys/net/ipv4/ip_forward", "1\n");
-    const external = await externalAddresses();
+    const external = await externalAddresses(this.options.commands);
     if (external.length === 0) this.options.log.warn({}, "no default route: NetIn ports are reachable from nowhere");
     await this.nft(baseRuleset({ ...this.options.firewall, externalAddresses: external }));
   }
 
   async tearDown(): Promise<void> {
     try {
-      await run(["nft", "delete", "table", "inet", this.table]);
+      await this.options.commands.run(["nft", "delete", "table", "inet", this.table]);
     } catch (err) {
       if (!(err instanceof CommandError && /No such file/.test(err.stderr))) throw err;
     }
   }
 
-  create(id: string, network: ContainerNetwork): Promise<NamespacePaths> {
+  create(id: string, network: ContainerNetwork): Promise<NetworkAttachment> {
     return this.links.create(id, network);
   }
 
@@ -109,10 +111,6 @@ export class LinuxNetwork implements Network {
     return this.shaper.stat(id);
   }
 
-  bandwidthStat(id: string): Promise<BandwidthStat> {
-    return this.shaper.stat(id);
-  }
-
   async restore(
     id: string,
     rules: { network: ContainerNetwork; netIns: NetInRule[]; netOuts: NetOutRule[]; bandwidth?: BandwidthLimit },
@@ -126,7 +124,7 @@ export class LinuxNetwork implements Network {
   async removeOrphans(live: ReadonlyMap<string, ContainerNetwork>): Promise<string[]> {
     const orphans = new Set<string>();
     for (const id of await this.links.pinned()) if (!live.has(id)) orphans.add(id);
-    const { stdout } = await run(["nft", "-j", "list", "table", "inet", this.table]);
+    const { stdout } = await this.options.commands.run(["nft", "-j", "list", "table", "inet", this.table]);
     const table = JSON.parse(stdout) as NftJson;
     for (const item of table.nftables) {
       const id = item.chain ? idOfChain(item.chain.name) : undefined;

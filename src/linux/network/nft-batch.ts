@@ -4,8 +4,6 @@
 // process instead of hundreds. If the batch fails (one script is bad, and a
 // transaction is all or nothing), each script is tried on its own, so each
 // caller gets its own answer.
-import { run } from "../command.js";
-
 interface Pending {
   script: string;
   resolve: () => void;
@@ -16,7 +14,8 @@ export class NftBatcher {
   private queue: Pending[] = [];
   private scheduled = false;
 
-  constructor(private readonly apply: (script: string) => Promise<unknown> = (s) => run(["nft", "-f", "-"], { input: s })) {}
+  /** `apply` hands one script to the kernel (nft -f). */
+  constructor(private readonly apply: (script: string) => Promise<unknown>) {}
 
   run(script: string): Promise<void> {
     return new Promise((resolve, reject) => {

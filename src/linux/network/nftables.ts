@@ -7,7 +7,7 @@
 // Per packet the cost does not grow with the number of containers: a
 // container's NetOut rules are reached through a verdict map keyed by
 // interface, and NetIn through a NAT map keyed by host port.
-import type { NetInRule, NetOutRule } from "../../core/interfaces.js";
+import type { NetInRule, NetOutRule } from "../../core/interfaces/network.js";
 import { egressChain, hostInterface } from "./names.js";
 
 export interface FirewallConfig {

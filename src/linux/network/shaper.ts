@@ -3,8 +3,8 @@
 // it the veth's ingress redirected (mirred) to an ifb device `w-<id>-2`
 // with its own tbf. This kernel has no tc police; ifb works.
 import { existsSync } from "node:fs";
-import type { BandwidthLimit, BandwidthStat } from "../../core/interfaces.js";
-import { run } from "../command.js";
+import type { BandwidthLimit, BandwidthStat } from "../../core/interfaces/network.js";
+import type { CommandRunner } from "../command.js";
 import { hostInterface, ifbInterface } from "./names.js";
 
 export const UNLIMITED = 4294967295;
@@ -16,17 +16,20 @@ interface TcQdisc {
 }
 
 export class Shaper {
-  constructor(private readonly mtu: number) {}
+  constructor(
+    private readonly mtu: number,
+    private readonly commands: CommandRunner,
+  ) {}
 
   async limit(id: string, limit: BandwidthLimit): Promise<void> {
     const veth = hostInterface(id);
     const ifb = ifbInterface(id);
     const first = !existsSync(`/sys/class/net/${ifb}`);
     if (first) {
-      await run(["ip", "-batch", "-"], { input: `link add ${ifb} mtu ${this.mtu} type ifb\nlink set ${ifb} up\n` });
+      await this.commands.run(["ip", "-batch", "-"], { input: `link add ${ifb} mtu ${this.mtu} type ifb\nlink set ${ifb} up\n` });
     }
     const tbf = `tbf rate ${limit.rate * 8}bit burst ${limit.burst} latency 25ms`;
-    await run(["tc", "-batch", "-"], {
+    await this.commands.run(["tc", "-batch", "-"], {
       input: [
         `qdisc replace dev ${veth} root ${tbf}`,
         `qdisc replace dev ${ifb} root ${tbf}`,
@@ -42,7 +45,7 @@ export class Shaper {
   }
 
   async stat(id: string): Promise<BandwidthStat> {
-    const { stdout } = await run(["tc", "-j", "-batch", "-"], {
+    const { stdout } = await this.commands.run(["tc", "-j", "-batch", "-"], {
       input: `qdisc show dev ${hostInterface(id)}\nqdisc show dev ${ifbInterface(id)}\n`,
       okCodes: [1],
     });

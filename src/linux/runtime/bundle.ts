@@ -1,6 +1,6 @@
 // The container's OCI bundle, built by small rules that each own one concern
 // (in the manner of Guardian's bundlerules), so each is tested on its own.
-import type { BindMount, NamespacePaths } from "../../core/interfaces.js";
+import type { BindMount } from "../../core/interfaces/filesystem.js";
 import { bindMountIdmapOption, type IdMap } from "../security/id-map.js";
 import type { OciSeccomp } from "../security/seccomp.js";
 import type { OciDevice, OciDeviceRule, OciSpec } from "./oci-spec.js";
@@ -26,6 +26,12 @@ export interface BundleContext {
   seccomp?: OciSeccomp;
   /** The same filter compiled (base64 BPF), for crun's run.oci.seccomp_bpf_data: no compiling per container. */
   compiledSeccomp?: string;
+}
+
+/** Pinned namespaces to join: the network one, and the user namespace owning it when containers get one. */
+export interface NamespacePaths {
+  network: string;
+  user?: string;
 }
 
 export type BundleRule = (spec: OciSpec, ctx: BundleContext) => void;

@@ -1,6 +1,6 @@
-// conmon supervises the container's init and every job: it outlives this
-// daemon, records exit codes in files, and reports the pid it started on a
-// "sync" fd. We give it a plain file as that fd, never a pipe: a pipe whose
+// conmon supervises the container's init: it outlives this daemon, records
+// its end and the kernel's OOM kills in files, and reports the pid it
+// started on a "sync" fd. We give it a plain file as that fd, never a pipe: a pipe whose
 // reader died (a daemon restart) kills conmon with EPIPE and loses the job.
 import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
@@ -88,26 +88,6 @@ export class Conmon {
     return sync;
   }
 
-  /**
-   * Runs a process in a running container under its own conmon, with our
-   * files as its stdio (passthrough). Resolves once the process runs (or has
-   * already exited).
-   */
-  async exec(id: string, jobDir: string, stdio: { stdin: string; stdout: string; stderr: string }): Promise<void> {
-    const argv = [
-      this.options.path, "--api-version", "1",
-      "-c", id, "-u", `${id}-${jobDir.split("/").pop()}`, "-n", id,
-      ...this.runtimeArgs(),
-      "-p", join(jobDir, "pid"),
-      "-P", join(jobDir, "conmon.pid"),
-      "--persist-dir", jobDir,
-      "--exec", "--exec-process-spec", join(jobDir, "process.json"),
-      "-l", "passthrough",
-    ];
-    await this.launch(argv, jobDir, stdio);
-    await this.waitSync(jobDir, () => readFile(stdio.stderr, "utf8").catch(() => ""), join(jobDir, "exit"));
-  }
-
   private async launch(
     argv: string[],
     cwd: string,
@@ -142,11 +122,10 @@ export class Conmon {
   }
 
   /**
-   * Waits until conmon reports the pid it started. `exitFile` existing also
-   * counts: a fast process may be gone before we look. A conmon that died
+   * Waits until conmon reports the pid it started. A conmon that died
    * without a word is a failure; `detail` says why (the runtime's stderr).
    */
-  private async waitSync(dir: string, detail: () => Promise<string>, exitFile?: string): Promise<number> {
+  private async waitSync(dir: string, detail: () => Promise<string>): Promise<number> {
     const failure = async (why: string) => new ConmonError(`${why}${tail(await detail())}`);
     return waitFor(
       dir,
@@ -155,13 +134,11 @@ export class Conmon {
         const first = messages[0];
         if (first && first.data > 0) return first.data;
         if (first && first.data <= 0) throw await failure(first.message ?? "the runtime failed");
-        if (exitFile && (await readFile(exitFile, "utf8").catch(() => undefined)) !== undefined) return 0;
         const pid = await readPidFile(join(dir, "conmon.pid"));
         if (pid !== undefined && !(await isAlive(pid))) {
           // Read once more: conmon may have written and exited between our reads.
           const again = parseSync(await readFile(join(dir, "sync"), "utf8"))[0];
           if (again && again.data > 0) return again.data;
-          if (exitFile && (await readFile(exitFile, "utf8").catch(() => undefined)) !== undefined) return 0;
           throw await failure("the supervisor exited before the process started");
         }
         return undefined;

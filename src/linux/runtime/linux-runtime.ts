@@ -1,46 +1,52 @@
 // The Runtime of the core on Linux: an OCI bundle of ours, run by crun or
-// runc under conmon, with catatonit as PID 1, and jobs exec'd beside it.
+// runc under conmon, with catatonit as PID 1, and processes exec'd beside
+// it, each under a warden-shim of its own.
 //
 // Per container, in its depot directory:
-//   bundle/config.json   the OCI spec
-//   run/                 the init's conmon: pid, conmon.pid, sync, exit, oom
-//   jobs/<job id>/       a job's conmon: process.json, script, stdout, stderr, pid, exit
+//   bundle/config.json    the OCI spec
+//   run/                  the init's conmon: pid, conmon.pid, sync, exit, oom
+//   processes/<n>/        a process's shim: process.json, meta.json, stdin,
+//                         stdout, stderr, pid, shim.pid, exit
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { errors, WardenError } from "../../core/errors.js";
+import { errors } from "../../core/errors.js";
+import type { Depot } from "../../core/interfaces/depot.js";
 import type {
-  ContainerSpec,
-  Depot,
-  JobMeta,
-  JobProcess,
-  JobSpec,
-  RecoveredJob,
+  ContainerLaunch,
+  ProcessHandle,
+  ProcessLaunch,
+  RecoveredProcess,
+  ResolvedUser,
   Runtime,
   StopSignal,
-} from "../../core/interfaces.js";
+} from "../../core/interfaces/runtime.js";
 import type { ContainerCgroups } from "../cgroups/cgroups.js";
+import type { CommandRunner } from "../command.js";
 import { descendants, isAlive, processes, readPidFile, signal } from "../process.js";
 import { readHardLimits, type HardLimits } from "../rlimits.js";
 import type { IdMap } from "../security/id-map.js";
 import type { OciSeccomp } from "../security/seccomp.js";
 import { waitFor } from "../wait-for.js";
 import { buildBundle, INIT_PATH_IN_CONTAINER } from "./bundle.js";
-import { Conmon, ConmonError } from "./conmon.js";
-import { ConmonJob } from "./conmon-job.js";
-import { jobProcess } from "./job-process.js";
+import type { Conmon } from "./conmon.js";
+import { ContainerUsers } from "./container-users.js";
 import type { OciRuntimeCli } from "./oci-runtime.js";
 import { specJson } from "./oci-spec.js";
+import { ociProcess } from "./process-spec.js";
+import type { ShimLauncher } from "./shim.js";
+import { ShimProcess } from "./shim-process.js";
 
 export interface LinuxRuntimeOptions {
   depot: Depot;
   oci: OciRuntimeCli;
   conmon: Conmon;
+  shim: ShimLauncher;
+  /** The shim's path, to know its processes again. */
+  shimPath: string;
   cgroups: ContainerCgroups;
   cgroupParent: string;
   initPath: string;
   socketDir: string;
-  /** A character device 1:3 of our own: runtimes chown a job's stdio, so /dev/null itself must never be passed. */
-  nullDevice: string;
   pidsLimit: number;
   copyHelperPath?: string;
   /** The user namespace of containers; none (container root is host root) when absent. */
@@ -53,38 +59,46 @@ export interface LinuxRuntimeOptions {
    * state directory) is handed to the rest ready-made.
    */
   reuseCompiledSeccomp?: boolean;
+  commands: CommandRunner;
 }
 
 const SUPERVISOR_EXIT_TIMEOUT_MS = 10_000;
-const JOB_META = "job.json";
+const PROCESS_META = "meta.json";
 
 export function containerPaths(dir: string) {
-  return { bundle: join(dir, "bundle"), run: join(dir, "run"), jobs: join(dir, "jobs") };
+  return { bundle: join(dir, "bundle"), run: join(dir, "run"), processes: join(dir, "processes") };
 }
 
 export class LinuxRuntime implements Runtime {
   private readonly hardLimits: HardLimits = readHardLimits();
   /** The filter crun compiled from options.seccomp, base64, once a container has been made with it. */
   private compiledSeccomp: string | undefined;
+  private readonly users: ContainerUsers;
 
-  constructor(private readonly options: LinuxRuntimeOptions) {}
+  constructor(private readonly options: LinuxRuntimeOptions) {
+    this.users = new ContainerUsers(options.commands, (id) => this.initPid(id), options.idMap !== undefined);
+  }
 
   private paths(id: string) {
     return containerPaths(this.options.depot.path(id));
   }
 
-  async create(spec: ContainerSpec, rootfsPath: string): Promise<void> {
-    const paths = this.paths(spec.id);
+  private initPid(id: string): Promise<number | undefined> {
+    return readPidFile(join(this.paths(id).run, "pid"));
+  }
+
+  async create(launch: ContainerLaunch): Promise<void> {
+    const paths = this.paths(launch.id);
     await mkdir(paths.bundle, { recursive: true });
     await mkdir(paths.run, { recursive: true });
-    await mkdir(paths.jobs, { recursive: true });
+    await mkdir(paths.processes, { recursive: true });
     const bundle = buildBundle({
-      id: spec.id,
-      rootfsPath,
-      bindMounts: spec.bindMounts,
+      id: launch.id,
+      rootfsPath: launch.rootfsPath,
+      bindMounts: launch.bindMounts,
       cgroupParent: this.options.cgroupParent,
       initPath: this.options.initPath,
-      namespaces: spec.namespaces,
+      namespaces: launch.network.network ? { network: launch.network.network, user: launch.network.user } : undefined,
       pidsLimit: this.options.pidsLimit,
       copyHelperPath: this.options.copyHelperPath,
       idMap: this.options.idMap,
@@ -94,13 +108,13 @@ export class LinuxRuntime implements Runtime {
     });
     await writeFile(join(paths.bundle, "config.json"), specJson(bundle));
     try {
-      await this.options.conmon.createContainer(spec.id, paths.bundle, paths.run);
-      await this.options.oci.start(spec.id);
+      await this.options.conmon.createContainer(launch.id, paths.bundle, paths.run);
+      await this.options.oci.start(launch.id);
     } catch (err) {
-      throw errors.commandFailed(err instanceof Error ? err.message : String(err));
+      throw errors.commandFailed(err instanceof Error ? err.message : String(err), err);
     }
     if (this.options.seccomp && this.options.reuseCompiledSeccomp && this.compiledSeccomp === undefined) {
-      await this.keepCompiledSeccomp(spec.id);
+      await this.keepCompiledSeccomp(launch.id);
     }
   }
 
@@ -117,15 +131,17 @@ export class LinuxRuntime implements Runtime {
   async destroy(id: string): Promise<void> {
     const paths = this.paths(id);
     await this.options.oci.forceDelete(id);
-    // Every supervisor sees its process die and records the exit; wait for
-    // them so no conmon is left writing into a directory we remove next.
-    const supervised = [paths.run, ...(await listDirs(paths.jobs))];
-    await Promise.all(supervised.map((dir) => waitSupervisorGone(dir)));
+    // Every supervisor sees its process die and records the end; wait for
+    // them so none is left writing into a directory we remove next.
+    await Promise.all([
+      waitSupervisorGone(paths.run, "conmon.pid"),
+      ...(await listDirs(paths.processes)).map((dir) => waitSupervisorGone(dir, "shim.pid")),
+    ]);
     await rm(join(this.options.socketDir, id), { force: true });
   }
 
   async signalAll(id: string, sig: StopSignal): Promise<void> {
-    const init = await readPidFile(join(this.paths(id).run, "pid"));
+    const init = await this.initPid(id);
     const cgroups = this.options.cgroups;
     if (sig === "KILL") {
       // Frozen, nothing can fork between reading the list and killing it.
@@ -141,45 +157,76 @@ export class LinuxRuntime implements Runtime {
   }
 
   async processCount(id: string): Promise<number> {
-    const init = await readPidFile(join(this.paths(id).run, "pid"));
+    const init = await this.initPid(id);
     return (await this.options.cgroups.procs(id)).filter((p) => p !== init).length;
   }
 
-  async spawn(id: string, job: JobSpec, meta: JobMeta): Promise<JobProcess> {
-    const process = jobProcess(job, this.hardLimits);
-    const dir = join(this.paths(id).jobs, String(job.jobId));
-    await mkdir(dir);
-    await writeFile(join(dir, "process.json"), specJson(process));
-    await writeFile(join(dir, "script"), job.script);
-    // For a restarted daemon. A daemon's death leaves the page cache be, so no fsync is needed here.
-    await writeFile(join(dir, JOB_META), JSON.stringify(meta));
-    const out = job.discardOutput ? this.options.nullDevice : join(dir, "stdout");
-    const err = job.discardOutput ? this.options.nullDevice : join(dir, "stderr");
-    try {
-      await this.options.conmon.exec(id, dir, { stdin: join(dir, "script"), stdout: out, stderr: err });
-    } catch (e) {
-      if (e instanceof WardenError) throw e;
-      throw errors.spawnFailed(e instanceof ConmonError ? e.message : String(e));
-    }
-    return this.attach(id, dir, job.discardOutput);
+  resolveUser(id: string, user: string, dir?: string): Promise<ResolvedUser> {
+    return this.users.resolve(id, user, dir);
   }
 
-  private attach(id: string, dir: string, discardOutput: boolean): ConmonJob {
-    return new ConmonJob(
+  async startProcess(id: string, launch: ProcessLaunch): Promise<ProcessHandle> {
+    // Checked (rlimits against the host's) before anything is made.
+    const spec = specJson(ociProcess(launch, this.hardLimits));
+    const dir = join(this.paths(id).processes, String(launch.seq));
+    await mkdir(dir);
+    try {
+      await writeFile(join(dir, "process.json"), spec);
+      if (launch.stdin.kind === "data") await writeFile(join(dir, "stdin"), launch.stdin.data);
+      // For a restarted daemon. A daemon's death leaves the page cache be, so no fsync is needed here.
+      await writeFile(join(dir, PROCESS_META), JSON.stringify(launch.meta));
+      const stdin = launch.stdin.kind === "data" ? "file" : launch.stdin.kind === "stream" ? "pipe" : "none";
+      await this.options.shim.start(
+        { containerId: id, dir, stdin, tty: launch.tty, discardOutput: launch.discardOutput },
+        launch.path,
+      );
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+    const handle = this.attach(id, dir, launch.discardOutput, launch.tty !== undefined);
+    if (launch.stdin.kind === "stream") await handle.attachStdin();
+    return handle;
+  }
+
+  private attach(id: string, dir: string, discardOutput: boolean, tty: boolean): ShimProcess {
+    return new ShimProcess({
       dir,
-      {
+      outputs: {
         stdout: discardOutput ? undefined : join(dir, "stdout"),
-        stderr: discardOutput ? undefined : join(dir, "stderr"),
+        stderr: discardOutput || tty ? undefined : join(dir, "stderr"),
       },
-      (pid) => this.killJobTree(id, pid),
-    );
+      killTree: (pid) => this.killProcessTree(id, pid),
+      commands: this.options.commands,
+    });
+  }
+
+  async processes(id: string): Promise<RecoveredProcess[]> {
+    const found: RecoveredProcess[] = [];
+    for (const dir of await listDirs(this.paths(id).processes)) {
+      const seq = Number(dir.split("/").pop());
+      if (!Number.isSafeInteger(seq)) continue;
+      let meta: Record<string, unknown>;
+      try {
+        meta = JSON.parse(await readFile(join(dir, PROCESS_META), "utf8")) as Record<string, unknown>;
+      } catch {
+        // Made but never started (the daemon died in between): nothing to find.
+        await rm(dir, { recursive: true, force: true });
+        continue;
+      }
+      const process = await readFile(join(dir, "process.json"), "utf8").catch(() => "{}");
+      const tty = (JSON.parse(process) as { terminal?: boolean }).terminal === true;
+      const discard = (meta.output as { kind?: string } | undefined)?.kind === "discard";
+      found.push({ seq, meta, handle: this.attach(id, dir, discard, tty) });
+    }
+    return found;
   }
 
   /**
    * Removes what of the runtime's belongs to no live container: entries in
-   * the runtime's state, supervisors (conmon) still running for them, their
-   * cgroups (killing what is left inside) and conmon's socket links. A daemon
-   * killed half-way through a create or a destroy leaves such things.
+   * the runtime's state, supervisors still running for them (conmon, shims),
+   * their cgroups (killing what is left inside) and conmon's socket links. A
+   * daemon killed half-way through a create or a destroy leaves such things.
    */
   async removeOrphans(live: ReadonlySet<string>): Promise<string[]> {
     const removed = new Set<string>();
@@ -192,9 +239,10 @@ export class LinuxRuntime implements Runtime {
     // Ours are the supervisors that drive our runtime with our state root.
     const ourRoot = oci.globalArgs[0];
     for (const { pid, argv } of await processes()) {
-      if (!argv[0]?.endsWith("conmon") || !argv.includes(ourRoot)) continue;
-      const id = argv[argv.indexOf("-c") + 1];
-      if (id === undefined || live.has(id)) continue;
+      const conmon = argv[0]?.endsWith("conmon") ? argv[argv.indexOf("-c") + 1] : undefined;
+      const shim = argv[0] === this.options.shimPath ? argv[argv.indexOf("--container") + 1] : undefined;
+      const id = conmon ?? shim;
+      if (id === undefined || live.has(id) || !argv.includes(ourRoot)) continue;
       signal(pid, "SIGKILL");
       removed.add(id);
     }
@@ -211,34 +259,16 @@ export class LinuxRuntime implements Runtime {
 
   /** The init's pid file names a live process that is our init, not a pid reused since (after a reboot, say). */
   async isRunning(id: string): Promise<boolean> {
-    const pid = await readPidFile(join(this.paths(id).run, "pid"));
+    const pid = await this.initPid(id);
     if (pid === undefined || !(await isAlive(pid))) return false;
     const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
     return cmdline.startsWith(`${INIT_PATH_IN_CONTAINER}\0`);
   }
 
-  async jobs(id: string): Promise<RecoveredJob[]> {
-    const found: RecoveredJob[] = [];
-    for (const dir of await listDirs(this.paths(id).jobs)) {
-      const jobId = Number(dir.split("/").pop());
-      if (!Number.isSafeInteger(jobId)) continue;
-      let meta: JobMeta;
-      try {
-        meta = JSON.parse(await readFile(join(dir, JOB_META), "utf8")) as JobMeta;
-      } catch {
-        // Made but never started (the daemon died in between): nothing to find.
-        await rm(dir, { recursive: true, force: true });
-        continue;
-      }
-      found.push({ jobId, meta, process: this.attach(id, dir, meta.discardOutput) });
-    }
-    return found;
-  }
-
-  // A job is not a process group leader in the container (its session is
-  // the supervisor's), so its children are found in /proc, with the
+  // A process is not a process group leader in the container (its session
+  // is the runtime's), so its children are found in /proc, with the
   // container frozen so none can fork away meanwhile.
-  private async killJobTree(id: string, pid: number): Promise<void> {
+  private async killProcessTree(id: string, pid: number): Promise<void> {
     const cgroups = this.options.cgroups;
     await cgroups.freeze(id);
     try {
@@ -259,16 +289,16 @@ async function listDirs(dir: string): Promise<string[]> {
   }
 }
 
-/** Resolves once the conmon of `dir` is gone (or never ran); one that hangs on is killed. */
-async function waitSupervisorGone(dir: string): Promise<void> {
-  const pidFile = join(dir, "conmon.pid");
+/** Resolves once the supervisor of `dir` is gone (or never ran); one that hangs on is killed. */
+async function waitSupervisorGone(dir: string, pidName: string): Promise<void> {
+  const pidFile = join(dir, pidName);
   const gone = async () => {
     const pid = await readPidFile(pidFile);
     return pid === undefined || !(await isAlive(pid)) ? true : undefined;
   };
   if (await gone()) return;
   try {
-    // conmon exits a moment after writing its exit file, which no event announces: poll closely.
+    // A supervisor exits a moment after writing its exit file, which no event announces: poll closely.
     await waitFor(dir, gone, { timeoutMs: SUPERVISOR_EXIT_TIMEOUT_MS, pollMs: 2, what: `the supervisor in ${dir}` });
   } catch {
     const pid = await readPidFile(pidFile);

@@ -9,14 +9,17 @@
 // pinned namespace.
 import { mkdir, writeFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { run } from "../command.js";
+import type { CommandRunner } from "../command.js";
 import { mountAt, parseMountInfo, readMountInfo } from "../mountinfo.js";
 
 export class RuntimeMountNamespace {
   readonly pinDir: string;
   readonly pinFile: string;
 
-  constructor(runDir: string) {
+  constructor(
+    runDir: string,
+    private readonly commands: CommandRunner,
+  ) {
     this.pinDir = join(runDir, "ns");
     this.pinFile = join(this.pinDir, "mnt");
   }
@@ -42,14 +45,14 @@ export class RuntimeMountNamespace {
       if (!mayRecreate) {
         throw new Error(`the runtime mount namespace at ${this.pinFile} does not see ${shared.join(", ")}; stop the containers and restart`);
       }
-      await run(["umount", this.pinFile]);
+      await this.commands.run(["umount", this.pinFile]);
       mounts = await readMountInfo();
     }
     // A namespace can only be pinned on a private mount; on hosts where / is
     // shared (systemd) the directory must be made a private mount of its own.
     if (!mountAt(mounts, this.pinDir)) {
-      await run(["mount", "--bind", this.pinDir, this.pinDir]);
-      await run(["mount", "--make-private", this.pinDir]);
+      await this.commands.run(["mount", "--bind", this.pinDir, this.pinDir]);
+      await this.commands.run(["mount", "--make-private", this.pinDir]);
     }
     await writeFile(this.pinFile, "");
     const unified = mounts.find((m) => m.mountPoint === "/sys/fs/cgroup/unified" && m.fsType === "cgroup2");
@@ -57,7 +60,7 @@ export class RuntimeMountNamespace {
     const hybrid = unified !== undefined && cgroupRoot?.fsType === "tmpfs";
     // Every mount becomes a slave: nothing mounted (or unmounted) in here
     // reaches the host, while the host's shared mounts keep reaching in.
-    await run([
+    await this.commands.run([
       "unshare",
       `--mount=${this.pinFile}`,
       "--propagation",
@@ -71,14 +74,14 @@ export class RuntimeMountNamespace {
   private async makeShared(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
     const mount = mountAt(await readMountInfo(), dir);
-    if (!mount) await run(["mount", "--bind", dir, dir]);
-    if (!mount?.optional.some((o) => o.startsWith("shared:"))) await run(["mount", "--make-shared", dir]);
+    if (!mount) await this.commands.run(["mount", "--bind", dir, dir]);
+    if (!mount?.optional.some((o) => o.startsWith("shared:"))) await this.commands.run(["mount", "--make-shared", dir]);
   }
 
   /** Whether each of `dirs` is, inside the namespace, a slave of the host's mount. */
   private async receives(dirs: string[]): Promise<boolean> {
     if (dirs.length === 0) return true;
-    const { stdout } = await run(["nsenter", `--mount=${this.pinFile}`, "cat", "/proc/self/mountinfo"]);
+    const { stdout } = await this.commands.run(["nsenter", `--mount=${this.pinFile}`, "cat", "/proc/self/mountinfo"]);
     const inside = parseMountInfo(stdout);
     return dirs.every((d) => mountAt(inside, d)?.optional.some((o) => o.startsWith("master:")) ?? false);
   }
@@ -89,14 +92,14 @@ export class RuntimeMountNamespace {
   }
 
   async unshare(dir: string): Promise<void> {
-    if (mountAt(await readMountInfo(), dir)) await run(["umount", dir]);
+    if (mountAt(await readMountInfo(), dir)) await this.commands.run(["umount", dir]);
     await rm(dir, { recursive: true, force: true });
   }
 
   async teardown(): Promise<void> {
     const mounts = await readMountInfo();
-    if (mountAt(mounts, this.pinFile)) await run(["umount", this.pinFile]);
-    if (mountAt(mounts, this.pinDir)) await run(["umount", this.pinDir]);
+    if (mountAt(mounts, this.pinFile)) await this.commands.run(["umount", this.pinFile]);
+    if (mountAt(mounts, this.pinDir)) await this.commands.run(["umount", this.pinDir]);
     await rm(this.pinDir, { recursive: true, force: true });
   }
 }

@@ -1,7 +1,7 @@
 // The OCI runtime's command line (crun or runc; the verbs we use are the same).
 // Containers are kept under a state root of our own (--root), apart from any
 // other user of the same runtime on the host.
-import { CommandError, run } from "../command.js";
+import { CommandError, type CommandRunner } from "../command.js";
 
 export type RuntimeName = "crun" | "runc";
 
@@ -12,7 +12,10 @@ export interface OciRuntimeOptions {
 }
 
 export class OciRuntimeCli {
-  constructor(readonly options: OciRuntimeOptions) {}
+  constructor(
+    readonly options: OciRuntimeOptions,
+    private readonly commands: CommandRunner,
+  ) {}
 
   get path(): string {
     return this.options.path;
@@ -24,13 +27,13 @@ export class OciRuntimeCli {
   }
 
   async start(id: string): Promise<void> {
-    await run([this.path, ...this.globalArgs, "start", id], { timeoutMs: 30_000 });
+    await this.commands.run([this.path, ...this.globalArgs, "start", id], { timeoutMs: 30_000 });
   }
 
   /** Kills every process and removes the runtime's state; a container already gone is fine. */
   async forceDelete(id: string): Promise<void> {
     try {
-      await run([this.path, ...this.globalArgs, "delete", "--force", id], { timeoutMs: 30_000 });
+      await this.commands.run([this.path, ...this.globalArgs, "delete", "--force", id], { timeoutMs: 30_000 });
     } catch (err) {
       if (err instanceof CommandError && /does not exist|not exist|no such file/i.test(err.stderr)) return;
       throw err;
@@ -54,7 +57,7 @@ export class OciRuntimeCli {
   }
 
   async list(): Promise<string[]> {
-    const { stdout } = await run([this.path, ...this.globalArgs, "list", "-q"], { timeoutMs: 30_000 });
+    const { stdout } = await this.commands.run([this.path, ...this.globalArgs, "list", "-q"], { timeoutMs: 30_000 });
     return stdout.split("\n").filter((l) => l !== "");
   }
 }

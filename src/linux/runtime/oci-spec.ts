@@ -31,6 +31,7 @@ export interface OciProcess {
   capabilities?: OciCapabilities;
   rlimits?: OciRlimit[];
   noNewPrivileges?: boolean;
+  consoleSize?: { height: number; width: number };
 }
 
 export interface OciDevice {

@@ -114,9 +114,10 @@ describe("OCI bundle of a container in a user namespace", () => {
     assert.deepEqual(spec.linux.namespaces.find((n) => n.type === "user"), { type: "user" });
   });
 
-  it("maps bind mounts so host uids above 0 are the same inside, where the runtime can", () => {
+  it("maps bind mounts so host uids above 0 are the same inside, and host root an id no container has, where the runtime can", () => {
     const mapped = buildBundle({ ...ctx, idMap, idmappedBindMounts: true }).mounts.find((m) => m.destination === "/data/rw")!;
-    const ranges = "1-1000000001-65535#1000000000-1000000000-1";
+    // Host root's files (0) are owned, through the mount, by 65534 of the host: writable when their mode says so, never as root.
+    const ranges = "0-65534-1#1-1000000001-65535#1000000000-1000000000-1";
     assert.ok(mapped.options!.includes(`idmap=uids=${ranges};gids=${ranges}`), mapped.options!.join(" "));
     const plain = buildBundle({ ...ctx, idMap }).mounts.find((m) => m.destination === "/data/rw")!;
     assert.ok(!plain.options!.some((o) => o.startsWith("idmap")));

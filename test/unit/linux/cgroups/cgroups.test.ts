@@ -31,6 +31,7 @@ describe("cgroup v1", () => {
     });
     await files(dir("cpu"), { "cpu.shares": "1024\n" });
     await files(dir("cpuacct"), { "cpuacct.usage": "950817684553\n", "cpuacct.stat": "user 60597\nsystem 34484\n" });
+    await files(dir("pids"), { "pids.current": "7\n" });
   });
 
   after(() => rm(root, { recursive: true, force: true }));
@@ -60,18 +61,25 @@ describe("cgroup v1", () => {
     assert.deepEqual(await memFiles(), ["16777216", "16777216"]);
   });
 
-  it("reads memory.stat into Warden's fields", async () => {
-    const stat = await cg.memoryStat(ID);
+  it("reads memory.stat into the memory stats' fields", async () => {
+    const stat = await cg.memoryStats(ID);
     assert.equal(stat.rss, 3141632n);
     assert.equal(stat.cache, 9220096n);
-    assert.equal(stat.hierarchical_memory_limit, 33554432n);
-    assert.equal((stat as Record<string, unknown>).rss_huge, undefined, "fields Warden does not name are left out");
+    assert.equal(stat.mappedFile, 7327744n);
+    assert.equal(stat.inactiveAnon, 577536n);
+    assert.equal(stat.hierarchicalMemoryLimit, 33554432n);
+    assert.equal(stat.totalRss, 3141632n);
+    assert.equal((stat as Record<string, unknown>).rssHuge, undefined, "fields the stats do not name are left out");
   });
 
-  it("reads cpu shares, cpuacct usage and user/system ticks", async () => {
+  it("reads cpu shares, and cpuacct usage and user/system ticks in nanoseconds", async () => {
     await cg.setCpuShares(ID, 512n);
     assert.equal(await cg.cpuShares(ID), 512n);
-    assert.deepEqual(await cg.cpuStat(ID), { usage: 950817684553n, user: 60597n, system: 34484n });
+    assert.deepEqual(await cg.cpuStats(ID), { usage: 950817684553n, user: 605970000000n, system: 344840000000n });
+  });
+
+  it("reads how many processes the container has", async () => {
+    assert.equal(await cg.pids(ID), 7);
   });
 
   it("reads the OOM kill counter and the processes", async () => {
@@ -114,15 +122,15 @@ describe("cgroup v2", () => {
     assert.equal(await cg.memoryLimit(ID), 33554432n);
   });
 
-  it("maps v2's memory.stat onto Warden's fields, totals included", async () => {
-    const stat = await cg.memoryStat(ID);
+  it("maps v2's memory.stat onto v1's fields, totals included", async () => {
+    const stat = await cg.memoryStats(ID);
     assert.equal(stat.rss, 3141632n);
-    assert.equal(stat.total_rss, 3141632n);
+    assert.equal(stat.totalRss, 3141632n);
     assert.equal(stat.cache, 9220096n);
-    assert.equal(stat.mapped_file, 7327744n);
+    assert.equal(stat.mappedFile, 7327744n);
     assert.equal(stat.pgmajfault, 2n);
-    assert.equal(stat.hierarchical_memory_limit, 33554432n);
-    assert.equal(stat.hierarchical_memsw_limit, 33554432n);
+    assert.equal(stat.hierarchicalMemoryLimit, 33554432n);
+    assert.equal(stat.hierarchicalMemswLimit, 33554432n);
     assert.equal(stat.swap, 0n);
   });
 
@@ -137,8 +145,8 @@ describe("cgroup v2", () => {
     assert.equal(weightToShares(1n), 2n);
   });
 
-  it("reads cpu.stat in nanoseconds and USER_HZ ticks", async () => {
-    assert.deepEqual(await cg.cpuStat(ID), { usage: 950817684000n, user: 60597n, system: 34484n });
+  it("reads cpu.stat in nanoseconds", async () => {
+    assert.deepEqual(await cg.cpuStats(ID), { usage: 950817684000n, user: 605970000000n, system: 344840000000n });
   });
 
   it("reads the OOM kill counter from memory.events", async () => {

@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { ShiftedRootfs, shiftOwners } from "../../../../src/linux/fs/shifted-rootfs.js";
 import { nullLogger } from "../../../fakes/fakes.js";
+import { hostCommands } from "../../../../src/linux/command.js";
+import { RecordingRunner } from "../../../fakes/commands.js";
 
 const map = { hostId: 1_000_000_000, size: 65536 };
 
@@ -42,9 +44,15 @@ describe("shifted base root filesystems", () => {
     const dir = await mkdtemp(join(tmpdir(), "wshift-"));
     try {
       const root = await base(dir);
-      const bases = new ShiftedRootfs(join(dir, "shifted"), map, nullLogger);
+      const commands = new RecordingRunner(hostCommands);
+      const bases = new ShiftedRootfs(join(dir, "shifted"), map, nullLogger, commands);
       const [a, b] = await Promise.all([bases.lowerFor(root), bases.lowerFor(root)]);
       assert.equal(a, b);
+      assert.deepEqual(
+        commands.calls.map((c) => c.argv),
+        [["cp", "-a", "--reflink=auto", "--", root, `${a}.tmp`]],
+        "one copy (reflinked where the filesystem can) for two containers asking at once",
+      );
       await symlink(root, join(dir, "alias"));
       assert.equal(await bases.lowerFor(join(dir, "alias")), a, "a symlink to the base is the same base");
       assert.equal((await lstat(join(a, "etc/passwd"))).uid, 1_000_000_000);

@@ -1,0 +1,55 @@
+// What a client asks for when it creates a container, and the checks it
+// must pass before anything is allocated or made.
+import { errors } from "../errors.js";
+import type { DiskLimits } from "../interfaces/disk-quota.js";
+import type { BindMount } from "../interfaces/filesystem.js";
+import type { BandwidthLimit, NetInRule, NetOutRule } from "../interfaces/network.js";
+import { checkEnv } from "../process/environment.js";
+import { checkProperties } from "./properties.js";
+import type { Properties } from "./container.js";
+
+export interface ContainerLimitsSpec {
+  memoryBytes?: bigint;
+  cpuShares?: bigint;
+  disk?: DiskLimits;
+  bandwidth?: BandwidthLimit;
+}
+
+export interface ContainerSpec {
+  handle?: string;
+  /** Seconds without a holder before the container is destroyed; null: never; absent: the daemon's default. */
+  graceTime?: number | null;
+  /** The base root filesystem: a host directory; absent: the daemon's default. */
+  rootfs?: string;
+  bindMounts?: BindMount[];
+  /** An address of the pool: the container gets the /30 holding it. */
+  network?: string;
+  properties?: Properties;
+  /** KEY=VALUE pairs every process of the container starts with. */
+  env?: string[];
+  limits?: ContainerLimitsSpec;
+  netIn?: Array<Partial<NetInRule>>;
+  netOut?: NetOutRule[];
+}
+
+export const MAX_HANDLE_BYTES = 1024;
+
+export function checkHandle(handle: string): void {
+  if (handle === "") throw errors.invalid("handle must not be empty");
+  if (Buffer.byteLength(handle) > MAX_HANDLE_BYTES) throw errors.invalid(`handle is longer than ${MAX_HANDLE_BYTES} bytes`);
+  // A handle is a name only: paths are built from ids we make, so "../x" is
+  // harmless. Nothing that breaks a C string or a log line, though.
+  if (/[\x00-\x1f\x7f]/.test(handle)) throw errors.invalid("handle must not contain NUL or control characters");
+}
+
+export function checkContainerSpec(spec: ContainerSpec): void {
+  if (spec.handle !== undefined) checkHandle(spec.handle);
+  for (const path of [spec.rootfs ?? "", ...(spec.bindMounts ?? []).flatMap((m) => [m.srcPath, m.dstPath])]) {
+    if (path.includes("\0")) throw errors.invalid("a path must not hold a NUL byte");
+  }
+  if (spec.graceTime !== undefined && spec.graceTime !== null && !(Number.isFinite(spec.graceTime) && spec.graceTime >= 0)) {
+    throw errors.invalid(`grace time ${spec.graceTime} must be a number of seconds, 0 or more`);
+  }
+  if (spec.env) checkEnv(spec.env);
+  if (spec.properties) checkProperties(spec.properties);
+}

@@ -1,0 +1,34 @@
+// A container's root filesystem: a writable layer over a read-only base.
+export type BindMountMode = "ro" | "rw";
+
+export interface BindMount {
+  srcPath: string;
+  dstPath: string;
+  mode: BindMountMode;
+}
+
+/** What the filesystem needs to make a container's root. */
+export interface RootfsSpec {
+  id: string;
+  /** The base: a host directory. */
+  rootfs: string;
+  bindMounts: BindMount[];
+  /** The container user's uid, given its own account in the root. */
+  uid: number;
+  /** The container's name on its own network, for /etc/hosts. */
+  containerIp: string;
+  hostIp: string;
+}
+
+export interface Filesystem {
+  /** Checks what the client named (base, bind mount sources), before anything is made for the container. */
+  check(spec: Pick<RootfsSpec, "rootfs" | "bindMounts">): Promise<void>;
+  /** Builds the container's root; returns where it is, for the runtime. */
+  prepare(spec: RootfsSpec): Promise<string>;
+  /** Unmounts the container's root; safe while the runtime is still tearing the container down. */
+  unmount(id: string): Promise<void>;
+  /** Removes the container's root and writable layer once its processes are gone; safe for a half-made or missing one. */
+  remove(id: string): Promise<void>;
+  /** Unmounts roots of containers that are not live (left by a daemon killed half-way); returns their ids. */
+  removeOrphans(live: ReadonlySet<string>): Promise<string[]>;
+}

@@ -1,0 +1,62 @@
+// A container's resource limits and what it has used.
+
+/** Memory use as the kernel accounts it, in bytes and page counts; what the machine cannot tell is absent. */
+export interface MemoryStats {
+  cache?: bigint;
+  rss?: bigint;
+  mappedFile?: bigint;
+  pgpgin?: bigint;
+  pgpgout?: bigint;
+  swap?: bigint;
+  pgfault?: bigint;
+  pgmajfault?: bigint;
+  inactiveAnon?: bigint;
+  activeAnon?: bigint;
+  inactiveFile?: bigint;
+  activeFile?: bigint;
+  unevictable?: bigint;
+  hierarchicalMemoryLimit?: bigint;
+  hierarchicalMemswLimit?: bigint;
+  totalCache?: bigint;
+  totalRss?: bigint;
+  totalMappedFile?: bigint;
+  totalPgpgin?: bigint;
+  totalPgpgout?: bigint;
+  totalSwap?: bigint;
+  totalPgfault?: bigint;
+  totalPgmajfault?: bigint;
+  totalInactiveAnon?: bigint;
+  totalActiveAnon?: bigint;
+  totalInactiveFile?: bigint;
+  totalActiveFile?: bigint;
+  totalUnevictable?: bigint;
+}
+
+export const MEMORY_STATS_FIELDS: ReadonlyArray<keyof MemoryStats> = [
+  "cache", "rss", "mappedFile", "pgpgin", "pgpgout", "swap", "pgfault", "pgmajfault",
+  "inactiveAnon", "activeAnon", "inactiveFile", "activeFile", "unevictable",
+  "hierarchicalMemoryLimit", "hierarchicalMemswLimit",
+  "totalCache", "totalRss", "totalMappedFile", "totalPgpgin", "totalPgpgout", "totalSwap",
+  "totalPgfault", "totalPgmajfault", "totalInactiveAnon", "totalActiveAnon",
+  "totalInactiveFile", "totalActiveFile", "totalUnevictable",
+];
+
+/** CPU time used, in nanoseconds. */
+export interface CpuStats {
+  usage: bigint;
+  user: bigint;
+  system: bigint;
+}
+
+export interface Limits {
+  setMemoryLimit(id: string, bytes: bigint): Promise<void>;
+  memoryLimit(id: string): Promise<bigint>;
+  setCpuShares(id: string, shares: bigint): Promise<void>;
+  cpuShares(id: string): Promise<bigint>;
+  memoryStats(id: string): Promise<MemoryStats>;
+  cpuStats(id: string): Promise<CpuStats>;
+  /** How many processes (threads included) the container has now. */
+  pids(id: string): Promise<number>;
+  /** Calls `onOom` when the kernel kills a process of the container for memory. Returns a function that stops watching. */
+  watchOom(id: string, onOom: () => void): () => void;
+}

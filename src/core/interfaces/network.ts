@@ -1,0 +1,79 @@
+// A container's network: its /30, forwards into it, egress rules out of it,
+// and a bandwidth limit.
+import type { NetworkSpec } from "../ipv4.js";
+
+/** A container's /30: the host's side (.1) and the container's (.2). */
+export interface ContainerNetwork {
+  subnet: string;
+  hostIp: string;
+  containerIp: string;
+}
+
+/**
+ * What the runtime needs to put the container on its network. Opaque to the
+ * core: made by the Network, read by the Runtime, both of the same machine.
+ */
+export type NetworkAttachment = Readonly<Record<string, string>>;
+
+export interface NetInRule {
+  hostPort: number;
+  containerPort: number;
+}
+
+export type NetOutProtocol = "tcp" | "udp" | "icmp" | "all";
+
+export interface PortRange {
+  from: number;
+  to: number;
+}
+
+/** One egress rule: a protocol, optionally one destination and one port range (TCP, UDP) or ICMP type and code. */
+export interface NetOutRule {
+  network?: NetworkSpec;
+  ports?: PortRange;
+  protocol: NetOutProtocol;
+  icmpType?: number;
+  icmpCode?: number;
+  log: boolean;
+}
+
+/** Bytes per second and bytes, both ways. */
+export interface BandwidthLimit {
+  rate: number;
+  burst: number;
+}
+
+export interface BandwidthStat {
+  inRate: number;
+  inBurst: number;
+  outRate: number;
+  outBurst: number;
+}
+
+/** What the daemon knows of a container's network when removing it. */
+export interface KnownNetworkRules {
+  network: ContainerNetwork;
+  netIns: NetInRule[];
+  netOut: boolean;
+}
+
+export interface Network {
+  /** Makes the container's network, wired to the host; returns what the runtime joins. */
+  create(id: string, network: ContainerNetwork): Promise<NetworkAttachment>;
+  /**
+   * Removes all of it: interfaces, firewall rules, forwards. Idempotent;
+   * without `known` (a leftover) it looks for everything.
+   */
+  destroy(id: string, known?: KnownNetworkRules): Promise<void>;
+  netIn(id: string, network: ContainerNetwork, rule: NetInRule): Promise<void>;
+  netOut(id: string, rule: NetOutRule): Promise<void>;
+  /** Sets the limit and answers with what the kernel then holds (read back once: only we change it). */
+  limitBandwidth(id: string, limit: BandwidthLimit): Promise<BandwidthStat>;
+  /** Applies a recovered container's forwards, egress rules and bandwidth limit again; idempotent. */
+  restore(
+    id: string,
+    rules: { network: ContainerNetwork; netIns: NetInRule[]; netOuts: NetOutRule[]; bandwidth?: BandwidthLimit },
+  ): Promise<void>;
+  /** Removes what is ours but belongs to none of the live containers; returns their ids. */
+  removeOrphans(live: ReadonlyMap<string, ContainerNetwork>): Promise<string[]>;
+}

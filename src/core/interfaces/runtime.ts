@@ -1,0 +1,119 @@
+// Running containers and their processes.
+import type { Rlimits } from "../rlimits.js";
+import type { BindMount } from "./filesystem.js";
+import type { NetworkAttachment } from "./network.js";
+import type { OutputStream } from "./process-log.js";
+
+/** What the runtime needs to start a container on a prepared root filesystem. */
+export interface ContainerLaunch {
+  id: string;
+  handle: string;
+  rootfsPath: string;
+  bindMounts: BindMount[];
+  network: NetworkAttachment;
+}
+
+/** A user of the container, found in its account files (or known to the core). */
+export interface ResolvedUser {
+  name: string;
+  uid: number;
+  gid: number;
+  /** Supplementary groups. */
+  groups: number[];
+  home: string;
+}
+
+export interface WindowSize {
+  rows: number;
+  columns: number;
+}
+
+/** Signals a client may send a process. */
+export const SIGNALS = ["TERM", "KILL", "INT", "HUP", "QUIT", "USR1", "USR2"] as const;
+export type Signal = (typeof SIGNALS)[number];
+
+/** The signals of a process's end are numbers (what killed it may be any). */
+export const SIGNAL_NUMBERS: Readonly<Record<Signal, number>> = {
+  HUP: 1, INT: 2, QUIT: 3, KILL: 9, USR1: 10, USR2: 12, TERM: 15,
+};
+
+/** How a process ended. `lost`: its supervisor died with it, so nobody saw. */
+export type ProcessExit =
+  | { kind: "exited"; code: number }
+  | { kind: "signaled"; signal: number }
+  | { kind: "lost" };
+
+/** Standard input: none, the given bytes, or a stream the client writes and closes. */
+export type StdinMode = { kind: "none" } | { kind: "data"; data: Buffer } | { kind: "stream" };
+
+/** A process to start, every choice made: the user found, the environment whole. */
+export interface ProcessLaunch {
+  /** A number no other process of this daemon has had: names its files. */
+  seq: number;
+  path: string;
+  args: string[];
+  env: string[];
+  dir: string;
+  user: ResolvedUser;
+  rlimits: Rlimits;
+  tty?: WindowSize;
+  stdin: StdinMode;
+  /** Output thrown away (nothing kept, nothing to read). */
+  discardOutput: boolean;
+  /** Kept beside the process for a restarted daemon; opaque to the runtime. */
+  meta: Record<string, unknown>;
+}
+
+/** A process running under a supervisor that outlives this daemon. */
+export interface ProcessHandle {
+  readonly exited: Promise<ProcessExit>;
+  /** Calls `listener` (coalesced) when output grows. Returns an unsubscribe function. */
+  onOutput(listener: () => void): () => void;
+  outputSizes(): Promise<Record<OutputStream, number>>;
+  read(stream: OutputStream, offset: number, length: number): Promise<Buffer>;
+  /** Frees the disk space of a stream's bytes before `offset`; they are not read again. */
+  discardBefore(stream: OutputStream, offset: number): Promise<void>;
+  /** Writes to standard input (a stream); resolves once the supervisor has taken it. */
+  writeStdin(data: Buffer): Promise<void>;
+  closeStdin(): Promise<void>;
+  signal(signal: Signal): Promise<void>;
+  resize(size: WindowSize): Promise<void>;
+  /** Kills the process and everything it started. */
+  kill(): Promise<void>;
+  /** Forgets the process and removes its files. */
+  remove(): Promise<void>;
+  /** Stops watching, leaving the process and its files (the daemon is going away). */
+  detach(): void;
+}
+
+export interface RecoveredProcess {
+  seq: number;
+  meta: Record<string, unknown>;
+  handle: ProcessHandle;
+}
+
+export type StopSignal = "TERM" | "KILL";
+
+export interface Runtime {
+  /** Starts the container's init under its supervisor. */
+  create(launch: ContainerLaunch): Promise<void>;
+  /** Kills every process, the supervisors included, and removes the runtime's state. Idempotent. */
+  destroy(id: string): Promise<void>;
+  /** Signals every process of the container but its init. */
+  signalAll(id: string, signal: StopSignal): Promise<void>;
+  /** How many processes the container runs besides its init. */
+  processCount(id: string): Promise<number>;
+  /**
+   * Finds `user` (a name, uid, uid:gid or name:group) in the container's
+   * account files; with `dir`, makes that directory when missing, owned by
+   * the user. Throws USER_NOT_FOUND for a name it does not know.
+   */
+  resolveUser(id: string, user: string, dir?: string): Promise<ResolvedUser>;
+  startProcess(id: string, launch: ProcessLaunch): Promise<ProcessHandle>;
+  /** The processes a container has, found again from what their supervisors left. */
+  processes(id: string): Promise<RecoveredProcess[]>;
+  /** Removes the runtime's state, supervisors and cgroups of containers that are not live; returns their ids. */
+  removeOrphans(live: ReadonlySet<string>): Promise<string[]>;
+  /** Whether the container's init still runs (after a daemon restart). */
+  isRunning(id: string): Promise<boolean>;
+}

@@ -1,0 +1,67 @@
+// What a client asks for when it starts a process in a container.
+import { errors } from "../errors.js";
+import type { StdinMode, WindowSize } from "../interfaces/runtime.js";
+import { RLIMIT_NAMES, type Rlimits } from "../rlimits.js";
+import { checkEnv } from "./environment.js";
+
+export type OutputPolicy =
+  /** Past the limit (stdout and stderr together) the process is killed; what came before is kept (Warden's jobs). */
+  | { kind: "kill"; limit: number }
+  /** The most recent `limit` bytes of each stream are kept; the process runs on. */
+  | { kind: "keep-recent"; limit: number }
+  /** Nothing is kept. */
+  | { kind: "discard" };
+
+export interface ProcessSpec {
+  /** Unique among the container's running processes; generated when absent. */
+  id?: string;
+  path: string;
+  args?: string[];
+  env?: string[];
+  /** The working directory; absent: the user's home. Made when missing, owned by the user. */
+  dir?: string;
+  /** A name, a uid, uid:gid or name:group; absent: root. */
+  user?: string;
+  rlimits?: Rlimits;
+  /** Run on a terminal of this size. */
+  tty?: WindowSize;
+  stdin?: StdinMode;
+  /** Absent: keep the most recent bytes, up to the daemon's output limit. */
+  output?: OutputPolicy;
+  /** Send the output, line by line, to the process log under this tag. */
+  logTag?: string;
+  /** Forget the process once a wait for its end has been answered (Warden's Link). */
+  forgetWhenCollected?: boolean;
+}
+
+const MAX_ID_BYTES = 256;
+const MAX_WINDOW = 65535;
+
+export function checkWindowSize(size: WindowSize): void {
+  for (const [name, v] of [["rows", size.rows], ["columns", size.columns]] as const) {
+    if (!Number.isInteger(v) || v < 0 || v > MAX_WINDOW) throw errors.invalid(`window ${name} ${v} must be between 0 and ${MAX_WINDOW}`);
+  }
+}
+
+export function checkProcessSpec(spec: ProcessSpec): void {
+  if (spec.id !== undefined) {
+    if (spec.id === "" || Buffer.byteLength(spec.id) > MAX_ID_BYTES || /[\x00-\x1f\x7f]/.test(spec.id)) {
+      throw errors.invalid(`process id must be 1 to ${MAX_ID_BYTES} bytes without control characters`);
+    }
+  }
+  if (typeof spec.path !== "string" || spec.path === "") throw errors.invalid("a process needs a path");
+  for (const s of [spec.path, ...(spec.args ?? []), spec.dir ?? "", spec.user ?? ""]) {
+    if (typeof s !== "string" || s.includes("\0")) throw errors.invalid("process arguments must be strings without NUL bytes");
+  }
+  if (spec.dir !== undefined && spec.dir !== "" && !spec.dir.startsWith("/")) throw errors.invalid(`dir ${spec.dir} must be an absolute path`);
+  if (spec.env) checkEnv(spec.env);
+  for (const [name, value] of Object.entries(spec.rlimits ?? {})) {
+    if (!(RLIMIT_NAMES as readonly string[]).includes(name)) throw errors.invalid(`unknown rlimit ${name}`);
+    if (typeof value !== "bigint" || value < 0n) throw errors.invalid(`rlimit ${name} must be a number, 0 or more`);
+  }
+  if (spec.tty) checkWindowSize(spec.tty);
+  const output = spec.output;
+  if (output && output.kind !== "discard" && !(Number.isSafeInteger(output.limit) && output.limit > 0)) {
+    throw errors.invalid("an output limit must be a positive number of bytes");
+  }
+}

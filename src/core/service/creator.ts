@@ -1,0 +1,133 @@
+// Making a container: checks first (a bad request costs a stat, not a
+// teardown), then the pools, then the machine, each step pushing its undo so
+// a failure anywhere leaves nothing behind.
+import { Container } from "../container/container.js";
+import { toRecord } from "../container/record.js";
+import { checkContainerSpec, type ContainerSpec } from "../container/spec.js";
+import { errors } from "../errors.js";
+import type { ServiceContext } from "./context.js";
+import type { LimitsService } from "./limits.js";
+import type { NetworkingService } from "./networking.js";
+import type { OomHandler } from "./oom.js";
+import { PhaseTimer } from "./phase-timer.js";
+
+type Undo = () => Promise<void>;
+
+export class Creator {
+  private readonly creating = new Set<Promise<unknown>>();
+  private closed = false;
+
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly limits: LimitsService,
+    private readonly networking: NetworkingService,
+    private readonly oom: OomHandler,
+  ) {}
+
+  create(spec: ContainerSpec): Promise<string> {
+    if (this.closed) return Promise.reject(errors.shuttingDown());
+    const work = this.make(spec);
+    this.creating.add(work);
+    const done = () => this.creating.delete(work);
+    work.then(done, done);
+    return work;
+  }
+
+  /** Refuses new creates; resolves once those under way have finished. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.creating]);
+  }
+
+  private async make(spec: ContainerSpec): Promise<string> {
+    checkContainerSpec(spec);
+    const { config, deps, registry, allocator } = this.ctx;
+    if (spec.handle !== undefined && registry.has(spec.handle)) throw errors.handleTaken(spec.handle);
+    const rootfs = spec.rootfs ?? config.defaultRootfs;
+    const bindMounts = spec.bindMounts ?? [];
+    await deps.filesystem.check({ rootfs, bindMounts });
+    if (spec.handle !== undefined) registry.reserve(spec.handle);
+    let uid: number;
+    let network;
+    try {
+      ({ uid, network } = allocator.acquire(spec.network));
+    } catch (err) {
+      if (spec.handle !== undefined) registry.unreserve(spec.handle);
+      throw err;
+    }
+    const id = this.ctx.ids.generate();
+    const handle = spec.handle ?? id;
+    if (spec.handle === undefined) registry.reserve(handle);
+    const log = this.ctx.log.child({ handle, id });
+    const phases = new PhaseTimer();
+    const started = Date.now();
+    const undo: Undo[] = [];
+    let c: Container | undefined;
+    try {
+      const path = await deps.depot.create(id);
+      undo.push(() => deps.depot.remove(id));
+      undo.push(() => deps.filesystem.remove(id));
+      undo.push(() =>
+        deps.network.destroy(id, { network, netIns: c?.netIns ?? [], netOut: (c?.netOuts.length ?? 0) > 0 }),
+      );
+      // The root filesystem and the network do not depend on each other.
+      const [root, attachment] = await Promise.allSettled([
+        phases.time("filesystem", () =>
+          deps.filesystem.prepare({ id, rootfs, bindMounts, uid, containerIp: network.containerIp, hostIp: network.hostIp }),
+        ),
+        phases.time("network", () => deps.network.create(id, network)),
+      ]);
+      if (root.status === "rejected") throw root.reason;
+      if (attachment.status === "rejected") throw attachment.reason;
+      undo.push(() => deps.runtime.destroy(id));
+      await phases.time("runtime", () =>
+        deps.runtime.create({ id, handle, rootfsPath: root.value, bindMounts, network: attachment.value }),
+      );
+      c = new Container({
+        id,
+        handle,
+        path,
+        uid,
+        rootfs,
+        bindMounts,
+        network,
+        graceTime: spec.graceTime === undefined ? config.graceTime : spec.graceTime,
+        env: spec.env ?? [],
+        properties: { ...(spec.properties ?? {}) },
+        createdAt: Date.now(),
+      });
+      await this.applySpec(c, spec);
+      c.state = "active";
+      await deps.state.save(toRecord(c));
+      registry.unreserve(handle);
+      registry.add(c);
+      this.oom.watch(c);
+      this.ctx.reaper.track(c);
+      log.info({ ...phases.summary(), uid, rootfs, network: network.subnet }, "container created");
+      deps.metrics?.containerCreated((Date.now() - started) / 1000);
+      return handle;
+    } catch (err) {
+      log.warn({ err: String(err), detail: (err as { detail?: string }).detail }, "create failed; undoing");
+      deps.metrics?.createFailed();
+      for (const step of undo.reverse()) {
+        await step().catch((e) => log.error({ err: String(e) }, "cleanup after failed create failed"));
+      }
+      for (const rule of c?.netIns ?? []) allocator.releasePort(rule.hostPort, rule.fromPool);
+      allocator.releaseContainer(uid, network);
+      registry.unreserve(handle);
+      throw err;
+    }
+  }
+
+  // Limits and rules the spec asks for, applied while the container is
+  // still being born: nothing is written until it is whole, then once.
+  private async applySpec(c: Container, spec: ContainerSpec): Promise<void> {
+    const limits = spec.limits;
+    if (limits?.memoryBytes !== undefined) await this.limits.limitMemory(c, limits.memoryBytes);
+    if (limits?.cpuShares !== undefined) await this.limits.limitCpu(c, limits.cpuShares);
+    if (limits?.disk !== undefined) await this.limits.limitDisk(c, limits.disk);
+    if (limits?.bandwidth !== undefined) await this.networking.limitBandwidth(c, limits.bandwidth);
+    for (const rule of spec.netIn ?? []) await this.networking.netIn(c, rule);
+    if (spec.netOut?.length) await this.networking.netOut(c, spec.netOut);
+  }
+}

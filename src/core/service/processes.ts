@@ -1,0 +1,249 @@
+// Starting processes in containers, finding them again by id, and
+// forgetting them. Each process is numbered by a counter kept on disk a
+// block at a time, so a restarted daemon never gives a number twice; an id
+// the client did not choose is that number.
+import type { Container, ContainerEvent, ContainerInfo } from "../container/container.js";
+import { errors } from "../errors.js";
+import type { RecoveredProcess, Signal, StdinMode, WindowSize } from "../interfaces/runtime.js";
+import { completeEnv, mergeEnv } from "../process/environment.js";
+import { Process, type CollectedOutput, type OutputChunk, type ProcessResult } from "../process/process.js";
+import { checkProcessSpec, type OutputPolicy, type ProcessSpec } from "../process/spec.js";
+import type { ServiceContext } from "./context.js";
+import type { UserLookup } from "./users.js";
+
+const SEQ_COUNTER = "process-seq";
+const SEQ_BLOCK = 1000;
+
+/** What is kept beside a process for a restarted daemon. */
+type ProcessMeta = {
+  id: string;
+  output: OutputPolicy;
+  logTag?: string;
+  forgetWhenCollected?: boolean;
+  stdinStream?: boolean;
+};
+
+function isMeta(value: Record<string, unknown>): value is Record<string, unknown> & ProcessMeta {
+  const output = value.output as { kind?: unknown } | undefined;
+  return typeof value.id === "string" && !!output && typeof output.kind === "string";
+}
+
+/** A client's hold on one process of a container. */
+export class ProcessRef {
+  constructor(
+    private readonly service: ProcessService,
+    readonly container: Container,
+    readonly process: Process,
+  ) {}
+
+  get id(): string {
+    return this.process.id;
+  }
+
+  get running(): boolean {
+    return this.process.running;
+  }
+
+  /** Kept output, then live output, then the end. A completed wait forgets a process run to be forgotten so. */
+  async *attach(closed?: AbortSignal): AsyncGenerator<OutputChunk, ProcessResult> {
+    const result = yield* this.process.attach(closed);
+    this.service.collected(this.container, this.process);
+    return result;
+  }
+
+  /** The end with all kept output; the client leaving (`closed`) ends the wait with an AbortError, the process stays. */
+  async collect(closed?: AbortSignal): Promise<CollectedOutput> {
+    const output = await untilAborted(this.process.collect(), closed);
+    this.service.collected(this.container, this.process);
+    return output;
+  }
+
+  wait(closed?: AbortSignal): Promise<ProcessResult> {
+    return untilAborted(this.process.finished, closed);
+  }
+
+  writeStdin(data: Buffer): Promise<void> {
+    if (!this.process.hasStdinStream) throw errors.invalid(`process ${this.id} takes no standard input stream`);
+    return this.process.writeStdin(data);
+  }
+
+  closeStdin(): Promise<void> {
+    if (!this.process.hasStdinStream) return Promise.resolve();
+    return this.process.closeStdin();
+  }
+
+  async signal(signal: Signal): Promise<void> {
+    if (this.process.running) await this.process.signal(signal);
+  }
+
+  async resize(size: WindowSize): Promise<void> {
+    if (this.process.running) await this.process.resize(size);
+  }
+
+  /** The container as it is now, or as it was when destroyed. */
+  containerInfo(): ContainerInfo {
+    return this.container.info();
+  }
+
+  /** Records an event on the container (a front end's reading of the process's end); nothing once destroyed. */
+  async recordEvent(event: ContainerEvent): Promise<void> {
+    await this.service.recordEvent(this.container, event);
+  }
+}
+
+/** Rejects with an AbortError when `signal` aborts first. */
+function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(new DOMException("the client went away", "AbortError"));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new DOMException("the client went away", "AbortError"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+export class ProcessService {
+  private lastSeq = 0;
+  private seqReserved = 0;
+
+  constructor(
+    private readonly ctx: ServiceContext,
+    private readonly users: UserLookup,
+  ) {}
+
+  async run(c: Container, spec: ProcessSpec): Promise<ProcessRef> {
+    checkProcessSpec(spec);
+    if (spec.id !== undefined && c.processes.isRunning(spec.id)) throw errors.processIdTaken(spec.id);
+    const user = await this.users.resolve(c, spec.user ?? "root", spec.dir || undefined);
+    // Resolving may have waited on the container: it must still take processes.
+    c.assertState("active");
+    if (spec.id !== undefined && c.processes.isRunning(spec.id)) throw errors.processIdTaken(spec.id);
+    let seq = await this.nextSeq();
+    // A client may have chosen the number a later process gets as its id.
+    while (spec.id === undefined && c.processes.isRunning(String(seq))) seq = await this.nextSeq();
+    const id = spec.id ?? String(seq);
+    const output = spec.output ?? { kind: "keep-recent", limit: this.ctx.config.outputLimit };
+    const stdin: StdinMode = spec.stdin ?? { kind: "none" };
+    const meta: ProcessMeta = {
+      id,
+      output,
+      logTag: spec.logTag,
+      forgetWhenCollected: spec.forgetWhenCollected,
+      stdinStream: stdin.kind === "stream",
+    };
+    const handle = await this.ctx.deps.runtime.startProcess(c.id, {
+      seq,
+      path: spec.path,
+      args: spec.args ?? [],
+      env: completeEnv(mergeEnv(c.env, spec.env ?? []), user),
+      dir: spec.dir || user.home,
+      user,
+      rlimits: spec.rlimits ?? {},
+      tty: spec.tty,
+      stdin,
+      discardOutput: output.kind === "discard",
+      meta,
+    });
+    const process = this.adopt(c, seq, meta, handle, false);
+    const log = this.ctx.logFor(c);
+    log.debug({ process: id, path: spec.path, user: user.name }, "process started");
+    void process.finished.then((result) => log.debug({ process: id, exit: result.exit }, "process ended"));
+    return new ProcessRef(this, c, process);
+  }
+
+  /** A process of the container by id. */
+  find(c: Container, id: string): ProcessRef {
+    const process = c.processes.get(id);
+    if (!process) throw errors.processNotFound(id);
+    return new ProcessRef(this, c, process);
+  }
+
+  private adopt(
+    c: Container,
+    seq: number,
+    meta: ProcessMeta,
+    handle: RecoveredProcess["handle"],
+    recovered: boolean,
+  ): Process {
+    const sink = this.ctx.deps.processLog;
+    const process = new Process(meta.id, seq, handle, {
+      output: meta.output,
+      log: meta.logTag !== undefined && sink ? sink.open(meta.logTag) : undefined,
+      logFromNow: recovered,
+      logger: this.ctx.logFor(c),
+      forgetWhenCollected: meta.forgetWhenCollected,
+      stdinStream: meta.stdinStream,
+    });
+    for (const dropped of c.processes.add(process)) this.forget(c, dropped);
+    return process;
+  }
+
+  /** Takes back the processes a recovered container has; returns the highest number among them. */
+  async recover(c: Container): Promise<number> {
+    let highest = 0;
+    for (const found of await this.ctx.deps.runtime.processes(c.id)) {
+      if (!isMeta(found.meta)) {
+        await found.handle.remove();
+        continue;
+      }
+      this.adopt(c, found.seq, found.meta, found.handle, true);
+      highest = Math.max(highest, found.seq);
+    }
+    return highest;
+  }
+
+  /** Numbers from here on are above `seq` (the highest a recovered process has). */
+  async recoverSeq(highest: number): Promise<void> {
+    const saved = await this.ctx.deps.state.loadCounter(SEQ_COUNTER);
+    this.lastSeq = Math.max(this.lastSeq, highest, saved);
+  }
+
+  /** A wait on a process was answered: one run to be forgotten so is gone now. */
+  collected(c: Container, process: Process): void {
+    if (process.forgetWhenCollected) this.forget(c, process);
+  }
+
+  /** The process leaves the table now; its files go once nobody reads them. */
+  forget(c: Container, process: Process): void {
+    c.processes.delete(process);
+    void process
+      .idle()
+      .then(() => process.remove())
+      .catch((err) => this.ctx.logFor(c).warn({ process: process.id, err: String(err) }, "cannot remove a process's files"));
+  }
+
+  async recordEvent(c: Container, event: ContainerEvent): Promise<void> {
+    if (c.state === "destroyed" || c.destroying) return;
+    if (c.addEvent(event)) await this.ctx.persist(c);
+  }
+
+  private async nextSeq(): Promise<number> {
+    const seq = ++this.lastSeq;
+    if (seq > this.seqReserved) {
+      this.seqReserved = seq + SEQ_BLOCK;
+      await this.ctx.deps.state.saveCounter(SEQ_COUNTER, this.seqReserved);
+    }
+    return seq;
+  }
+
+  stats(): { running: number; ended: number } {
+    let running = 0;
+    let ended = 0;
+    for (const c of this.ctx.registry.all()) {
+      for (const p of c.processes.all()) {
+        if (p.running) running++;
+        else ended++;
+      }
+    }
+    return { running, ended };
+  }
+}

@@ -1,0 +1,77 @@
+// Users of a running container, read from its own /etc/passwd and
+// /etc/group: from inside its mount (and user) namespace, so a symlink the
+// container planted resolves within the container, never on the host. The
+// static busybox bind-mounted into every container does the reading (and
+// makes a missing working directory), so any root filesystem works.
+import { errors } from "../../core/errors.js";
+import type { ResolvedUser } from "../../core/interfaces/runtime.js";
+import { resolveUser } from "../../core/process/users.js";
+import type { CommandRunner } from "../command.js";
+import { COPY_HELPER_IN_CONTAINER } from "./bundle.js";
+
+const SEPARATOR = "--- warden ---";
+const MAX_ACCOUNT_FILE = 1024 * 1024;
+const TIMEOUT_MS = 10_000;
+
+// $1 a directory to look for, or "". Prints passwd, group and whether the directory is there.
+const READ_SCRIPT = `
+BB=${COPY_HELPER_IN_CONTAINER}
+"$BB" head -c ${MAX_ACCOUNT_FILE} /etc/passwd 2>/dev/null
+echo
+echo "${SEPARATOR}"
+"$BB" head -c ${MAX_ACCOUNT_FILE} /etc/group 2>/dev/null
+echo
+echo "${SEPARATOR}"
+if [ -n "$1" ] && [ ! -d "$1" ]; then echo missing; else echo present; fi
+`;
+
+// $1 the directory, $2 uid, $3 gid: every missing part is made and given to the user.
+const MKDIR_SCRIPT = `
+set -f
+BB=${COPY_HELPER_IN_CONTAINER}
+path=""
+IFS=/
+for part in $1; do
+  [ -z "$part" ] && continue
+  path="$path/$part"
+  if [ ! -d "$path" ]; then
+    "$BB" mkdir "$path" && "$BB" chown "$2:$3" "$path" || exit 1
+  fi
+done
+`;
+
+export class ContainerUsers {
+  constructor(
+    private readonly commands: CommandRunner,
+    /** The host pid of the container's init, whose namespaces are entered. */
+    private readonly initPid: (id: string) => Promise<number | undefined>,
+    /** Containers have a user namespace of their own. */
+    private readonly userNamespace: boolean,
+  ) {}
+
+  private async enter(id: string, script: string, args: string[]): Promise<string> {
+    const pid = await this.initPid(id);
+    if (pid === undefined) throw errors.commandFailed(`the container ${id} has no running init`);
+    const { stdout } = await this.commands.run(
+      [
+        "nsenter", "-t", String(pid), ...(this.userNamespace ? ["-U"] : []), "-m", "--",
+        COPY_HELPER_IN_CONTAINER, "sh", "-c", script, "sh", ...args,
+      ],
+      { timeoutMs: TIMEOUT_MS },
+    );
+    return stdout;
+  }
+
+  async resolve(id: string, spec: string, dir?: string): Promise<ResolvedUser> {
+    const [passwd, group, status] = (await this.enter(id, READ_SCRIPT, [dir ?? ""])).split(`${SEPARATOR}\n`);
+    const user = resolveUser(spec, passwd ?? "", group ?? "");
+    if (dir && status?.trim() === "missing") {
+      try {
+        await this.enter(id, MKDIR_SCRIPT, [dir, String(user.uid), String(user.gid)]);
+      } catch (err) {
+        throw errors.spawnFailed(`cannot make the working directory ${dir}: ${err instanceof Error ? err.message : String(err)}`, err);
+      }
+    }
+    return user;
+  }
+}

@@ -1,0 +1,218 @@
+// A process as its shim keeps it in its directory: `stdout` and `stderr`
+// (raw bytes, written by the process itself), `pid`, `shim.pid`, and `exit`
+// once it ended. Nothing here needs the daemon that started it, so a
+// restarted daemon picks a process up from its directory alone. Standard
+// input, signals and window sizes go to the shim over its ctl.sock.
+import { watch, type FSWatcher } from "node:fs";
+import { open, readFile, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { OutputStream } from "../../core/interfaces/process-log.js";
+import { SIGNAL_NUMBERS, type ProcessExit, type ProcessHandle, type Signal, type WindowSize } from "../../core/interfaces/runtime.js";
+import type { CommandRunner } from "../command.js";
+import { isAlive, readPidFile } from "../process.js";
+import { ShimControl, ShimGone } from "./shim-control.js";
+
+const LIVENESS_POLL_MS = 1000;
+const MAX_EXIT_FILE = 64 * 1024;
+/** Disk space is freed in whole blocks. */
+const PUNCH_ALIGN = 4096;
+
+export type ShimOutcome = ProcessExit | { kind: "failed"; error: string };
+
+/** How the process ended, as its shim recorded it; undefined while it runs. A record that cannot be read is a lost end. */
+export async function readShimExit(dir: string): Promise<ShimOutcome | undefined> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, "exit"), "utf8");
+  } catch {
+    return undefined;
+  }
+  try {
+    if (text.length > MAX_EXIT_FILE) throw new Error("too long");
+    const v = JSON.parse(text) as { code?: unknown; signal?: unknown; error?: unknown };
+    if (Number.isInteger(v.code)) return { kind: "exited", code: v.code as number };
+    if (Number.isInteger(v.signal)) return { kind: "signaled", signal: v.signal as number };
+    if (typeof v.error === "string") return { kind: "failed", error: v.error };
+  } catch {
+    // a torn or foreign file
+  }
+  return { kind: "lost" };
+}
+
+export interface ShimProcessOptions {
+  dir: string;
+  /** The output files; absent when output is discarded (nothing to read). */
+  outputs: Record<OutputStream, string | undefined>;
+  /** Kills a process and everything it started. */
+  killTree: (pid: number) => Promise<void>;
+  commands: CommandRunner;
+}
+
+export class ShimProcess implements ProcessHandle {
+  readonly exited: Promise<ProcessExit>;
+  private readonly listeners = new Set<() => void>();
+  private watcher: FSWatcher | undefined;
+  private poll: NodeJS.Timeout | undefined;
+  private notifyScheduled = false;
+  private settle!: (exit: ProcessExit) => void;
+  private done = false;
+  private control: ShimControl | undefined;
+
+  constructor(private readonly options: ShimProcessOptions) {
+    this.exited = new Promise((resolve) => (this.settle = resolve));
+    this.watcher = watch(options.dir, (_event, name) => {
+      if (name === "exit") void this.checkExit();
+      else if (name === "stdout" || name === "stderr") this.scheduleNotify();
+    });
+    this.watcher.on("error", () => this.stopWatching());
+    this.poll = setInterval(() => void this.checkLiveness(), LIVENESS_POLL_MS);
+    this.poll.unref();
+    void this.checkExit();
+  }
+
+  private get dir(): string {
+    return this.options.dir;
+  }
+
+  private scheduleNotify(): void {
+    if (this.notifyScheduled) return;
+    this.notifyScheduled = true;
+    setImmediate(() => {
+      this.notifyScheduled = false;
+      for (const l of this.listeners) l();
+    });
+  }
+
+  private async checkExit(): Promise<boolean> {
+    if (this.done) return true;
+    const outcome = await readShimExit(this.dir);
+    if (outcome === undefined || this.done) return false;
+    this.finish(outcome.kind === "failed" ? { kind: "lost" } : outcome);
+    return true;
+  }
+
+  private async checkLiveness(): Promise<void> {
+    if (await this.checkExit()) return;
+    const shim = await readPidFile(join(this.dir, "shim.pid"));
+    if (shim !== undefined && (await isAlive(shim))) return;
+    // The shim writes the exit file before it exits: look once more, then call the end lost.
+    if (!(await this.checkExit())) this.finish({ kind: "lost" });
+  }
+
+  private finish(exit: ProcessExit): void {
+    if (this.done) return;
+    this.done = true;
+    this.stopWatching();
+    this.control?.close();
+    this.settle(exit);
+    this.scheduleNotify();
+  }
+
+  private stopWatching(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+    if (this.poll) clearInterval(this.poll);
+    this.poll = undefined;
+  }
+
+  onOutput(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async outputSizes(): Promise<Record<OutputStream, number>> {
+    const size = async (s: OutputStream) => {
+      const path = this.options.outputs[s];
+      if (!path) return 0;
+      try {
+        return (await stat(path)).size;
+      } catch {
+        return 0;
+      }
+    };
+    const [stdout, stderr] = await Promise.all([size("stdout"), size("stderr")]);
+    return { stdout, stderr };
+  }
+
+  async read(stream: OutputStream, offset: number, length: number): Promise<Buffer> {
+    const path = this.options.outputs[stream];
+    if (!path || length <= 0) return Buffer.alloc(0);
+    let handle;
+    try {
+      handle = await open(path, "r");
+    } catch {
+      return Buffer.alloc(0);
+    }
+    try {
+      const buf = Buffer.alloc(length);
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await handle.read(buf, got, length - got, offset + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return buf.subarray(0, got);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  // The file keeps its size (the process writes at its end); the blocks
+  // before `offset` become a hole.
+  async discardBefore(stream: OutputStream, offset: number): Promise<void> {
+    const path = this.options.outputs[stream];
+    const length = Math.floor(offset / PUNCH_ALIGN) * PUNCH_ALIGN;
+    if (!path || length <= 0) return;
+    await this.options.commands.run(["fallocate", "--punch-hole", "--offset", "0", "--length", String(length), path]);
+  }
+
+  // What is sent to a shim that has gone with its process is moot.
+  private async tell(send: (control: ShimControl) => Promise<void>): Promise<void> {
+    if (this.done) return;
+    this.control ??= new ShimControl(this.dir);
+    try {
+      await send(this.control);
+    } catch (err) {
+      if (!(err instanceof ShimGone)) throw err;
+    }
+  }
+
+  /** Takes standard input over: it closes when this daemon goes or says so. */
+  attachStdin(): Promise<void> {
+    return this.tell((c) => c.attachStdin());
+  }
+
+  writeStdin(data: Buffer): Promise<void> {
+    return this.tell((c) => c.stdin(data));
+  }
+
+  closeStdin(): Promise<void> {
+    return this.tell((c) => c.closeStdin());
+  }
+
+  signal(signal: Signal): Promise<void> {
+    return this.tell((c) => c.signal(SIGNAL_NUMBERS[signal]));
+  }
+
+  resize(size: WindowSize): Promise<void> {
+    return this.tell((c) => c.resize(size.rows, size.columns));
+  }
+
+  async kill(): Promise<void> {
+    if (this.done) return;
+    const pid = await readPidFile(join(this.dir, "pid"));
+    if (pid !== undefined && !this.done) await this.options.killTree(pid);
+  }
+
+  async remove(): Promise<void> {
+    this.detach();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  /** Stops watching without touching the files (the daemon is going away, the process is not). */
+  detach(): void {
+    this.stopWatching();
+    this.control?.close();
+    this.listeners.clear();
+  }
+}

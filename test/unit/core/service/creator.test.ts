@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import { beforeEach, describe, it } from "node:test";
+import { CoreError } from "../../../../src/core/errors.js";
+import type { ContainerService } from "../../../../src/core/service/container-service.js";
+import { FakeMachine } from "../../../fakes/service.js";
+
+describe("creating containers", () => {
+  let m: FakeMachine;
+  let s: ContainerService;
+  beforeEach(() => {
+    m = new FakeMachine();
+    s = m.service({ uidPoolSize: 2 });
+  });
+
+  it("names a container by its id when no handle is given, and keeps a client's handle apart from the id", async () => {
+    const handle = await s.create({});
+    assert.equal(handle, "000000000v8");
+    const named = await s.create({ handle: "../my app" });
+    assert.equal(named, "../my app");
+    assert.deepEqual([...m.depot.dirs], ["000000000v8", "000000000v9"]);
+    assert.deepEqual(s.list(), [handle, named]);
+    const info = s.info(handle);
+    assert.equal(info.state, "active");
+    assert.equal(info.path, "/depot/000000000v8");
+  });
+
+  it("refuses a handle that is taken, also by a create under way", async () => {
+    await s.create({ handle: "a" });
+    await assert.rejects(s.create({ handle: "a" }), { code: "HANDLE_TAKEN", details: { handle: "a" } });
+    m.runtime.createDelayMs = 20;
+    const first = s.create({ handle: "b" });
+    await assert.rejects(s.create({ handle: "b" }), { code: "HANDLE_TAKEN" });
+    assert.equal(await first, "b");
+  });
+
+  it("passes rootfs, bind mounts and the network to the machine, the default rootfs otherwise", async () => {
+    await s.create({ handle: "a", bindMounts: [{ srcPath: "/s", dstPath: "/d", mode: "rw" }] });
+    await s.create({ handle: "b", rootfs: "/other" });
+    const [a, b] = [...m.runtime.containers.values()].map((c) => c.launch);
+    assert.equal(m.filesystem.prepared.get(a.id)!.rootfs, "/rootfs");
+    assert.deepEqual(a.bindMounts, [{ srcPath: "/s", dstPath: "/d", mode: "rw" }]);
+    assert.equal(m.filesystem.prepared.get(b.id)!.rootfs, "/other");
+    assert.deepEqual(a.network, { network: `/netns/${a.id}`, user: `/userns/${a.id}` }, "what the network made, for the runtime");
+    assert.equal(m.filesystem.prepared.get(a.id)!.containerIp, "10.254.0.2");
+  });
+
+  it("undoes every step of a failed create, gives back what it took, and returns the error", async () => {
+    m.runtime.failCreate = new Error("runtime said no");
+    await assert.rejects(s.create({ handle: "a" }), /runtime said no/);
+    assert.deepEqual(s.list(), []);
+    assert.deepEqual([...m.depot.dirs], []);
+    assert.equal(m.filesystem.prepared.size, 0);
+    assert.deepEqual(m.runtime.destroyed, ["000000000v8"]);
+    assert.deepEqual(m.network.destroyed.map((d) => d.id), ["000000000v8"]);
+    assert.equal(m.state.records.size, 0, "nothing was written");
+    m.runtime.failCreate = undefined;
+    // The uid, the network and the handle are free again: two containers fit a pool of two.
+    await s.create({ handle: "a" });
+    await s.create({ handle: "b" });
+  });
+
+  it("says the uid pool is empty, and reuses uids after destroy", async () => {
+    await s.create({ handle: "a" });
+    await s.create({ handle: "b" });
+    await assert.rejects(s.create({}), { code: "UID_POOL_EMPTY" });
+    await s.destroy("a");
+    await s.create({ handle: "c" });
+  });
+
+  it("refuses a missing rootfs or bind mount source before making or taking anything", async () => {
+    m.filesystem.failCheck = new CoreError("ROOTFS_NOT_FOUND", "no", { details: { path: "/nope" } });
+    await assert.rejects(s.create({ rootfs: "/nope" }), { code: "ROOTFS_NOT_FOUND" });
+    assert.deepEqual([...m.depot.dirs], []);
+    assert.equal(m.network.created.size, 0);
+    m.filesystem.failCheck = undefined;
+    await s.create({ handle: "next" });
+    assert.equal(s.info("next").network.hostIp, "10.254.0.1", "the network the failed request did not take goes to the next one");
+  });
+
+  it("refuses empty handles, NUL and control characters, NUL in paths, bad grace times, env and properties", async () => {
+    for (const spec of [
+      { handle: "" },
+      { handle: "x\0y" },
+      { handle: "line\nbreak" },
+      { handle: "del\x7f" },
+      { handle: "x".repeat(1025) },
+      { rootfs: "/r\0oot" },
+      { bindMounts: [{ srcPath: "/a\0", dstPath: "/b", mode: "ro" as const }] },
+      { graceTime: -1 },
+      { env: ["NOEQUALS"] },
+      { properties: { "": "v" } },
+    ]) {
+      await assert.rejects(s.create(spec), { code: "INVALID_REQUEST" }, JSON.stringify(spec));
+    }
+    assert.deepEqual(s.list(), []);
+    assert.equal(m.depot.dirs.size, 0);
+    // Other names are names: slashes, dots, spaces and non-ASCII reach no path.
+    for (const handle of ["..", "a/b", "ünï cödé"]) {
+      assert.equal(await s.create({ handle }), handle);
+      assert.match([...m.depot.dirs].at(-1)!, /^[0-9a-v]{11}$/);
+      await s.destroy(handle);
+    }
+  });
+
+  it("applies the limits, forwards and egress rules a spec asks for, then writes the record once", async () => {
+    const handle = await s.create({
+      handle: "full",
+      properties: { app: "web" },
+      env: ["A=1"],
+      limits: { memoryBytes: 1000n, cpuShares: 100n, bandwidth: { rate: 10, burst: 20 }, disk: { byteSoft: 0n, byteHard: 4096n, inodeSoft: 0n, inodeHard: 0n } },
+      netIn: [{ hostPort: 8080, containerPort: 80 }, {}],
+      netOut: [{ protocol: "tcp", ports: { from: 443, to: 443 }, log: false }],
+    });
+    const id = m.id();
+    assert.equal(await s.limitMemory(handle), 4096n);
+    assert.equal(await s.limitCpu(handle), 100n);
+    assert.deepEqual(m.network.limits.get(id), { rate: 10, burst: 20 });
+    assert.equal(m.quota.set.get(id)!.byteHard, 4096n);
+    assert.deepEqual(m.network.netIns.map((n) => n.rule), [{ hostPort: 8080, containerPort: 80 }, { hostPort: 61001, containerPort: 61001 }]);
+    assert.equal(m.network.netOuts.length, 1);
+    assert.equal(m.state.saves, 1, "one record, written when the container was whole");
+    const record = m.state.records.get(id)!;
+    assert.deepEqual([record.properties, record.env, record.memoryLimit], [{ app: "web" }, ["A=1"], "1000"]);
+  });
+
+  it("undoes a create whose spec cannot be applied, forwards and pool ports included", async () => {
+    m.network.failNetIn = undefined;
+    const bad = s.create({ handle: "x", netIn: [{}], netOut: [{ protocol: "icmp", ports: { from: 1, to: 2 }, log: false }] });
+    await assert.rejects(bad, { code: "INVALID_REQUEST" });
+    assert.deepEqual(s.list(), []);
+    assert.equal(m.depot.dirs.size, 0);
+    assert.equal(m.network.destroyed[0].known!.netIns.length, 1, "its forward was removed with it");
+    await s.create({ handle: "y", netIn: [{}, {}, {}] });
+    assert.deepEqual(m.network.netIns.slice(-3).map((n) => n.rule.hostPort).sort(), [61001, 61002, 61003], "the pool port came back");
+  });
+
+  it("refuses creates once shut down, after finishing those under way", async () => {
+    m.runtime.createDelayMs = 30;
+    const creating = s.create({ handle: "late" });
+    await new Promise((r) => setImmediate(r));
+    await s.shutdown();
+    assert.equal(s.containerCount, 1, "the create under way finished before shutdown returned");
+    assert.equal(await creating, "late");
+    await assert.rejects(s.create({}), { code: "SHUTTING_DOWN" });
+  });
+});

@@ -1,0 +1,214 @@
+import assert from "node:assert/strict";
+import { beforeEach, describe, it } from "node:test";
+import type { ContainerService } from "../../../../src/core/service/container-service.js";
+import type { FakeProcess } from "../../../fakes/fakes.js";
+import { settle } from "../../../fakes/fakes.js";
+import { FakeMachine } from "../../../fakes/service.js";
+
+describe("processes", () => {
+  let m: FakeMachine;
+  let s: ContainerService;
+  let h: string;
+  const last = (): FakeProcess => m.runtime.started.at(-1)!;
+
+  beforeEach(async () => {
+    m = new FakeMachine();
+    s = m.service();
+    h = await s.create({ env: ["FROM_CONTAINER=1", "SHARED=container"] });
+  });
+
+  it("runs as root by default, in root's home, with HOME, USER and PATH added to the environment", async () => {
+    await s.run(h, { path: "/bin/sh", args: ["-c", "true"], env: ["SHARED=process"] });
+    const { launch } = last();
+    assert.deepEqual([launch.path, launch.args], ["/bin/sh", ["-c", "true"]]);
+    assert.deepEqual(launch.user, { name: "root", uid: 0, gid: 0, groups: [], home: "/root" });
+    assert.equal(launch.dir, "/root");
+    assert.deepEqual(launch.env, [
+      "HOME=/root",
+      "USER=root",
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      "FROM_CONTAINER=1",
+      "SHARED=process",
+    ]);
+    assert.deepEqual(m.runtime.resolved, [], "root needs no lookup");
+  });
+
+  it("knows the container user without looking; any other user is looked up in the container, with their groups", async () => {
+    await s.run(h, { path: "/bin/true", user: "vcap" });
+    assert.deepEqual(last().launch.user, { name: "vcap", uid: 10000, gid: 10000, groups: [], home: "/home/vcap" });
+    assert.deepEqual(m.runtime.resolved, []);
+    const box = m.runtime.container(m.id());
+    box.passwd += "alice:x:1001:1001::/home/alice:/bin/sh\n";
+    box.group += "alice:x:1001:\nstaff:x:50:alice,bob\n";
+    await s.run(h, { path: "/bin/true", user: "alice", env: ["HOME=/elsewhere"] });
+    const { launch } = last();
+    assert.deepEqual(launch.user, { name: "alice", uid: 1001, gid: 1001, groups: [50], home: "/home/alice" });
+    assert.equal(launch.dir, "/home/alice");
+    assert.ok(launch.env.includes("HOME=/elsewhere"), "the process's own HOME wins");
+    assert.ok(launch.env.includes("PATH=/usr/local/bin:/usr/bin:/bin"), "a user's PATH");
+    await s.run(h, { path: "/bin/true", user: "1001:50" });
+    assert.deepEqual([last().launch.user.uid, last().launch.user.gid], [1001, 50]);
+  });
+
+  it("refuses a user the container does not have, naming it, and starts nothing", async () => {
+    await assert.rejects(s.run(h, { path: "/bin/true", user: "mallory" }), { code: "USER_NOT_FOUND", details: { user: "mallory" } });
+    await assert.rejects(s.run(h, { path: "/bin/true", user: "a b" }), { code: "INVALID_REQUEST" });
+    assert.equal(m.runtime.started.length, 0);
+  });
+
+  it("has a working directory made when it is not the home of a known user", async () => {
+    await s.run(h, { path: "/bin/true", user: "vcap", dir: "/home/vcap" });
+    assert.deepEqual(m.runtime.resolved, [], "a known user's home is there already");
+    await s.run(h, { path: "/bin/true", user: "vcap", dir: "/srv/app" });
+    assert.deepEqual(m.runtime.resolved, [{ id: m.id(), user: "vcap", dir: "/srv/app" }]);
+    assert.equal(last().launch.dir, "/srv/app");
+    await assert.rejects(s.run(h, { path: "/bin/true", dir: "relative" }), { code: "INVALID_REQUEST" });
+  });
+
+  it("numbers processes across containers; a chosen id is unique among running processes and replaces an ended one", async () => {
+    const other = await s.create({});
+    const ids = [(await s.run(h, { path: "/a" })).id, (await s.run(other, { path: "/b" })).id, (await s.run(h, { path: "/c" })).id];
+    assert.deepEqual(ids, ["1", "2", "3"]);
+    const named = await s.run(h, { id: "web", path: "/web" });
+    assert.equal(named.id, "web");
+    await assert.rejects(s.run(h, { id: "web", path: "/web" }), { code: "PROCESS_ID_TAKEN", details: { processId: "web" } });
+    await s.run(other, { id: "web", path: "/web" });
+    last().exit(0);
+    (m.runtime.started.find((p) => p.launch.path === "/web" && p.containerId === m.id(0)) as FakeProcess).exit(0);
+    await settle();
+    const again = await s.run(h, { id: "web", path: "/web2" });
+    assert.equal(s.process(h, "web").process, again.process, "the ended one was replaced");
+  });
+
+  it("does not give a number a client chose for a running process", async () => {
+    // Every process takes a number, a named one too (its files are named by it).
+    await s.run(h, { id: "3", path: "/chosen" });
+    assert.equal((await s.run(h, { path: "/x" })).id, "2");
+    assert.equal((await s.run(h, { path: "/y" })).id, "4", "3 is taken: the next number");
+  });
+
+  it("reserves process numbers on disk a block at a time", async () => {
+    await s.run(h, { path: "/a" });
+    assert.equal(m.state.counters.get("process-seq"), 1001);
+    for (let i = 0; i < 5; i++) await s.run(h, { path: "/a" });
+    assert.equal(m.state.counters.get("process-seq"), 1001, "no write per process");
+  });
+
+  it("finds a process by id in its own container only", async () => {
+    const other = await s.create({});
+    const p = await s.run(h, { path: "/a" });
+    assert.equal(s.process(h, p.id).id, p.id);
+    assert.throws(() => s.process(other, p.id), { code: "PROCESS_NOT_FOUND", details: { processId: p.id } });
+    assert.throws(() => s.process("nope", p.id), { code: "CONTAINER_NOT_FOUND" });
+  });
+
+  it("attaches any number of clients, each from the kept output, then live, then the end", async () => {
+    const p = await s.run(h, { path: "/a" });
+    const fake = last();
+    fake.write("stdout", "one");
+    const first = p.attach();
+    assert.deepEqual((await first.next()).value, { stream: "stdout", data: Buffer.from("one") });
+    const second = s.process(h, p.id).attach();
+    assert.deepEqual((await second.next()).value, { stream: "stdout", data: Buffer.from("one") }, "the second sees what was kept");
+    const live = first.next();
+    fake.write("stderr", "two");
+    assert.deepEqual((await live).value, { stream: "stderr", data: Buffer.from("two") });
+    fake.end({ kind: "signaled", signal: 15 });
+    assert.deepEqual(await first.next(), { done: true, value: { exit: { kind: "signaled", signal: 15 }, outputExceeded: false } });
+    assert.deepEqual((await second.next()).value, { stream: "stderr", data: Buffer.from("two") });
+    assert.equal((await second.next()).done, true);
+    assert.equal(s.process(h, p.id).running, false, "an ended process stays to be attached to");
+  });
+
+  it("passes standard input, signals and window sizes to a process, and stdin only to one that streams it", async () => {
+    const p = await s.run(h, { path: "/bin/cat", stdin: { kind: "stream" }, tty: { rows: 24, columns: 80 } });
+    const fake = last();
+    assert.deepEqual(fake.launch.stdin, { kind: "stream" });
+    assert.deepEqual(fake.launch.tty, { rows: 24, columns: 80 });
+    await p.writeStdin(Buffer.from("hello"));
+    await p.closeStdin();
+    await p.signal("USR1");
+    await p.resize({ rows: 50, columns: 132 });
+    assert.deepEqual([Buffer.concat(fake.stdin).toString(), fake.stdinClosed, fake.signals, fake.sizes], [
+      "hello",
+      true,
+      ["USR1"],
+      [{ rows: 50, columns: 132 }],
+    ]);
+    const plain = await s.run(h, { path: "/bin/true" });
+    assert.throws(() => plain.writeStdin(Buffer.from("x")), { code: "INVALID_REQUEST" });
+    fake.exit(0);
+    await settle();
+    await p.signal("TERM");
+    assert.deepEqual(fake.signals, ["USR1"], "nothing is sent to a process that has ended");
+  });
+
+  it("gives data as standard input to the runtime whole", async () => {
+    await s.run(h, { path: "/bin/bash", stdin: { kind: "data", data: Buffer.from("echo hi\n") } });
+    assert.deepEqual(last().launch.stdin, { kind: "data", data: Buffer.from("echo hi\n") });
+  });
+
+  it("keeps the most recent output by default, freeing what is older", async () => {
+    const p = await s.run(h, { path: "/bin/yes" });
+    const fake = last();
+    fake.write("stdout", "a".repeat(150));
+    fake.write("stdout", "b".repeat(100));
+    await settle();
+    assert.equal(fake.discarded.stdout, 150, "beyond twice the limit (100 bytes), all but the last 100 are freed");
+    fake.exit(0);
+    const { stdout } = await p.collect();
+    assert.equal(stdout.toString(), "b".repeat(100));
+    const chunks = [];
+    for await (const c of s.process(h, p.id).attach()) chunks.push(c.data.toString());
+    assert.equal(chunks.join(""), "b".repeat(100), "a late attacher starts from what is kept");
+  });
+
+  it("forgets a process run to be forgotten once a wait on it is answered, and removes its files", async () => {
+    const p = await s.run(h, { path: "/a", forgetWhenCollected: true });
+    last().exit(3);
+    const { result } = await p.collect();
+    assert.deepEqual(result.exit, { kind: "exited", code: 3 });
+    assert.throws(() => s.process(h, p.id), { code: "PROCESS_NOT_FOUND" });
+    await settle();
+    assert.equal(last().removed, true);
+  });
+
+  it("ends a wait when the client goes away, leaving the process for another", async () => {
+    const p = await s.run(h, { path: "/a", forgetWhenCollected: true });
+    const closed = new AbortController();
+    const waiting = p.collect(closed.signal);
+    closed.abort();
+    await assert.rejects(waiting, { name: "AbortError" });
+    last().exit(0);
+    assert.equal((await s.process(h, p.id).collect()).result.exit.kind, "exited");
+  });
+
+  it("sends the lines of a process with a log tag to the process log", async () => {
+    await s.run(h, { path: "/a", logTag: "app" });
+    const p = last();
+    p.write("stdout", "line 1\nline");
+    p.write("stderr", "oops\n");
+    p.write("stdout", " 2\npartial");
+    p.exit(0);
+    await settle(30);
+    const lines = (stream: string) => m.processLog.lines.filter((l) => l.stream === stream).map((l) => `${l.tag} ${l.line}`);
+    assert.deepEqual(lines("stdout"), ["app line 1", "app line 2", "app partial"]);
+    assert.deepEqual(lines("stderr"), ["app oops"]);
+    assert.equal(m.processLog.closed, 1);
+  });
+
+  it("reports a runtime that cannot start the process as the request's error, and keeps nothing of it", async () => {
+    m.runtime.failStart = new Error("no exec for you");
+    await assert.rejects(s.run(h, { path: "/a" }), /no exec for you/);
+    assert.deepEqual(s.info(h).processIds, []);
+  });
+
+  it("lists running processes only", async () => {
+    const a = await s.run(h, { path: "/a" });
+    const b = await s.run(h, { path: "/b" });
+    m.runtime.started[0].exit(0);
+    await settle();
+    assert.deepEqual(s.info(h).processIds, [b.id]);
+    assert.notEqual(a.id, b.id);
+  });
+});
