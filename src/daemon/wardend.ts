@@ -47,6 +47,8 @@ function readHostResolvConf(): string {
 }
 
 export interface RunningDaemon {
+  /** The core the front ends serve (for a daemon run in-process, as the integration tests do). */
+  readonly service: ContainerService;
   stop(): Promise<void>;
 }
 
@@ -190,6 +192,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
 
   let stopping: Promise<void> | undefined;
   return {
+    service,
     stop() {
       stopping ??= (async () => {
         await wardenServer.drain(server.drain_timeout * 1000);

@@ -155,7 +155,7 @@ export class FakeRuntime implements Runtime {
   readonly deadInits = new Set<string>();
   readonly signals: Array<{ id: string; signal: StopSignal }> = [];
   readonly destroyed: string[] = [];
-  readonly resolved: Array<{ id: string; user: string; dir?: string }> = [];
+  readonly resolved: Array<{ id: string; user: string; workDir?: { path?: string } }> = [];
   failCreate: Error | undefined;
   failStart: Error | undefined;
   createDelayMs = 0;
@@ -214,11 +214,11 @@ export class FakeRuntime implements Runtime {
     return c ? c.others.length + c.processes.filter((p) => p.running).length : 0;
   }
 
-  async resolveUser(id: string, user: string, dir?: string): Promise<ResolvedUser> {
-    this.resolved.push({ id, user, dir });
+  async resolveUser(id: string, user: string, workDir?: { path?: string }): Promise<ResolvedUser> {
+    this.resolved.push(workDir ? { id, user, workDir } : { id, user });
     const c = this.container(id);
     const resolved = resolveUser(user, c.passwd, c.group);
-    if (dir) c.dirsMade.push(dir);
+    if (workDir) c.dirsMade.push(workDir.path ?? resolved.home);
     return resolved;
   }
 

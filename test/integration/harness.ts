@@ -10,7 +10,11 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { WardenClient } from "../../src/client/client.js";
+import { loadConfig } from "../../src/config/load.js";
+import type { ContainerService } from "../../src/core/service/container-service.js";
+import { startDaemon as startWardend, type RunningDaemon } from "../../src/daemon/wardend.js";
 import { run } from "../../src/linux/command.js";
+import { createLogger } from "../../src/log.js";
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), "../../..");
 export const DEFAULT_ROOTFS = process.env.WARDEN_ROOTFS ?? "/var/lib/warden/rootfs";
@@ -150,14 +154,23 @@ async function launch(configPath: string, socket: string, output: { text: string
 /** Host uid of container root: the default security.uid_map_start. */
 export const USERNS_ROOT = 1_000_000_000;
 
-export async function startDaemon(options: DaemonOptions = {}): Promise<TestDaemon> {
+interface TestSetting {
+  dir: string;
+  socket: string;
+  cgroupParent: string;
+  nftTable: string;
+  configPath: string;
+  config: Record<string, unknown>;
+}
+
+// A directory of its own, names of its own (cgroups, nftables table), and the config pointing at them.
+async function testSetting(options: DaemonOptions): Promise<TestSetting> {
   const dir = await mkdtemp(join(tmpdir(), "wardentest-"));
   // Container root, an unprivileged uid, passes through on its way to its root filesystem.
   await chmod(dir, 0o711);
   const socket = join(dir, "w.sock");
   const cgroupParent = `warden-test-${process.pid}-${dir.slice(-6)}`;
   const nftTable = `wt${process.pid}${dir.slice(-6)}`.replace(/[^A-Za-z0-9]/g, "x");
-  const linksBefore = new Set(await ourLinks());
   const extra = options.config ?? {};
   const config = {
     ...extra,
@@ -177,9 +190,68 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<TestDaem
   const configPath = join(dir, "wardend.yml");
   await writeFile(configPath, stringify(config));
   await options.prepare?.(dir);
+  return { dir, socket, cgroupParent, nftTable, configPath, config };
+}
+
+export async function startDaemon(options: DaemonOptions = {}): Promise<TestDaemon> {
+  const linksBefore = new Set(await ourLinks());
+  const { dir, socket, cgroupParent, nftTable, configPath } = await testSetting(options);
   const output = { text: "" };
   const child = await launch(configPath, socket, output);
   return new TestDaemon(dir, socket, cgroupParent, nftTable, linksBefore, child, output, configPath);
+}
+
+/**
+ * A daemon in this process, for tests of the core itself (what no front end
+ * reaches yet) on real containers. restart() stops it as SIGTERM would and
+ * starts another on the same depot; stop() destroys what is left and checks
+ * that nothing of it stayed on the machine.
+ */
+export class InProcessDaemon {
+  private stopped = false;
+
+  private constructor(
+    private readonly setting: TestSetting,
+    private readonly linksBefore: Set<string>,
+    private running: RunningDaemon,
+  ) {}
+
+  static async start(options: DaemonOptions = {}): Promise<InProcessDaemon> {
+    const linksBefore = new Set(await ourLinks());
+    const setting = await testSetting(options);
+    return new InProcessDaemon(setting, linksBefore, await startInProcess(setting));
+  }
+
+  get service(): ContainerService {
+    return this.running.service;
+  }
+
+  get dir(): string {
+    return this.setting.dir;
+  }
+
+  async restart(): Promise<void> {
+    await this.running.stop();
+    this.running = await startInProcess(this.setting);
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.running.service.destroyAll();
+    await this.running.stop();
+    try {
+      await assertNothingLeft(this.setting.dir, this.setting.cgroupParent);
+      await assertNoNetworkLeft(this.setting.nftTable, this.linksBefore);
+    } finally {
+      await rm(this.setting.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+// Its log goes to a file beside its depot: the test runner owns stdout.
+async function startInProcess(setting: TestSetting): Promise<RunningDaemon> {
+  return startWardend(loadConfig(setting.configPath), createLogger({ level: "debug", file: join(setting.dir, "wardend.log") }));
 }
 
 /** Fails when mounts, cgroups or processes of a test directory are still on the machine. */

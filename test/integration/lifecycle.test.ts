@@ -170,6 +170,43 @@ for (const runtime of RUNTIMES) {
       await c.destroy(handle);
     });
 
+    it("lets the container user and container root write a root-owned 0777 directory, as on Warden, and no more", async () => {
+      const shared = join(scratch, "shared");
+      await mkdir(shared);
+      await chmod(shared, 0o777);
+      await writeFile(join(shared, "secret"), "host only\n", { mode: 0o600 });
+      const closed = join(scratch, "closed");
+      await mkdir(closed, { mode: 0o755 });
+      const { RW } = warden.CreateRequest.BindMount.Mode;
+      const handle = await c.create({
+        bind_mounts: [
+          { src_path: shared, dst_path: "/mnt/shared", mode: RW },
+          { src_path: closed, dst_path: "/mnt/closed", mode: RW },
+        ],
+      });
+      const uid = Number((await c.run(handle, "id -u")).stdout);
+      const user = await c.run(handle, "echo from-user > /mnt/shared/by-user && echo ok");
+      assert.deepEqual([user.exit_status, user.stdout], [0, "ok\n"], user.stderr);
+      const root = await c.run(handle, "echo from-root > /mnt/shared/by-root && echo ok", { privileged: true });
+      assert.deepEqual([root.exit_status, root.stdout], [0, "ok\n"], root.stderr);
+      // The host sees the files, owned by the writer's host uid: the container's own uid where the
+      // runtime maps the mount (crun), the namespace's id otherwise (runc 1.1); root's is never host root.
+      assert.equal(await readFile(join(shared, "by-user"), "utf8"), "from-user\n");
+      assert.equal(await readFile(join(shared, "by-root"), "utf8"), "from-root\n");
+      assert.equal((await stat(join(shared, "by-user"))).uid, runtime === "crun" ? uid : USERNS_ROOT + uid);
+      assert.equal((await stat(join(shared, "by-root"))).uid, USERNS_ROOT);
+      // Host root's own files stay host root's: container root reads, changes and gets no more than anyone.
+      const probe = await c.run(
+        handle,
+        "cat /mnt/shared/secret || echo no-read; chmod 666 /mnt/shared/secret || echo no-chmod; " +
+          "touch /mnt/closed/x || echo no-write",
+        { privileged: true },
+      );
+      assert.match(probe.stdout, /no-read\nno-chmod\nno-write\n/, probe.stderr);
+      assert.equal((await stat(join(shared, "secret"))).mode & 0o777, 0o600);
+      await c.destroy(handle);
+    });
+
     it("refuses a bind mount whose source is missing, with Warden's text, and leaves nothing", async () => {
       const missing = join(scratch, "missing");
       const before = (await c.call("List")).handles;

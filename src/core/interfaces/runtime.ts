@@ -105,10 +105,11 @@ export interface Runtime {
   processCount(id: string): Promise<number>;
   /**
    * Finds `user` (a name, uid, uid:gid or name:group) in the container's
-   * account files; with `dir`, makes that directory when missing, owned by
-   * the user. Throws USER_NOT_FOUND for a name it does not know.
+   * account files. With `workDir`, makes the working directory (its `path`,
+   * or else the user's home) when missing, owned by the user. Throws
+   * USER_NOT_FOUND for a name it does not know.
    */
-  resolveUser(id: string, user: string, dir?: string): Promise<ResolvedUser>;
+  resolveUser(id: string, user: string, workDir?: { path?: string }): Promise<ResolvedUser>;
   startProcess(id: string, launch: ProcessLaunch): Promise<ProcessHandle>;
   /** The processes a container has, found again from what their supervisors left. */
   processes(id: string): Promise<RecoveredProcess[]>;

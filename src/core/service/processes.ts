@@ -123,7 +123,7 @@ export class ProcessService {
   async run(c: Container, spec: ProcessSpec): Promise<ProcessRef> {
     checkProcessSpec(spec);
     if (spec.id !== undefined && c.processes.isRunning(spec.id)) throw errors.processIdTaken(spec.id);
-    const user = await this.users.resolve(c, spec.user ?? "root", spec.dir || undefined);
+    const user = await this.users.resolveForProcess(c, spec.user ?? "root", spec.dir || undefined);
     // Resolving may have waited on the container: it must still take processes.
     c.assertState("active");
     if (spec.id !== undefined && c.processes.isRunning(spec.id)) throw errors.processIdTaken(spec.id);

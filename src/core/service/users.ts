@@ -19,14 +19,21 @@ export class UserLookup {
     return undefined;
   }
 
+  /** The user, for what is done as them without a working directory (files). */
+  async resolve(c: Container, spec: string): Promise<ResolvedUser> {
+    checkUserSpec(spec);
+    return this.known(c, spec) ?? this.ctx.deps.runtime.resolveUser(c.id, spec);
+  }
+
   /**
-   * The user, and `dir` made when missing and owned by them. A known user's
-   * home is there already (the core made it); anything else asks the runtime.
+   * The user a process runs as, with its working directory (`dir`, else
+   * their home) made when missing, owned by them. A known user's home is
+   * there already (the core made it); anything else asks the runtime.
    */
-  async resolve(c: Container, spec: string, dir?: string): Promise<ResolvedUser> {
+  async resolveForProcess(c: Container, spec: string, dir?: string): Promise<ResolvedUser> {
     checkUserSpec(spec);
     const known = this.known(c, spec);
     if (known && (dir === undefined || dir === known.home)) return known;
-    return this.ctx.deps.runtime.resolveUser(c.id, spec, dir);
+    return this.ctx.deps.runtime.resolveUser(c.id, spec, { path: dir });
   }
 }

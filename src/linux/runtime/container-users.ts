@@ -62,14 +62,19 @@ export class ContainerUsers {
     return stdout;
   }
 
-  async resolve(id: string, spec: string, dir?: string): Promise<ResolvedUser> {
+  /** The user; with `workDir`, the working directory (its path, else their home) made when missing. */
+  async resolve(id: string, spec: string, workDir?: { path?: string }): Promise<ResolvedUser> {
+    const dir = workDir?.path;
     const [passwd, group, status] = (await this.enter(id, READ_SCRIPT, [dir ?? ""])).split(`${SEPARATOR}\n`);
     const user = resolveUser(spec, passwd ?? "", group ?? "");
-    if (dir && status?.trim() === "missing") {
+    if (!workDir) return user;
+    // A home is looked for once the user is known: making it when it is there costs nothing more.
+    const target = dir ?? user.home;
+    if (dir === undefined || status?.trim() === "missing") {
       try {
-        await this.enter(id, MKDIR_SCRIPT, [dir, String(user.uid), String(user.gid)]);
+        await this.enter(id, MKDIR_SCRIPT, [target, String(user.uid), String(user.gid)]);
       } catch (err) {
-        throw errors.spawnFailed(`cannot make the working directory ${dir}: ${err instanceof Error ? err.message : String(err)}`, err);
+        throw errors.spawnFailed(`cannot make the working directory ${target}: ${err instanceof Error ? err.message : String(err)}`, err);
       }
     }
     return user;

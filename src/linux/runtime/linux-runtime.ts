@@ -161,8 +161,8 @@ export class LinuxRuntime implements Runtime {
     return (await this.options.cgroups.procs(id)).filter((p) => p !== init).length;
   }
 
-  resolveUser(id: string, user: string, dir?: string): Promise<ResolvedUser> {
-    return this.users.resolve(id, user, dir);
+  resolveUser(id: string, user: string, workDir?: { path?: string }): Promise<ResolvedUser> {
+    return this.users.resolve(id, user, workDir);
   }
 
   async startProcess(id: string, launch: ProcessLaunch): Promise<ProcessHandle> {

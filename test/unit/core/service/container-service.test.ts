@@ -242,4 +242,13 @@ describe("container service: files", () => {
     assert.equal(m.files.streamed[1].user.name, "vcap");
     await assert.rejects(s.streamOut(h, { path: "" }), { code: "INVALID_REQUEST" });
   });
+
+  it("looks a user up for files without making anything for them", async () => {
+    const box = m.runtime.container(m.id());
+    box.passwd += "alice:x:1001:1001::/home/alice:/bin/sh\n";
+    await s.streamOut(h, { path: "/etc", user: "alice" });
+    assert.deepEqual(m.runtime.resolved, [{ id: m.id(), user: "alice" }]);
+    assert.deepEqual(box.dirsMade, []);
+    await assert.rejects(s.streamIn(h, { path: "/x", user: "mallory", tar: Readable.from([]) }), { code: "USER_NOT_FOUND" });
+  });
 });

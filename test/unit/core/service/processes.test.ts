@@ -44,6 +44,7 @@ describe("processes", () => {
     const { launch } = last();
     assert.deepEqual(launch.user, { name: "alice", uid: 1001, gid: 1001, groups: [50], home: "/home/alice" });
     assert.equal(launch.dir, "/home/alice");
+    assert.deepEqual(box.dirsMade, ["/home/alice"], "her home is made when missing");
     assert.ok(launch.env.includes("HOME=/elsewhere"), "the process's own HOME wins");
     assert.ok(launch.env.includes("PATH=/usr/local/bin:/usr/bin:/bin"), "a user's PATH");
     await s.run(h, { path: "/bin/true", user: "1001:50" });
@@ -60,7 +61,7 @@ describe("processes", () => {
     await s.run(h, { path: "/bin/true", user: "vcap", dir: "/home/vcap" });
     assert.deepEqual(m.runtime.resolved, [], "a known user's home is there already");
     await s.run(h, { path: "/bin/true", user: "vcap", dir: "/srv/app" });
-    assert.deepEqual(m.runtime.resolved, [{ id: m.id(), user: "vcap", dir: "/srv/app" }]);
+    assert.deepEqual(m.runtime.resolved, [{ id: m.id(), user: "vcap", workDir: { path: "/srv/app" } }]);
     assert.equal(last().launch.dir, "/srv/app");
     await assert.rejects(s.run(h, { path: "/bin/true", dir: "relative" }), { code: "INVALID_REQUEST" });
   });
