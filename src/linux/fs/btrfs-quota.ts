@@ -16,7 +16,7 @@ import { errors } from "../../core/errors.js";
 import type { DiskLimits, DiskQuota, DiskUsage } from "../../core/interfaces/disk-quota.js";
 import type { Logger } from "../../core/interfaces/logger.js";
 import { CommandError, type CommandRunner } from "../command.js";
-import { readMountInfo } from "../mountinfo.js";
+import { readMountInfo, type MountEntry } from "../mountinfo.js";
 import { volumeDir, type Volumes } from "./volumes.js";
 
 const QGROUP_ID_FILE = "fs.qgroup";
@@ -28,6 +28,10 @@ export interface BtrfsDepotOptions {
   imageSize: number;
   log: Logger;
   commands: CommandRunner;
+  /** Where the kernel shows btrfs filesystems (tests give their own). */
+  sysfsRoot?: string;
+  /** The host's mount table (tests give their own). */
+  readMounts?: () => Promise<MountEntry[]>;
 }
 
 /** The depot as a btrfs filesystem with quotas on. */
@@ -38,12 +42,12 @@ export class BtrfsDepot {
   constructor(private readonly options: BtrfsDepotOptions) {}
 
   get sysfs(): string {
-    return `/sys/fs/btrfs/${this.uuid}`;
+    return join(this.options.sysfsRoot ?? "/sys/fs/btrfs", this.uuid);
   }
 
   async ensure(): Promise<void> {
     const { depot, image, imageSize } = this.options;
-    const mounts = await readMountInfo();
+    const mounts = await (this.options.readMounts ?? readMountInfo)();
     const holder = mounts
       .filter((m) => depot === m.mountPoint || depot.startsWith(m.mountPoint.endsWith("/") ? m.mountPoint : `${m.mountPoint}/`))
       .pop();

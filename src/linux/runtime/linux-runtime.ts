@@ -33,14 +33,14 @@ import { ContainerUsers } from "./container-users.js";
 import type { OciRuntimeCli } from "./oci-runtime.js";
 import { specJson } from "./oci-spec.js";
 import { ociProcess } from "./process-spec.js";
-import type { ShimLauncher } from "./shim.js";
+import type { ProcessStarter } from "./shim.js";
 import { ShimProcess } from "./shim-process.js";
 
 export interface LinuxRuntimeOptions {
   depot: Depot;
   oci: OciRuntimeCli;
   conmon: Conmon;
-  shim: ShimLauncher;
+  shim: ProcessStarter;
   /** The shim's path, to know its processes again. */
   shimPath: string;
   cgroups: ContainerCgroups;

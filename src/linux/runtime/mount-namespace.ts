@@ -10,7 +10,7 @@
 import { mkdir, writeFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { CommandRunner } from "../command.js";
-import { mountAt, parseMountInfo, readMountInfo } from "../mountinfo.js";
+import { mountAt, parseMountInfo, readMountInfo, type MountEntry } from "../mountinfo.js";
 
 export class RuntimeMountNamespace {
   readonly pinDir: string;
@@ -19,13 +19,15 @@ export class RuntimeMountNamespace {
   constructor(
     runDir: string,
     private readonly commands: CommandRunner,
+    /** The host's mount table (tests give their own). */
+    private readonly readMounts: () => Promise<MountEntry[]> = readMountInfo,
   ) {
     this.pinDir = join(runDir, "ns");
     this.pinFile = join(this.pinDir, "mnt");
   }
 
   async alive(): Promise<boolean> {
-    return mountAt(await readMountInfo(), this.pinFile)?.fsType === "nsfs";
+    return mountAt(await this.readMounts(), this.pinFile)?.fsType === "nsfs";
   }
 
   /**
@@ -39,14 +41,14 @@ export class RuntimeMountNamespace {
   async ensure(shared: string[] = [], mayRecreate = true): Promise<void> {
     await mkdir(this.pinDir, { recursive: true });
     for (const dir of shared) await this.makeShared(dir);
-    let mounts = await readMountInfo();
+    let mounts = await this.readMounts();
     if (mountAt(mounts, this.pinFile)?.fsType === "nsfs") {
       if (await this.receives(shared)) return;
       if (!mayRecreate) {
         throw new Error(`the runtime mount namespace at ${this.pinFile} does not see ${shared.join(", ")}; stop the containers and restart`);
       }
       await this.commands.run(["umount", this.pinFile]);
-      mounts = await readMountInfo();
+      mounts = await this.readMounts();
     }
     // A namespace can only be pinned on a private mount; on hosts where / is
     // shared (systemd) the directory must be made a private mount of its own.
@@ -73,7 +75,7 @@ export class RuntimeMountNamespace {
   /** A mount of its own at `dir`, with shared propagation. */
   private async makeShared(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
-    const mount = mountAt(await readMountInfo(), dir);
+    const mount = mountAt(await this.readMounts(), dir);
     if (!mount) await this.commands.run(["mount", "--bind", dir, dir]);
     if (!mount?.optional.some((o) => o.startsWith("shared:"))) await this.commands.run(["mount", "--make-shared", dir]);
   }
@@ -92,12 +94,12 @@ export class RuntimeMountNamespace {
   }
 
   async unshare(dir: string): Promise<void> {
-    if (mountAt(await readMountInfo(), dir)) await this.commands.run(["umount", dir]);
+    if (mountAt(await this.readMounts(), dir)) await this.commands.run(["umount", dir]);
     await rm(dir, { recursive: true, force: true });
   }
 
   async teardown(): Promise<void> {
-    const mounts = await readMountInfo();
+    const mounts = await this.readMounts();
     if (mountAt(mounts, this.pinFile)) await this.commands.run(["umount", this.pinFile]);
     if (mountAt(mounts, this.pinDir)) await this.commands.run(["umount", this.pinDir]);
     await rm(this.pinDir, { recursive: true, force: true });

@@ -33,7 +33,12 @@ const NOT_STARTED = 2;
 // What the runtime says when the program is not there, crun's and runc's words.
 const NOT_FOUND = /executable file .* not found|no such file or directory/i;
 
-export class ShimLauncher {
+/** What starts a process under a supervisor (the shim; a fake in tests). */
+export interface ProcessStarter {
+  start(start: ShimStart, path: string): Promise<void>;
+}
+
+export class ShimLauncher implements ProcessStarter {
   constructor(private readonly options: ShimOptions) {}
 
   argv(start: ShimStart): string[] {

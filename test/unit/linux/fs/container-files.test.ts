@@ -3,7 +3,7 @@ import { lstat, mkdtemp, readFile, rm, stat, writeFile, mkdir, symlink } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { hostsFile, withGroup, withUser, writeContainerFiles } from "../../../src/linux/fs/container-files.js";
+import { hostsFile, withGroup, withUser, writeContainerFiles } from "../../../../src/linux/fs/container-files.js";
 
 describe("container files", () => {
   it("sets vcap to the container's uid, replacing the base's own entry", () => {

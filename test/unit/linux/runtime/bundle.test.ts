@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { buildBundle, INIT_PATH_IN_CONTAINER, type BundleContext } from "../../../src/linux/runtime/bundle.js";
-import { specJson } from "../../../src/linux/runtime/oci-spec.js";
+import { buildBundle, INIT_PATH_IN_CONTAINER, type BundleContext } from "../../../../src/linux/runtime/bundle.js";
+import { specJson } from "../../../../src/linux/runtime/oci-spec.js";
 
 const ctx: BundleContext = {
   id: "17l4t3ofu7b",

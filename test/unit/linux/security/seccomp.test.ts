@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { resolveProfile, SeccompProfileError, type Target } from "../../../src/linux/security/seccomp.js";
+import { resolveProfile, SeccompProfileError, type Target } from "../../../../src/linux/security/seccomp.js";
 
 // The shape of containers-common's seccomp.json, cut down.
 const profile = {

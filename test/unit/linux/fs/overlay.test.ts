@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { DirectoryDepot } from "../../../../src/linux/depot.js";
+import { OverlayFilesystem } from "../../../../src/linux/fs/overlay.js";
+import { RuntimeMountNamespace } from "../../../../src/linux/runtime/mount-namespace.js";
+import { RecordingRunner } from "../../../fakes/commands.js";
+
+const ID = "1j1cdsetukg";
+
+describe("overlay root filesystems", () => {
+  let dir: string;
+  let base: string;
+  let depot: DirectoryDepot;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "woverlay-"));
+    base = join(dir, "base");
+    await mkdir(join(base, "etc"), { recursive: true });
+    await writeFile(join(base, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
+    await mkdir(join(dir, "depot"));
+    depot = new DirectoryDepot(join(dir, "depot"));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  const fs = (commands: RecordingRunner) =>
+    new OverlayFilesystem(depot, new RuntimeMountNamespace(join(dir, "run"), commands), (hostIp) => `nameserver ${hostIp}\n`, commands);
+
+  it("writes the container's own files into its writable layer and mounts the overlay in the runtime's namespace", async () => {
+    const commands = new RecordingRunner();
+    await depot.create(ID);
+    const root = await fs(commands).prepare({ id: ID, rootfs: base, bindMounts: [], uid: 10001, containerIp: "10.254.0.2", hostIp: "10.254.0.1" });
+    const c = join(dir, "depot", ID);
+    assert.equal(root, join(c, "rootfs"));
+    assert.deepEqual(commands.lines(), [
+      `nsenter --mount=${dir}/run/ns/mnt --wd=/ -- mount -t overlay overlay -o lowerdir=${base},upperdir=${c}/fs/upper,workdir=${c}/fs/work ${c}/rootfs`,
+    ]);
+    assert.equal(await readFile(join(c, "fs/upper/etc/resolv.conf"), "utf8"), "nameserver 10.254.0.1\n");
+    assert.match(await readFile(join(c, "fs/upper/etc/passwd"), "utf8"), /^vcap:x:10001:10001:/m);
+    assert.equal(await readFile(join(base, "etc/passwd"), "utf8"), "root:x:0:0:root:/root:/bin/sh\n", "the base is not touched");
+    assert.equal((await stat(join(c, "fs/upper/home/vcap"))).uid, 10001);
+  });
+
+  it("refuses a base named with overlay's separators, or missing, and a relative or missing bind mount source", async () => {
+    const overlay = fs(new RecordingRunner());
+    await assert.rejects(overlay.check({ rootfs: "/a,upperdir=/etc", bindMounts: [] }), { code: "INVALID_REQUEST" });
+    await assert.rejects(overlay.check({ rootfs: join(dir, "nope"), bindMounts: [] }), { code: "ROOTFS_NOT_FOUND" });
+    await assert.rejects(overlay.check({ rootfs: base, bindMounts: [{ srcPath: "rel", dstPath: "/x", mode: "ro" }] }), { code: "INVALID_REQUEST" });
+    await assert.rejects(overlay.check({ rootfs: base, bindMounts: [{ srcPath: join(dir, "gone"), dstPath: "/x", mode: "ro" }] }), {
+      code: "BIND_MOUNT_SOURCE_MISSING",
+    });
+  });
+
+  it("takes an unmount of what is not mounted as done, and unmounts roots of containers that are gone", async () => {
+    const mountinfo = [
+      `1 0 0:1 / ${dir}/depot/${ID}/rootfs rw - overlay overlay rw`,
+      `2 0 0:1 / ${dir}/depot/00000000vvv/rootfs rw - overlay overlay rw`,
+      `3 0 0:1 / ${dir}/depot/00000000vvv/elsewhere rw - overlay overlay rw`,
+    ].join("\n");
+    const commands = new RecordingRunner().on("cat /proc/self/mountinfo", { stdout: mountinfo }).fail(`umount ${dir}/depot/${ID}`, "umount: not mounted.");
+    const overlay = fs(commands);
+    await overlay.unmount(ID);
+    assert.deepEqual(await overlay.removeOrphans(new Set([ID])), ["00000000vvv"]);
+    assert.ok(commands.lines().at(-1)!.endsWith(`umount ${dir}/depot/00000000vvv/rootfs`));
+  });
+});

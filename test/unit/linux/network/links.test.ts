@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { NamespacedLinks } from "../../../../src/linux/network/links.js";
+import { RecordingRunner } from "../../../fakes/commands.js";
+
+const ID = "1j1cdsetukg";
+const network = { subnet: "10.254.0.4/30", hostIp: "10.254.0.5", containerIp: "10.254.0.6" };
+
+describe("namespaced links", () => {
+  let dir: string;
+  before(async () => (dir = await mkdtemp(join(tmpdir(), "wlinks-"))));
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it("makes the namespace pinned to a file with its end of a veth pair, the host's end in one ip batch, without IPv6", async () => {
+    const commands = new RecordingRunner();
+    const links = new NamespacedLinks(join(dir, "netns"), 1400, commands);
+    const attachment = await links.create(ID, network);
+    const pin = join(dir, "netns", ID);
+    assert.deepEqual(attachment, { network: pin });
+    assert.ok(existsSync(pin), "the pin file is made for unshare to mount on");
+    const [inside, host] = commands.calls;
+    assert.deepEqual(inside.argv.slice(0, 4), ["unshare", `--net=${pin}`, "sh", "-c"]);
+    assert.equal(
+      inside.input,
+      `link add w-${ID}-1 mtu 1400 type veth peer name w-${ID}-0 mtu 1400 netns /proc/${process.pid}/ns/net\n` +
+        `link set lo up\nlink set w-${ID}-1 addrgenmode none\naddr add 10.254.0.6/30 dev w-${ID}-1\nlink set w-${ID}-1 up\nroute add default via 10.254.0.5\n`,
+    );
+    assert.deepEqual(host.argv, ["ip", "-batch", "-"]);
+    assert.equal(host.input, `link set w-${ID}-0 addrgenmode none\naddr add 10.254.0.5/30 dev w-${ID}-0\nlink set w-${ID}-0 up\n`);
+  });
+
+  it("removes the interfaces and the pins in one shell, and lists what is pinned", async () => {
+    const commands = new RecordingRunner();
+    const links = new NamespacedLinks(join(dir, "netns"), 1500, commands, { map: { hostId: 1e9, size: 65536 }, dir: join(dir, "userns") });
+    await writeFile(join(dir, "netns", "00000000zzz"), "");
+    assert.deepEqual((await links.pinned()).sort(), ["00000000zzz", ID]);
+    await links.destroy(ID);
+    const [call] = commands.calls;
+    assert.deepEqual(call.argv.slice(0, 3), ["sh", "-c", call.argv[2]]);
+    assert.deepEqual(call.argv.slice(4), [`w-${ID}-0`, `w-${ID}-2`, join(dir, "netns", ID), join(dir, "userns", ID)]);
+    assert.equal(existsSync(join(dir, "netns", ID)), false);
+    assert.deepEqual(await links.pinned(), ["00000000zzz"]);
+  });
+});

@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ContainerUsers } from "../../../../src/linux/runtime/container-users.js";
+import { RecordingRunner } from "../../../fakes/commands.js";
+
+const files = (dir: "present" | "missing") =>
+  `root:x:0:0:root:/root:/bin/sh\nalice:x:1001:1001::/home/alice:/bin/sh\n\n--- warden ---\nalice:x:1001:\nstaff:x:50:alice\n\n--- warden ---\n${dir}\n`;
+
+describe("users of a running container", () => {
+  it("reads the account files inside the container's user and mount namespaces, with its own busybox", async () => {
+    const commands = new RecordingRunner().on("nsenter", { stdout: files("present") });
+    const users = new ContainerUsers(commands, async () => 4242, true);
+    assert.deepEqual(await users.resolve("c", "alice"), { name: "alice", uid: 1001, gid: 1001, groups: [50], home: "/home/alice" });
+    const [call] = commands.calls;
+    assert.deepEqual(call.argv.slice(0, 7), ["nsenter", "-t", "4242", "-U", "-m", "--", "/dev/.warden/busybox"]);
+    assert.deepEqual(call.argv.slice(7, 9), ["sh", "-c"]);
+    assert.deepEqual(call.argv.slice(10), ["sh", ""]);
+    assert.equal(commands.calls.length, 1, "nothing is made for a lookup without a working directory");
+  });
+
+  it("enters no user namespace when containers have none", async () => {
+    const commands = new RecordingRunner().on("nsenter", { stdout: files("present") });
+    await new ContainerUsers(commands, async () => 7, false).resolve("c", "root");
+    assert.deepEqual(commands.calls[0].argv.slice(0, 5), ["nsenter", "-t", "7", "-m", "--"]);
+  });
+
+  it("makes a missing working directory as the user's, and their home when none is given", async () => {
+    const commands = new RecordingRunner().on("nsenter", { stdout: "" }).on("nsenter", { stdout: files("missing") }, { once: true });
+    const users = new ContainerUsers(commands, async () => 4242, true);
+    await users.resolve("c", "alice", { path: "/srv/app" });
+    assert.equal(commands.calls[0].argv.at(-1), "/srv/app", "asked whether the directory is there");
+    assert.deepEqual(commands.calls[1].argv.slice(-3), ["/srv/app", "1001", "1001"]);
+    const home = new RecordingRunner().on("nsenter", { stdout: files("present") });
+    await new ContainerUsers(home, async () => 4242, true).resolve("c", "alice", {});
+    assert.deepEqual(home.calls[1].argv.slice(-3), ["/home/alice", "1001", "1001"]);
+    const there = new RecordingRunner().on("nsenter", { stdout: files("present") });
+    await new ContainerUsers(there, async () => 4242, true).resolve("c", "alice", { path: "/srv/app" });
+    assert.equal(there.calls.length, 1, "a directory that is there is left alone");
+  });
+
+  it("names a user it cannot find, and says when the container has no init", async () => {
+    const commands = new RecordingRunner().on("nsenter", { stdout: files("present") });
+    await assert.rejects(new ContainerUsers(commands, async () => 4242, true).resolve("c", "bob"), { code: "USER_NOT_FOUND" });
+    await assert.rejects(new ContainerUsers(commands, async () => undefined, true).resolve("c", "alice"), { code: "COMMAND_FAILED" });
+  });
+});
