@@ -9,10 +9,9 @@ import type { WardenClient } from "../../src/client/client.js";
 import { externalAddresses } from "../../src/linux/network/linux-network.js";
 import { hostCommands } from "../../src/linux/command.js";
 import { toLong } from "../../src/protocol/messages.js";
-import { startDaemon, type TestDaemon } from "./harness.js";
+import { eventually, startDaemon, type TestDaemon } from "./harness.js";
 
 const MiB = 1024 * 1024;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function hostRead(ip: string, port: number): Promise<string> {
   return new Promise((resolve) => {
@@ -46,12 +45,14 @@ for (const how of ["kill -9", "SIGTERM"] as const) {
         await c.call("LimitCpu", { handle: server, limit_in_shares: toLong(300) });
         const running = await c.spawn(client, "echo first; sleep 1.5; echo second; exit 4");
         const finished = await c.spawn(client, "echo quick");
-        await sleep(300);
+        await eventually(async () => {
+          const ids = (await c.call("Info", { handle: client })).job_ids.map(Number);
+          return ids.includes(running) && !ids.includes(finished);
+        }, "one job to have finished while the other runs");
         const before = await c.call("Info", { handle: server });
 
         if (how === "kill -9") await daemon.kill();
         else await daemon.terminate();
-        await sleep(200);
         await daemon.restart();
         c = await daemon.client();
 
@@ -146,7 +147,8 @@ describe("drain", () => {
         const creator = await daemon.client();
         const creating = creator.create({ handle: "during-drain", grace_time: 600 });
         // The Create reaches the daemon (it then takes 80 ms or more) before the signal does.
-        await sleep(30);
+        const taken = (l: string) => l.includes('"handle":"during-drain"') && l.includes("request received");
+        await eventually(() => daemon.logs.split("\n").some(taken), "the daemon to take the Create");
         const exited = daemon.signal(signal);
         assert.equal(await creating, "during-drain", "the Create under way was answered");
         assert.equal(await linking, "closed", "a Link is not waited for");

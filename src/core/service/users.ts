@@ -34,6 +34,6 @@ export class UserLookup {
     checkUserSpec(spec);
     const known = this.known(c, spec);
     if (known && (dir === undefined || dir === known.home)) return known;
-    return this.ctx.deps.runtime.resolveUser(c.id, spec, { path: dir });
+    return this.ctx.deps.runtime.resolveUser(c.id, spec, dir === undefined ? {} : { path: dir });
   }
 }
