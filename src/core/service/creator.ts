@@ -46,18 +46,19 @@ export class Creator {
     const rootfs = spec.rootfs ?? config.defaultRootfs;
     const bindMounts = spec.bindMounts ?? [];
     await deps.filesystem.check({ rootfs, bindMounts });
-    if (spec.handle !== undefined) registry.reserve(spec.handle);
+    let id = this.ctx.ids.generate();
+    // A client may have named a container as one of our ids: a handle is never taken twice.
+    while (spec.handle === undefined && registry.has(id)) id = this.ctx.ids.generate();
+    const handle = spec.handle ?? id;
+    registry.reserve(handle);
     let uid: number;
     let network;
     try {
       ({ uid, network } = allocator.acquire(spec.network));
     } catch (err) {
-      if (spec.handle !== undefined) registry.unreserve(spec.handle);
+      registry.unreserve(handle);
       throw err;
     }
-    const id = this.ctx.ids.generate();
-    const handle = spec.handle ?? id;
-    if (spec.handle === undefined) registry.reserve(handle);
     const log = this.ctx.log.child({ handle, id });
     const phases = new PhaseTimer();
     const started = Date.now();

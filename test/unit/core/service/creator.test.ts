@@ -33,6 +33,14 @@ describe("creating containers", () => {
     assert.equal(await first, "b");
   });
 
+  it("does not give a container a handle a client chose, even one that is an id of ours", async () => {
+    // The first takes id ...v8 and the handle a client chose: the id the next would get.
+    const taken = await s.create({ handle: "000000000v9" });
+    const next = await s.create({});
+    assert.equal(next, "000000000va");
+    assert.deepEqual(s.list(), [taken, next]);
+  });
+
   it("passes rootfs, bind mounts and the network to the machine, the default rootfs otherwise", async () => {
     await s.create({ handle: "a", bindMounts: [{ srcPath: "/s", dstPath: "/d", mode: "rw" }] });
     await s.create({ handle: "b", rootfs: "/other" });
