@@ -214,8 +214,12 @@ export class LinuxRuntime implements Runtime {
         await rm(dir, { recursive: true, force: true });
         continue;
       }
-      const process = await readFile(join(dir, "process.json"), "utf8").catch(() => "{}");
-      const tty = (JSON.parse(process) as { terminal?: boolean }).terminal === true;
+      let tty = false;
+      try {
+        tty = (JSON.parse(await readFile(join(dir, "process.json"), "utf8")) as { terminal?: boolean }).terminal === true;
+      } catch {
+        // A spec that cannot be read: its output is read as a process's without a terminal.
+      }
       const discard = (meta.output as { kind?: string } | undefined)?.kind === "discard";
       found.push({ seq, meta, handle: this.attach(id, dir, discard, tty) });
     }

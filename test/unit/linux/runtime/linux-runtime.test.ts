@@ -103,6 +103,7 @@ describe("linux runtime: processes", () => {
 
   it("finds processes again from their directories, dropping one that never started", async () => {
     await mkdir(join(dir, ID, "processes", "11"));
+    await writeFile(join(dir, ID, "processes", "8", "process.json"), "{torn");
     const found = await runtime.processes(ID);
     assert.deepEqual(found.map((p) => [p.seq, p.meta]).sort(), [[7, { id: "7" }], [8, { id: "8" }]]);
     assert.deepEqual((await readdir(join(dir, ID, "processes"))).sort(), ["7", "8"]);
