@@ -11,7 +11,6 @@ import { toLong } from "../../src/protocol/messages.js";
 import { eventually, RUNTIMES, startDaemon, type TestDaemon } from "./harness.js";
 
 const OUTPUT_LIMIT = 64 * 1024;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 for (const runtime of RUNTIMES) {
   describe(`jobs on ${runtime}`, () => {

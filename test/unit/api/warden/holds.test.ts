@@ -34,7 +34,7 @@ describe("Warden's connection holds", () => {
   it("does not hold a container made after the connection opened, until the connection names it", async () => {
     const conn = new ConnectionHolds(s);
     conn.holdAll();
-    const later = await s.create({});
+    await s.create({});
     const named = await s.create({});
     conn.hold(named);
     await expire();
