@@ -25,6 +25,11 @@ export type ErrorCode =
   | "RLIMIT_ABOVE_HARD_LIMIT"
   | "COMMAND_FAILED"
   | "DESTROY_FAILED"
+  | "IMAGE_NOT_FOUND"
+  | "IMAGE_UNAUTHORIZED"
+  | "REGISTRY_UNAVAILABLE"
+  | "DIGEST_MISMATCH"
+  | "IMAGE_INVALID"
   | "SHUTTING_DOWN"
   | "INTERNAL";
 
@@ -50,6 +55,9 @@ export interface ErrorDetails {
   hardLimit?: string;
   /** Every step of a destroy that failed. */
   failures?: StepFailure[];
+  image?: string;
+  registry?: string;
+  digest?: string;
 }
 
 export class CoreError extends Error {
@@ -101,6 +109,15 @@ export const errors = {
     new CoreError("EXECUTABLE_NOT_FOUND", `executable ${path} not found`, { details: { path }, detail }),
   userNotFound: (user: string) => new CoreError("USER_NOT_FOUND", `unable to find user ${user}`, { details: { user } }),
   commandFailed: (detail?: string, cause?: unknown) => new CoreError("COMMAND_FAILED", "a command failed", { detail, cause }),
+  imageNotFound: (image: string, detail?: string) =>
+    new CoreError("IMAGE_NOT_FOUND", `image ${image} not found`, { details: { image }, detail }),
+  imageUnauthorized: (image: string, registry: string, detail?: string) =>
+    new CoreError("IMAGE_UNAUTHORIZED", `the registry ${registry} refused access to ${image}`, { details: { image, registry }, detail }),
+  registryUnavailable: (registry: string, detail?: string, cause?: unknown) =>
+    new CoreError("REGISTRY_UNAVAILABLE", `the registry ${registry} cannot be reached`, { details: { registry }, detail, cause }),
+  digestMismatch: (image: string, digest: string, detail?: string) =>
+    new CoreError("DIGEST_MISMATCH", `what the registry sent for ${image} is not ${digest}`, { details: { image, digest }, detail }),
+  imageInvalid: (image: string, why: string) => new CoreError("IMAGE_INVALID", `image ${image} cannot be used: ${why}`, { details: { image } }),
   shuttingDown: () => new CoreError("SHUTTING_DOWN", "the daemon is shutting down"),
   internal: (message: string, cause?: unknown) => new CoreError("INTERNAL", message, { cause }),
   limitFailed: (operation: string, cause: unknown) =>
