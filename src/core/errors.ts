@@ -30,6 +30,7 @@ export type ErrorCode =
   | "REGISTRY_UNAVAILABLE"
   | "DIGEST_MISMATCH"
   | "IMAGE_INVALID"
+  | "IMAGE_IN_USE"
   | "SHUTTING_DOWN"
   | "INTERNAL";
 
@@ -118,6 +119,8 @@ export const errors = {
   digestMismatch: (image: string, digest: string, detail?: string) =>
     new CoreError("DIGEST_MISMATCH", `what the registry sent for ${image} is not ${digest}`, { details: { image, digest }, detail }),
   imageInvalid: (image: string, why: string) => new CoreError("IMAGE_INVALID", `image ${image} cannot be used: ${why}`, { details: { image } }),
+  imageInUse: (image: string, holders: string[]) =>
+    new CoreError("IMAGE_IN_USE", `image ${image} is used by ${holders.length} container(s)`, { details: { image }, detail: holders.join(", ") }),
   shuttingDown: () => new CoreError("SHUTTING_DOWN", "the daemon is shutting down"),
   internal: (message: string, cause?: unknown) => new CoreError("INTERNAL", message, { cause }),
   limitFailed: (operation: string, cause: unknown) =>

@@ -129,3 +129,15 @@ export function parseImageReference(text: string): ImageReference {
 export function formatImageReference(ref: RegistryImage): string {
   return `${ref.registry}/${ref.repository}${ref.tag !== undefined ? `:${ref.tag}` : ""}${ref.digest ? `@${ref.digest}` : ""}`;
 }
+
+/** The name an image is kept and shown under: the canonical registry name, or the file it came from. */
+export function imageName(ref: Exclude<ImageReference, { kind: "directory" }>): string {
+  switch (ref.kind) {
+    case "registry":
+      return formatImageReference(ref);
+    case "oci-layout":
+      return `oci:${ref.path}${ref.tag ? `:${ref.tag}` : ""}`;
+    default:
+      return `${ref.kind}:${ref.path}`;
+  }
+}
