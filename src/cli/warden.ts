@@ -3,6 +3,7 @@
 //   warden [--socket PATH] [--trace] [--exit_on_error] [--json]            the warden> prompt
 //   warden [--socket PATH] [--json] -- COMMAND --field value ...           one command
 //   warden rootfs build [default|debian] [DIR] [--force] [--suite S]        a root filesystem
+//   warden [--socket PATH] [--json] image pull|load|ls|rm|prune ...          the daemon's images
 //
 // Responses print as `field : value` lines (or JSON with --json); `run` is
 // Spawn + Stream, with the job's output live and its exit status as ours.
@@ -11,10 +12,12 @@ import { join } from "node:path";
 import { WardenClient } from "../client/client.js";
 import { main as rootfsMain } from "../rootfs/cli.js";
 import { execute, UnreachableError } from "./execute.js";
+import { image } from "./image.js";
 import { repl } from "./repl.js";
 
 const USAGE = `usage: warden [--socket PATH] [--trace] [--exit_on_error] [--json] [--help] [-- COMMAND ARGS...]
        warden rootfs build [default|debian] [DIR] [--force] [--suite SUITE] [--mirror URL]
+       warden [--socket PATH] [--json] image pull|load|ls|rm|prune ...   ('warden image' for more)
 
 Without a command, warden opens the interactive warden> prompt (tab completes commands and flags;
 history in ~/.warden-history). 'warden -- help' lists the commands, 'warden -- COMMAND --help' a
@@ -35,6 +38,13 @@ export async function main(argv: string[]): Promise<number> {
     else if (flag === "--trace") options.trace = true;
     else if (flag === "--exit_on_error") options.exitOnError = true;
     else if (flag === "--json") options.json = true;
+    else if (flag === "image" && dashes < 0) {
+      return image(globals.slice(i + 1), options.socket, options.json, {
+        stdout: (t) => process.stdout.write(t),
+        stderr: (t) => process.stderr.write(t),
+        tty: process.stderr.isTTY === true,
+      });
+    }
     else if (flag === "--help" || flag === "-h") {
       process.stdout.write(USAGE);
       return 0;

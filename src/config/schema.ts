@@ -67,6 +67,8 @@ export const serverSchema = z
     drain_timeout: positiveInt.default(30),
     /** Seconds between TERM and KILL on Stop. */
     stop_timeout: nonNegativeInt.default(10),
+    /** The admin channel (images) for `warden image`; default: unix_domain_path + ".admin", same permissions. */
+    admin_unix_domain_path: absolutePath.optional(),
   });
 
 const loggingSchema = z.strictObject({
@@ -131,6 +133,26 @@ const securitySchema = z
     path: ["uid_map_size"],
   });
 
+const registryUrl = z.string().refine((s) => /^https?:\/\/[^/\s]+(\/[^\s]*)?$/.test(s), { message: "must be an http:// or https:// URL" });
+
+// Ours: where images come from and how they are kept.
+const imagesSchema = z.strictObject({
+  /** A registry's name (docker.io, registry.k8s.io) to mirror URLs tried before it, in order. */
+  mirrors: z.record(z.string(), z.array(registryUrl)).default({}),
+  /** Registries reached over plain HTTP besides loopback (host or host:port). */
+  insecure_registries: z.array(z.string()).default([]),
+  /** PEM certificates trusted besides the system's. */
+  ca_file: absolutePath.optional(),
+  /** Seconds a registry may stay silent in the middle of an answer. */
+  timeout: positiveInt.default(60),
+  /** Layers fetched at once per image. */
+  concurrent_downloads: z.number().int().min(1).max(32).default(4),
+  /** Most layers stacked as they are; the lowest of deeper images are flattened into one. */
+  max_layers: z.number().int().min(2).max(200).default(120),
+  /** Default: <container_depot_path>/.images. */
+  store_path: absolutePath.optional(),
+});
+
 const healthCheckSchema = z.strictObject({ port: z.number().int().min(0).max(65535).optional() });
 // Ours: Prometheus text on 127.0.0.1:<port>/metrics.
 const metricsSchema = z.strictObject({ port: z.number().int().min(0).max(65535).optional() });
@@ -144,6 +166,7 @@ export const configSchema = z.strictObject({
   health_check_server: healthCheckSchema.prefault({}),
   metrics: metricsSchema.prefault({}),
   security: securitySchema.prefault({}),
+  images: imagesSchema.prefault({}),
 }).refine(
   (c) => !c.security.user_namespace || c.user.pool_start_uid + c.user.pool_size <= c.security.uid_map_size,
   { message: "the user pool (pool_start_uid + pool_size) must fit in security.uid_map_size", path: ["user", "pool_size"] },

@@ -31,6 +31,7 @@ export type ErrorCode =
   | "DIGEST_MISMATCH"
   | "IMAGE_INVALID"
   | "IMAGE_IN_USE"
+  | "NO_SPACE"
   | "SHUTTING_DOWN"
   | "INTERNAL";
 
@@ -115,10 +116,12 @@ export const errors = {
   imageUnauthorized: (image: string, registry: string, detail?: string) =>
     new CoreError("IMAGE_UNAUTHORIZED", `the registry ${registry} refused access to ${image}`, { details: { image, registry }, detail }),
   registryUnavailable: (registry: string, detail?: string, cause?: unknown) =>
-    new CoreError("REGISTRY_UNAVAILABLE", `the registry ${registry} cannot be reached`, { details: { registry }, detail, cause }),
+    new CoreError("REGISTRY_UNAVAILABLE", `the registry ${registry} cannot be reached${detail ? `: ${detail}` : ""}`, { details: { registry }, detail, cause }),
   digestMismatch: (image: string, digest: string, detail?: string) =>
     new CoreError("DIGEST_MISMATCH", `what the registry sent for ${image} is not ${digest}`, { details: { image, digest }, detail }),
   imageInvalid: (image: string, why: string) => new CoreError("IMAGE_INVALID", `image ${image} cannot be used: ${why}`, { details: { image } }),
+  noSpace: (path: string, detail?: string, cause?: unknown) =>
+    new CoreError("NO_SPACE", `no space left on the device holding ${path}`, { details: { path }, detail, cause }),
   imageInUse: (image: string, holders: string[]) =>
     new CoreError("IMAGE_IN_USE", `image ${image} is used by ${holders.length} container(s)`, { details: { image }, detail: holders.join(", ") }),
   shuttingDown: () => new CoreError("SHUTTING_DOWN", "the daemon is shutting down"),

@@ -34,6 +34,9 @@ import { PrometheusMetrics } from "./metrics.js";
 import { checkTools, hostPaths, SetupError, setUpHost, tearDownHost } from "./host-setup.js";
 import { join } from "node:path";
 import { ShiftedRootfs } from "../linux/fs/shifted-rootfs.js";
+import { LinuxImageStore } from "../linux/images/image-store.js";
+import { RegistryClient } from "../linux/images/registry-client.js";
+import { AdminServer } from "../api/admin/server.js";
 import { ROOT_CAPABILITIES } from "../linux/security/capabilities.js";
 import type { IdMap } from "../linux/security/id-map.js";
 import { hostTarget, loadSeccompProfile, SeccompProfileError, type OciSeccomp } from "../linux/security/seccomp.js";
@@ -120,6 +123,28 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     reuseCompiledSeccomp: server.runtime === "crun",
     commands,
   });
+  let ca: string | undefined;
+  if (config.images.ca_file) {
+    try {
+      ca = readFileSync(config.images.ca_file, "utf8");
+    } catch (err) {
+      throw new SetupError(`images.ca_file: ${(err as Error).message}`);
+    }
+  }
+  const images = new LinuxImageStore({
+    root: config.images.store_path ?? join(server.container_depot_path, ".images"),
+    registry: new RegistryClient({
+      mirrors: config.images.mirrors,
+      insecure: config.images.insecure_registries,
+      ca,
+      timeoutMs: config.images.timeout * 1000,
+    }),
+    commands,
+    log,
+    idMap,
+    maxLayers: config.images.max_layers,
+    concurrency: config.images.concurrent_downloads,
+  });
   const bases = idMap ? new ShiftedRootfs(join(server.container_depot_path, ".rootfs"), idMap, log, commands) : undefined;
   // Read at scrape time only, once the service exists.
   const metrics = config.metrics.port !== undefined ? new PrometheusMetrics(() => service.stats()) : undefined;
@@ -151,6 +176,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
         quota,
         idMap && bases ? { map: idMap, bases } : undefined,
       ),
+      images,
       depot,
       state,
       processLog: new SyslogProcessLogSink(server.syslog_socket, log),
@@ -174,6 +200,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     logger: log,
   });
   await wardenServer.listen();
+  const adminPath = server.admin_unix_domain_path ?? `${server.unix_domain_path}.admin`;
+  const adminServer = new AdminServer({ path: adminPath, permissions: server.unix_domain_permissions, images: service.images, logger: log });
+  await adminServer.listen();
   const health = config.health_check_server.port ? await startHealthCheck(config.health_check_server.port) : undefined;
   const metricsServer = metrics && config.metrics.port !== undefined ? await metrics.listen(config.metrics.port) : undefined;
   if (server.pidfile) writeFileSync(server.pidfile, `${process.pid}\n`);
@@ -196,6 +225,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     stop() {
       stopping ??= (async () => {
         await wardenServer.drain(server.drain_timeout * 1000);
+        await adminServer.close();
         await service.shutdown();
         health?.close();
         metricsServer?.close();

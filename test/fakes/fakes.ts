@@ -6,7 +6,10 @@ import { PassThrough } from "node:stream";
 import type { Depot } from "../../src/core/interfaces/depot.js";
 import type { DiskLimits, DiskQuota, DiskUsage } from "../../src/core/interfaces/disk-quota.js";
 import type { FileTransfer } from "../../src/core/interfaces/file-transfer.js";
-import type { Filesystem, RootfsSpec } from "../../src/core/interfaces/filesystem.js";
+import type { BindMount, Filesystem, RootfsBase, RootfsSpec } from "../../src/core/interfaces/filesystem.js";
+import type { Image, ImageConfig, ImageCredentials, ImageStore, ImageSummary } from "../../src/core/interfaces/image-store.js";
+import { imageName, type ImageReference } from "../../src/core/images/reference.js";
+import { errors } from "../../src/core/errors.js";
 import type { CpuStats, Limits, MemoryStats } from "../../src/core/interfaces/limits.js";
 import type { Logger } from "../../src/core/interfaces/logger.js";
 import type {
@@ -362,7 +365,7 @@ export class FakeFilesystem implements Filesystem {
   failCheck: Error | undefined;
   failRemoveOnce: Error | undefined;
 
-  async check(_spec: Pick<RootfsSpec, "rootfs" | "bindMounts">): Promise<void> {
+  async check(_spec: { base?: RootfsBase; bindMounts: BindMount[] }): Promise<void> {
     if (this.failCheck) throw this.failCheck;
   }
 
@@ -389,6 +392,59 @@ export class FakeFilesystem implements Filesystem {
     const gone = this.orphanMounts.filter((id) => !live.has(id));
     this.orphanMounts = this.orphanMounts.filter((id) => live.has(id));
     return gone;
+  }
+}
+
+/** Images by name; acquire holds them, as the store does. */
+export class FakeImageStore implements ImageStore {
+  readonly images = new Map<string, Image>();
+  /** holder -> image name */
+  readonly holds = new Map<string, string>();
+  readonly acquired: Array<{ name: string; holder: string; credentials?: ImageCredentials }> = [];
+  reconciled: string[] | undefined;
+  failAcquire: Error | undefined;
+
+  add(name: string, config: Partial<ImageConfig> = {}): Image {
+    const image: Image = { name, id: `sha256:${"a".repeat(64)}`, layers: [`/images/l/${name.length}a`, `/images/l/${name.length}b`], config: { env: [], ...config } };
+    this.images.set(name, image);
+    return image;
+  }
+
+  async acquire(ref: Exclude<ImageReference, { kind: "directory" }>, holder: string, options: { credentials?: ImageCredentials } = {}): Promise<Image> {
+    const name = imageName(ref);
+    this.acquired.push({ name, holder, credentials: options.credentials });
+    if (this.failAcquire) throw this.failAcquire;
+    const image = this.images.get(name);
+    if (!image) throw errors.imageNotFound(name);
+    this.holds.set(holder, name);
+    return image;
+  }
+
+  async pull(ref: Exclude<ImageReference, { kind: "directory" }>): Promise<Image> {
+    const image = this.images.get(imageName(ref));
+    if (!image) throw errors.imageNotFound(imageName(ref));
+    return image;
+  }
+
+  async release(holder: string): Promise<void> {
+    this.holds.delete(holder);
+  }
+
+  async reconcile(live: ReadonlySet<string>): Promise<void> {
+    this.reconciled = [...live];
+    for (const holder of this.holds.keys()) if (!live.has(holder)) this.holds.delete(holder);
+  }
+
+  async list(): Promise<ImageSummary[]> {
+    return [...this.images.values()].map((i) => ({ name: i.name, id: i.id, size: 0, holders: [...this.holds].filter(([, n]) => n === i.name).map(([h]) => h) }));
+  }
+
+  async remove(name: string): Promise<void> {
+    this.images.delete(name);
+  }
+
+  async prune(): Promise<{ images: string[]; bytes: number }> {
+    return { images: [], bytes: 0 };
   }
 }
 

@@ -7,6 +7,7 @@ import {
   FakeDiskQuota,
   FakeFiles,
   FakeFilesystem,
+  FakeImageStore,
   FakeLimits,
   FakeNetwork,
   FakeProcessLog,
@@ -39,9 +40,10 @@ export class FakeMachine {
   readonly filesystem = new FakeFilesystem();
   readonly depot = new FakeDepot();
   readonly processLog = new FakeProcessLog();
+  readonly images = new FakeImageStore();
 
   /** A service over this machine (a second one over the same machine is a restarted daemon). */
-  service(config: Partial<ServiceConfig> = {}, options: { quota?: boolean; clock?: () => bigint } = {}): ContainerService {
+  service(config: Partial<ServiceConfig> = {}, options: { quota?: boolean; images?: boolean; clock?: () => bigint } = {}): ContainerService {
     return new ContainerService(
       { ...baseConfig, ...config },
       {
@@ -51,6 +53,7 @@ export class FakeMachine {
         files: this.files,
         diskQuota: options.quota === false ? undefined : this.quota,
         filesystem: this.filesystem,
+        images: options.images === false ? undefined : this.images,
         depot: this.depot,
         state: this.state,
         processLog: this.processLog,

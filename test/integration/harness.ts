@@ -268,8 +268,13 @@ export async function assertNothingLeft(dir: string, cgroupParent: string): Prom
   const { stdout: loops } = await run(["losetup", "-a"]);
   assert.deepEqual(loops.split("\n").filter((l) => l.includes(dir)), [], "loop devices left attached");
   const depot = join(dir, "depot");
-  const left = existsSync(depot) ? await readdir(depot) : [];
+  // The image store is a cache kept on purpose; what it must not keep is a hold or a download of nobody.
+  const left = existsSync(depot) ? (await readdir(depot)).filter((e) => e !== ".images") : [];
   assert.deepEqual(left, [], "depot entries left behind");
+  for (const part of ["holds", "tmp"]) {
+    const path = join(depot, ".images", part);
+    assert.deepEqual(existsSync(path) ? await readdir(path) : [], [], `image store ${part} left behind`);
+  }
   assert.equal(existsSync(join(dir, "run", "ns", "mnt")), false, "runtime mount namespace left pinned");
   assert.equal(existsSync(join(dir, "run")), false, "the run directory left behind");
 }

@@ -3,6 +3,7 @@
 import { errors } from "../errors.js";
 import type { DiskLimits } from "../interfaces/disk-quota.js";
 import type { BindMount } from "../interfaces/filesystem.js";
+import type { ImageConfig } from "../interfaces/image-store.js";
 import type { BandwidthLimit, BandwidthStat, ContainerNetwork, NetInRule, NetOutRule } from "../interfaces/network.js";
 import { ProcessTable } from "../process/process-table.js";
 
@@ -29,6 +30,8 @@ export interface ContainerInfo {
   network: ContainerNetwork;
   path: string;
   rootfs: string;
+  /** The image it was made from, when rootfs named one. */
+  image?: { name: string; id: string };
   /** Ids of the processes still running. */
   processIds: string[];
   properties: Properties;
@@ -37,12 +40,20 @@ export interface ContainerInfo {
   createdAt: number;
 }
 
+/** The image a container was made from. */
+export interface ContainerImage {
+  name: string;
+  id: string;
+  config: ImageConfig;
+}
+
 export interface ContainerIdentity {
   id: string;
   handle: string;
   path: string;
   uid: number;
   rootfs: string;
+  image?: ContainerImage;
   bindMounts: BindMount[];
   network: ContainerNetwork;
   /** Seconds, or null for never. */
@@ -59,6 +70,7 @@ export class Container {
   readonly path: string;
   readonly uid: number;
   readonly rootfs: string;
+  readonly image: ContainerImage | undefined;
   readonly bindMounts: BindMount[];
   readonly network: ContainerNetwork;
   /** The environment every process starts from. */
@@ -89,6 +101,7 @@ export class Container {
     this.path = identity.path;
     this.uid = identity.uid;
     this.rootfs = identity.rootfs;
+    this.image = identity.image;
     this.bindMounts = identity.bindMounts;
     this.network = identity.network;
     this.graceTime = identity.graceTime;
@@ -134,6 +147,7 @@ export class Container {
       network: this.network,
       path: this.path,
       rootfs: this.rootfs,
+      image: this.image ? { name: this.image.name, id: this.image.id } : undefined,
       processIds: this.processes.runningIds(),
       properties: { ...this.properties },
       graceTime: this.graceTime,

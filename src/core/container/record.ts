@@ -2,7 +2,7 @@
 // to serve it as before (processes are found from their own directories).
 import type { DiskLimits } from "../interfaces/disk-quota.js";
 import type { ContainerRecord } from "../interfaces/state-store.js";
-import { CONTAINER_EVENTS, Container, type ContainerEvent } from "./container.js";
+import { CONTAINER_EVENTS, Container, type ContainerEvent, type ContainerImage } from "./container.js";
 
 const DISK_KEYS: Array<keyof DiskLimits> = ["byteSoft", "byteHard", "inodeSoft", "inodeHard"];
 
@@ -30,6 +30,7 @@ export function toRecord(c: Container): ContainerRecord {
     env: c.env,
     createdAt: c.createdAt,
   };
+  if (c.image) record.image = c.image;
   if (c.bandwidth) record.bandwidth = c.bandwidth;
   if (c.bandwidthStat) record.bandwidthStat = c.bandwidthStat;
   if (c.memoryLimit !== undefined) record.memoryLimit = c.memoryLimit.toString();
@@ -45,6 +46,23 @@ function stringMap(value: unknown): Record<string, string> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => typeof v === "string")) as Record<string, string>;
 }
 
+function imageOf(value: ContainerRecord["image"]): ContainerImage | undefined {
+  if (!value || typeof value.name !== "string" || typeof value.id !== "string" || !value.config) return undefined;
+  const c = value.config;
+  const strings = (v: unknown) => (Array.isArray(v) ? v.filter((e): e is string => typeof e === "string") : undefined);
+  return {
+    name: value.name,
+    id: value.id,
+    config: {
+      env: strings(c.env) ?? [],
+      workingDir: typeof c.workingDir === "string" ? c.workingDir : undefined,
+      user: typeof c.user === "string" ? c.user : undefined,
+      entrypoint: strings(c.entrypoint),
+      cmd: strings(c.cmd),
+    },
+  };
+}
+
 /** Throws on a record that is not whole: recovery then removes the container. */
 export function fromRecord(r: ContainerRecord, path: string): Container {
   if (r.version !== 1 || typeof r.id !== "string" || typeof r.handle !== "string" || !Number.isInteger(r.uid)) {
@@ -57,6 +75,7 @@ export function fromRecord(r: ContainerRecord, path: string): Container {
     path,
     uid: r.uid,
     rootfs: r.rootfs,
+    image: imageOf(r.image),
     bindMounts: r.bindMounts ?? [],
     network: r.network,
     graceTime: r.graceTime ?? null,

@@ -3,6 +3,7 @@
 import { errors } from "../errors.js";
 import type { DiskLimits } from "../interfaces/disk-quota.js";
 import type { BindMount } from "../interfaces/filesystem.js";
+import type { ImageCredentials } from "../interfaces/image-store.js";
 import type { BandwidthLimit, NetInRule, NetOutRule } from "../interfaces/network.js";
 import { checkEnv } from "../process/environment.js";
 import { checkProperties } from "./properties.js";
@@ -19,8 +20,13 @@ export interface ContainerSpec {
   handle?: string;
   /** Seconds without a holder before the container is destroyed; null: never; absent: the daemon's default. */
   graceTime?: number | null;
-  /** The base root filesystem: a host directory; absent: the daemon's default. */
+  /**
+   * The base root filesystem: a host directory or an image reference (see
+   * images/reference.ts); absent: the daemon's default.
+   */
   rootfs?: string;
+  /** For an image from a registry that asks for them. */
+  imageCredentials?: ImageCredentials;
   bindMounts?: BindMount[];
   /** An address of the pool: the container gets the /30 holding it. */
   network?: string;

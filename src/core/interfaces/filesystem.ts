@@ -7,11 +7,17 @@ export interface BindMount {
   mode: BindMountMode;
 }
 
+/** What a container's writable layer goes over. */
+export type RootfsBase =
+  /** A host directory the client named. */
+  | { kind: "directory"; path: string }
+  /** An image's layers from the image store, lowest first, ready to stack as they are. */
+  | { kind: "layers"; layers: string[] };
+
 /** What the filesystem needs to make a container's root. */
 export interface RootfsSpec {
   id: string;
-  /** The base: a host directory. */
-  rootfs: string;
+  base: RootfsBase;
   bindMounts: BindMount[];
   /** The container user's uid, given its own account in the root. */
   uid: number;
@@ -22,7 +28,7 @@ export interface RootfsSpec {
 
 export interface Filesystem {
   /** Checks what the client named (base, bind mount sources), before anything is made for the container. */
-  check(spec: Pick<RootfsSpec, "rootfs" | "bindMounts">): Promise<void>;
+  check(spec: { base?: RootfsBase; bindMounts: BindMount[] }): Promise<void>;
   /** Builds the container's root; returns where it is, for the runtime. */
   prepare(spec: RootfsSpec): Promise<string>;
   /** Unmounts the container's root; safe while the runtime is still tearing the container down. */

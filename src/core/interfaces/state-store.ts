@@ -1,6 +1,7 @@
 // Where containers are kept for a restarted daemon.
 import type { DiskLimits } from "./disk-quota.js";
 import type { BindMount } from "./filesystem.js";
+import type { ImageConfig } from "./image-store.js";
 import type { BandwidthLimit, BandwidthStat, ContainerNetwork, NetInRule, NetOutRule } from "./network.js";
 
 /** What a container is, as kept on disk. JSON: big numbers as strings. */
@@ -10,6 +11,8 @@ export interface ContainerRecord {
   handle: string;
   uid: number;
   rootfs: string;
+  /** The image it was made from, with the configuration its processes use. */
+  image?: { name: string; id: string; config: ImageConfig };
   bindMounts: BindMount[];
   /** Seconds, or null for never. */
   graceTime: number | null;

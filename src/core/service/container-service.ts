@@ -14,6 +14,7 @@ import { ServiceContext, type ServiceConfig, type ServiceDeps } from "./context.
 import { Creator } from "./creator.js";
 import { Destroyer } from "./destroyer.js";
 import { FilesService } from "./files.js";
+import { ImageService } from "./images.js";
 import type { PoolUse } from "./allocator.js";
 import { LimitsService, type ContainerLimits, type ContainerMetrics, type DiskLimitsView } from "./limits.js";
 import { NetworkingService } from "./networking.js";
@@ -44,6 +45,8 @@ export class ContainerService {
   private readonly networking: NetworkingService;
   private readonly files: FilesService;
   private readonly recovery: Recovery;
+  /** The image store, by the names clients give. */
+  readonly images: ImageService;
 
   constructor(config: ServiceConfig, deps: ServiceDeps) {
     this.ctx = new ServiceContext(config, deps, (c) => this.reap(c));
@@ -56,6 +59,7 @@ export class ContainerService {
     this.files = new FilesService(this.ctx, users);
     const oom = new OomHandler(this.ctx, (c) => this.stopper.stop(c, false));
     this.creator = new Creator(this.ctx, this.limitsService, this.networking, oom);
+    this.images = new ImageService(this.ctx);
     this.recovery = new Recovery(this.ctx, this.limitsService, this.networking, this.processes, oom);
   }
 

@@ -8,6 +8,7 @@ import type { Depot } from "../interfaces/depot.js";
 import type { DiskQuota } from "../interfaces/disk-quota.js";
 import type { FileTransfer } from "../interfaces/file-transfer.js";
 import type { Filesystem } from "../interfaces/filesystem.js";
+import type { ImageStore } from "../interfaces/image-store.js";
 import type { Limits } from "../interfaces/limits.js";
 import type { Logger } from "../interfaces/logger.js";
 import type { MetricsSink } from "../interfaces/metrics-sink.js";
@@ -38,6 +39,8 @@ export interface ServiceDeps {
   /** Absent when disk quotas are off: disk limits then do nothing and metrics have no disk usage. */
   diskQuota?: DiskQuota;
   filesystem: Filesystem;
+  /** Absent: containers are made from directories only. */
+  images?: ImageStore;
   depot: Depot;
   state: StateStore;
   processLog?: ProcessLogSink;

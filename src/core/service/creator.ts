@@ -5,6 +5,9 @@ import { Container } from "../container/container.js";
 import { toRecord } from "../container/record.js";
 import { checkContainerSpec, type ContainerSpec } from "../container/spec.js";
 import { errors } from "../errors.js";
+import { parseImageReference } from "../images/reference.js";
+import type { RootfsBase } from "../interfaces/filesystem.js";
+import type { Image } from "../interfaces/image-store.js";
 import type { ServiceContext } from "./context.js";
 import type { LimitsService } from "./limits.js";
 import type { NetworkingService } from "./networking.js";
@@ -44,8 +47,11 @@ export class Creator {
     const { config, deps, registry, allocator } = this.ctx;
     if (spec.handle !== undefined && registry.has(spec.handle)) throw errors.handleTaken(spec.handle);
     const rootfs = spec.rootfs ?? config.defaultRootfs;
+    const ref = parseImageReference(rootfs);
+    const images = deps.images;
+    if (ref.kind !== "directory" && !images) throw errors.invalid(`rootfs ${rootfs} names an image, and this daemon keeps no images`);
     const bindMounts = spec.bindMounts ?? [];
-    await deps.filesystem.check({ rootfs, bindMounts });
+    await deps.filesystem.check({ base: ref.kind === "directory" ? { kind: "directory", path: ref.path } : undefined, bindMounts });
     let id = this.ctx.ids.generate();
     // A client may have named a container as one of our ids: a handle is never taken twice.
     while (spec.handle === undefined && registry.has(id)) id = this.ctx.ids.generate();
@@ -68,14 +74,23 @@ export class Creator {
       const path = await deps.depot.create(id);
       undo.push(() => deps.depot.remove(id));
       undo.push(() => deps.filesystem.remove(id));
+      if (ref.kind !== "directory") undo.push(() => images!.release(id));
       undo.push(() =>
         deps.network.destroy(id, { network, netIns: c?.netIns ?? [], netOut: (c?.netOuts.length ?? 0) > 0 }),
       );
-      // The root filesystem and the network do not depend on each other.
+      // The root filesystem (with the image it stands on) and the network do not depend on each other.
+      let image: Image | undefined;
       const [root, attachment] = await Promise.allSettled([
-        phases.time("filesystem", () =>
-          deps.filesystem.prepare({ id, rootfs, bindMounts, uid, containerIp: network.containerIp, hostIp: network.hostIp }),
-        ),
+        (async () => {
+          let base: RootfsBase = { kind: "directory", path: rootfs };
+          if (ref.kind !== "directory") {
+            image = await phases.time("image", () => images!.acquire(ref, id, { credentials: spec.imageCredentials }));
+            base = { kind: "layers", layers: image.layers };
+          }
+          return phases.time("filesystem", () =>
+            deps.filesystem.prepare({ id, base, bindMounts, uid, containerIp: network.containerIp, hostIp: network.hostIp }),
+          );
+        })(),
         phases.time("network", () => deps.network.create(id, network)),
       ]);
       if (root.status === "rejected") throw root.reason;
@@ -90,6 +105,7 @@ export class Creator {
         path,
         uid,
         rootfs,
+        image: image && { name: image.name, id: image.id, config: image.config },
         bindMounts,
         network,
         graceTime: spec.graceTime === undefined ? config.graceTime : spec.graceTime,
@@ -104,7 +120,7 @@ export class Creator {
       registry.add(c);
       this.oom.watch(c);
       this.ctx.reaper.track(c);
-      log.info({ ...phases.summary(), uid, rootfs, network: network.subnet }, "container created");
+      log.info({ ...phases.summary(), uid, rootfs, image: image?.id, network: network.subnet }, "container created");
       deps.metrics?.containerCreated((Date.now() - started) / 1000);
       return handle;
     } catch (err) {

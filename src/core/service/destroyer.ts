@@ -66,6 +66,7 @@ export class Destroyer {
     ]);
     // What is left is kept for a second Destroy until the machine has let go of the rest.
     if (failures.length === 0) await step("filesystem", () => filesystem.remove(c.id));
+    if (failures.length === 0 && c.image && this.ctx.deps.images) await step("image", () => this.ctx.deps.images!.release(c.id));
     if (failures.length === 0) await step("depot", () => depot.remove(c.id));
     if (failures.length > 0) throw errors.destroyFailed(c.handle, failures);
     for (const p of c.processes.all()) p.detach();

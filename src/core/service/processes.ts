@@ -123,7 +123,10 @@ export class ProcessService {
   async run(c: Container, spec: ProcessSpec): Promise<ProcessRef> {
     checkProcessSpec(spec);
     if (spec.id !== undefined && c.processes.isRunning(spec.id)) throw errors.processIdTaken(spec.id);
-    const user = await this.users.resolveForProcess(c, spec.user ?? "root", spec.dir || undefined);
+    // What the image says (User, WorkingDir, Env) is the default under what the process asks for.
+    const image = c.image?.config;
+    const dir = spec.dir || image?.workingDir;
+    const user = await this.users.resolveForProcess(c, spec.user ?? image?.user ?? "root", dir);
     // Resolving may have waited on the container: it must still take processes.
     c.assertState("active");
     if (spec.id !== undefined && c.processes.isRunning(spec.id)) throw errors.processIdTaken(spec.id);
@@ -144,8 +147,8 @@ export class ProcessService {
       seq,
       path: spec.path,
       args: spec.args ?? [],
-      env: completeEnv(mergeEnv(c.env, spec.env ?? []), user),
-      dir: spec.dir || user.home,
+      env: completeEnv(mergeEnv(image?.env ?? [], c.env, spec.env ?? []), user),
+      dir: dir || user.home,
       user,
       rlimits: spec.rlimits ?? {},
       tty: spec.tty,

@@ -113,6 +113,8 @@ export class Recovery {
       const orphans = await sweep();
       if (orphans.length > 0) this.ctx.log.info({ ids: orphans, what }, "removed leftovers of no container");
     }
+    // After the sweeps: an image is held only by containers that are still here.
+    await this.ctx.deps.images?.reconcile(liveIds);
   }
 
   private async removeLeftover(id: string, c?: Container): Promise<void> {

@@ -4,6 +4,7 @@
 import { chmod, chown, copyFile, lchown, lstat, mkdir, open, readdir, readlink, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { hostIdOf, type IdMap } from "../security/id-map.js";
+import type { LowerView } from "./layer-view.js";
 
 export const CONTAINER_USER = "vcap";
 const MAX_ACCOUNT_FILE = 1024 * 1024;
@@ -17,7 +18,7 @@ export interface ContainerFilesSpec {
   idMap?: IdMap;
 }
 
-export async function writeContainerFiles(lower: string, upper: string, spec: ContainerFilesSpec): Promise<void> {
+export async function writeContainerFiles(lower: LowerView, upper: string, spec: ContainerFilesSpec): Promise<void> {
   // In a user namespace, a file of host root is nobody's inside, and not even
   // container root may change it: everything written here is owned through the map.
   const own = (path: string, id: number) => lchown(path, hostIdOf(spec.idMap, id), hostIdOf(spec.idMap, id));
@@ -27,8 +28,8 @@ export async function writeContainerFiles(lower: string, upper: string, spec: Co
   const files: Array<[string, string]> = [
     ["hostname", `${spec.id}\n`],
     ["hosts", hostsFile(spec.id, spec.containerIp)],
-    ["passwd", withUser(await readAccountFile(join(lower, "etc/passwd")), spec.uid)],
-    ["group", withGroup(await readAccountFile(join(lower, "etc/group")), spec.uid)],
+    ["passwd", withUser(await readAccountFile(await lower.find("etc/passwd")), spec.uid)],
+    ["group", withGroup(await readAccountFile(await lower.find("etc/group")), spec.uid)],
   ];
   if (spec.resolvConf !== undefined) files.push(["resolv.conf", spec.resolvConf]);
   for (const [name, text] of files) {
@@ -41,12 +42,14 @@ export async function writeContainerFiles(lower: string, upper: string, spec: Co
   await mkdir(home, { recursive: true, mode: 0o755 });
   if (mapped) await own(join(upper, "home"), 0);
   await own(home, spec.uid);
-  await copyHome(join(lower, "home", CONTAINER_USER), home, hostIdOf(spec.idMap, spec.uid));
-  if (!(await isDirectory(join(lower, "root")))) {
+  // A home spread over several image layers is copied from the topmost that has it.
+  const baseHome = await lower.find(`home/${CONTAINER_USER}`);
+  if (baseHome) await copyHome(baseHome, home, hostIdOf(spec.idMap, spec.uid));
+  if (!(await isDirectory(await lower.find("root")))) {
     await mkdir(join(upper, "root"), { mode: 0o700 });
     if (mapped) await own(join(upper, "root"), 0);
   }
-  if (!(await isDirectory(join(lower, "tmp")))) {
+  if (!(await isDirectory(await lower.find("tmp")))) {
     await mkdir(join(upper, "tmp"));
     // mkdir's mode is filtered by the umask; /tmp needs its sticky bit.
     await chmod(join(upper, "tmp"), 0o1777);
@@ -119,7 +122,8 @@ function replaceEntry(text: string, entry: string, rootEntry: string): string {
 }
 
 // The base is chosen by the client: follow no symlink out of it, read no device.
-async function readAccountFile(path: string): Promise<string> {
+async function readAccountFile(path: string | undefined): Promise<string> {
+  if (path === undefined) return "";
   try {
     const st = await lstat(path);
     if (!st.isFile() || st.size > MAX_ACCOUNT_FILE) return "";
@@ -134,7 +138,8 @@ async function readAccountFile(path: string): Promise<string> {
   }
 }
 
-async function isDirectory(path: string): Promise<boolean> {
+async function isDirectory(path: string | undefined): Promise<boolean> {
+  if (path === undefined) return false;
   try {
     return (await lstat(path)).isDirectory();
   } catch {

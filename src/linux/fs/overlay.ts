@@ -2,16 +2,17 @@
 // writable layer in the container's depot directory, mounted inside the
 // runtime's private mount namespace (see mount-namespace.ts).
 import { chmod, lchown, mkdir, stat } from "node:fs/promises";
-import { isAbsolute, join } from "node:path";
+import { basename, dirname, isAbsolute, join } from "node:path";
 import { errors } from "../../core/errors.js";
 import { isContainerId } from "../../core/container-id.js";
 import type { Depot } from "../../core/interfaces/depot.js";
-import type { Filesystem, RootfsSpec } from "../../core/interfaces/filesystem.js";
+import type { BindMount, Filesystem, RootfsBase, RootfsSpec } from "../../core/interfaces/filesystem.js";
 import { CommandError, type CommandRunner } from "../command.js";
 import { parseMountInfo } from "../mountinfo.js";
 import type { RuntimeMountNamespace } from "../runtime/mount-namespace.js";
 import type { IdMap } from "../security/id-map.js";
 import { writeContainerFiles } from "./container-files.js";
+import { directoryView, layerView, OpaqueDirectories } from "./layer-view.js";
 import type { ShiftedRootfs } from "./shifted-rootfs.js";
 import { PlainVolumes, volumeDir, type Volumes } from "./volumes.js";
 
@@ -32,7 +33,26 @@ export function overlayOptionsSafe(path: string): boolean {
   return !UNSAFE_OPTION_CHARS.test(path);
 }
 
+// The kernel copies mount options into one page.
+const MAX_MOUNT_OPTIONS = 4096;
+
+/**
+ * lowerdir lists the top layer first. Layers side by side in one directory
+ * (the image store's) are named relative to it, mounted from there: a short
+ * option string holds many of them.
+ */
+export function lowerOption(lowers: readonly string[]): { lowerdir: string; wd: string } {
+  const topFirst = [...lowers].reverse();
+  const parent = dirname(topFirst[0]);
+  if (topFirst.length > 1 && topFirst.every((l) => dirname(l) === parent)) {
+    return { lowerdir: topFirst.map((l) => basename(l)).join(":"), wd: parent };
+  }
+  return { lowerdir: topFirst.join(":"), wd: "/" };
+}
+
 export class OverlayFilesystem implements Filesystem {
+  private readonly opaque: OpaqueDirectories;
+
   constructor(
     private readonly depot: Depot,
     private readonly ns: RuntimeMountNamespace,
@@ -43,10 +63,15 @@ export class OverlayFilesystem implements Filesystem {
     private readonly volumes: Volumes = new PlainVolumes(),
     /** Containers in a user namespace: their bases are shifted copies, their files owned through the map. */
     private readonly userNamespace?: { map: IdMap; bases: ShiftedRootfs },
-  ) {}
+  ) {
+    this.opaque = new OpaqueDirectories(commands);
+  }
 
-  async check(spec: Pick<RootfsSpec, "rootfs" | "bindMounts">): Promise<void> {
-    await assertRootfs(spec.rootfs);
+  async check(spec: { base?: RootfsBase; bindMounts: BindMount[] }): Promise<void> {
+    if (spec.base?.kind === "directory") await assertRootfs(spec.base.path);
+    else if (spec.base && (spec.base.layers.length === 0 || !spec.base.layers.every((l) => isAbsolute(l) && overlayOptionsSafe(l)))) {
+      throw errors.invalid("an image's layers must be absolute paths without ',', ':' or '\\\\'");
+    }
     await assertBindMounts(spec);
   }
 
@@ -59,11 +84,14 @@ export class OverlayFilesystem implements Filesystem {
     await mkdir(layout.work, { recursive: true });
     await mkdir(layout.rootfs, { recursive: true });
     const userns = this.userNamespace;
-    const lower = userns ? await userns.bases.lowerFor(spec.rootfs) : spec.rootfs;
+    // Image layers come from the store already shifted into the namespace; a directory is shifted here, once.
+    const lowers =
+      spec.base.kind === "layers" ? spec.base.layers : [userns ? await userns.bases.lowerFor(spec.base.path) : spec.base.path];
+    const lower = lowers.length === 1 ? directoryView(lowers[0]) : layerView(lowers, this.opaque);
     if (userns) {
       // The upper directory is the container's "/": its owner and mode are what root sees.
       await lchown(layout.upper, userns.map.hostId, userns.map.hostId);
-      await chmod(layout.upper, (await stat(lower)).mode & 0o7777);
+      await chmod(layout.upper, (await stat(lower.top)).mode & 0o7777);
     }
     await writeContainerFiles(lower, layout.upper, {
       id: spec.id,
@@ -72,9 +100,14 @@ export class OverlayFilesystem implements Filesystem {
       resolvConf: this.resolvConf(spec.hostIp),
       idMap: userns?.map,
     });
-    const options = `lowerdir=${lower},upperdir=${layout.upper},workdir=${layout.work}`;
+    const { lowerdir, wd } = lowerOption(lowers);
+    const options = `lowerdir=${lowerdir},upperdir=${layout.upper},workdir=${layout.work}`;
+    if (options.length >= MAX_MOUNT_OPTIONS) {
+      throw errors.invalid(`the image has too many layers (${lowers.length}) for one overlay mount`);
+    }
     try {
-      await this.commands.run(this.ns.wrap(["mount", "-t", "overlay", "overlay", "-o", options, layout.rootfs], "/"));
+      const mount = ["mount", "-t", "overlay", "overlay", "-o", options, layout.rootfs];
+      await this.commands.run(wd === "/" ? this.ns.wrap(mount, "/") : this.ns.wrapInside(mount, wd));
     } catch (err) {
       throw errors.commandFailed(err instanceof Error ? err.message : String(err), err);
     }

@@ -14,7 +14,7 @@
 import { createHash } from "node:crypto";
 import { lstat, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { errors } from "../../core/errors.js";
+import { CoreError, errors } from "../../core/errors.js";
 import { imageName, type ImageReference } from "../../core/images/reference.js";
 import type { Image, ImageConfig, ImageCredentials, ImageStore, ImageSummary, PullProgress } from "../../core/interfaces/image-store.js";
 import type { Logger } from "../../core/interfaces/logger.js";
@@ -22,7 +22,7 @@ import type { CommandRunner } from "../command.js";
 import { parseMountInfo } from "../mountinfo.js";
 import type { IdMap } from "../security/id-map.js";
 import { checkLayers, parseImageConfig } from "./image-config.js";
-import { unpackLayer } from "./layer-unpack.js";
+import { OUT_OF_SPACE, unpackLayer } from "./layer-unpack.js";
 import { hostPlatform, type Descriptor, type RegistryClient } from "./registry-client.js";
 import { openSource, type ImageSource } from "./sources.js";
 
@@ -71,6 +71,7 @@ interface Hold {
 const MAX_IMAGE_LAYERS = 1000;
 const DEFAULT_MAX_LAYERS = 120;
 const PROGRESS_EVERY_MS = 250;
+const LOG_PROGRESS_EVERY_MS = 5000;
 
 const hash = (...parts: string[]) => createHash("sha256").update(parts.join("\0")).digest("hex");
 
@@ -90,6 +91,7 @@ export class LinuxImageStore implements ImageStore {
   private readonly pinned = new Map<string, number>();
   private queue: Promise<unknown> = Promise.resolve();
   private started: Promise<void> | undefined;
+  private dirsMade: Promise<void> | undefined;
 
   constructor(private readonly options: ImageStoreOptions) {
     this.layersDir = join(options.root, "l");
@@ -112,6 +114,7 @@ export class LinuxImageStore implements ImageStore {
     const key = this.keyOf(name);
     // What is in the store is used as it is, as Garden and Podman do; `pull` asks the source again.
     const record = (await this.readRecord(key)) ?? (await this.fetchOnce(ref, key, false, options));
+    await this.makeDirs();
     await this.serial(async () => {
       // Pruned between the fetch and now: the layers it names may be gone.
       const stack = await this.present(record.stack);
@@ -210,8 +213,10 @@ export class LinuxImageStore implements ImageStore {
     const name = imageName(ref);
     const log = this.options.log.child({ image: name });
     const started = Date.now();
+    await this.makeDirs();
     const source = await openSource(ref, { registry: this.options.registry, commands: this.options.commands, scratch: this.tmpDir }, options.credentials);
     const pins: string[] = [];
+    const made: string[] = [];
     try {
       const resolved = await source.resolve();
       if (resolved.layers.length === 0) throw errors.imageInvalid(name, "it has no layers");
@@ -223,12 +228,18 @@ export class LinuxImageStore implements ImageStore {
       }
       const layers: LayerEntry[] = resolved.layers.map((d) => ({ digest: d.digest, size: d.size, dir: this.layerName(d.digest) }));
       for (const l of layers) pins.push(this.pin(l.dir));
-      await this.fetchLayers(source, resolved.layers, layers, name, log, options.onProgress);
-      const stack = await this.flatten(layers.map((l) => l.dir), log, pins);
+      await this.fetchLayers(source, resolved.layers, layers, name, log, made, options.onProgress);
+      const stack = await this.flatten(layers.map((l) => l.dir), log, pins, made);
       const record: ImageRecord = { version: 1, name, id: resolved.id, layers, stack, config: parsed.config, pulledAt: Date.now() };
       await this.serial(() => this.atomicWrite(join(this.imagesDir, `${key}.json`), JSON.stringify(record)));
       log.info({ id: resolved.id, layers: layers.length, stacked: stack.length, ms: Date.now() - started }, "image pulled");
       return record;
+    } catch (err) {
+      // The store keeps nothing of a failed pull: layers it made that nothing else uses go too.
+      for (const p of pins.splice(0)) this.unpin(p);
+      await this.serial(() => this.removeUnusedLayers(made)).catch((e) => log.warn({ err: String(e) }, "cannot remove the layers of a failed pull"));
+      log.warn({ err: String(err), ms: Date.now() - started }, "pull failed");
+      throw storeError(err, this.options.root);
     } finally {
       for (const p of pins) this.unpin(p);
       await source.close().catch((err) => log.warn({ err: String(err) }, "cannot remove what was unpacked to read the image"));
@@ -241,11 +252,18 @@ export class LinuxImageStore implements ImageStore {
     layers: LayerEntry[],
     name: string,
     log: Logger,
+    made: string[],
     onProgress?: (p: PullProgress) => void,
   ): Promise<void> {
     const progress: PullProgress = { image: name, layersDone: 0, layers: layers.length, bytes: 0, totalBytes: layers.reduce((n, l) => n + l.size, 0) };
     let reported = 0;
+    let logged = Date.now();
     const report = (force: boolean) => {
+      // The log hears of a long pull now and then; a client asking for progress, often.
+      if (Date.now() - logged >= LOG_PROGRESS_EVERY_MS) {
+        logged = Date.now();
+        log.info({ layersDone: progress.layersDone, layers: progress.layers, bytes: progress.bytes, totalBytes: progress.totalBytes }, "pulling");
+      }
       if (!onProgress || (!force && Date.now() - reported < PROGRESS_EVERY_MS)) return;
       reported = Date.now();
       onProgress({ ...progress });
@@ -257,12 +275,13 @@ export class LinuxImageStore implements ImageStore {
         const i = next++;
         const layer = layers[i];
         const started = Date.now();
-        const made = await this.makeLayer(source, descriptors[i], layer.dir, name, (n) => {
+        const fresh = await this.makeLayer(source, descriptors[i], layer.dir, name, (n) => {
           progress.bytes += n;
           report(false);
         });
         progress.layersDone++;
-        if (made) log.info({ digest: layer.digest, bytes: layer.size, ms: Date.now() - started }, "layer fetched");
+        if (fresh) made.push(layer.dir);
+        if (fresh) log.info({ digest: layer.digest, bytes: layer.size, ms: Date.now() - started }, "layer fetched");
         else progress.bytes += layer.size;
         report(true);
       }
@@ -309,7 +328,7 @@ export class LinuxImageStore implements ImageStore {
    * merged (through a read-only overlay of them, copied out) into one layer,
    * made once and named after the layers it holds.
    */
-  private async flatten(dirs: string[], log: Logger, pins: string[]): Promise<string[]> {
+  private async flatten(dirs: string[], log: Logger, pins: string[], made: string[]): Promise<string[]> {
     let stack = dirs;
     while (stack.length > this.maxLayers) {
       const take = Math.min(this.maxLayers, stack.length - this.maxLayers + 1);
@@ -334,6 +353,7 @@ export class LinuxImageStore implements ImageStore {
             await this.options.commands.run(["umount", mnt]);
           }
           await rename(into, path);
+          made.push(flat);
         } finally {
           await rm(into, { recursive: true, force: true });
           await rm(mnt, { recursive: true, force: true });
@@ -347,12 +367,20 @@ export class LinuxImageStore implements ImageStore {
 
   // --- bookkeeping
 
+  // The store is made when the first image is fetched: a daemon that never uses one leaves no trace.
   private start(): Promise<void> {
     this.started ??= (async () => {
-      for (const dir of [this.layersDir, this.imagesDir, this.holdsDir, this.tmpDir]) await mkdir(dir, { recursive: true, mode: 0o700 });
-      await this.clearTmp();
+      if (await exists(this.options.root)) await this.clearTmp();
     })();
     return this.started;
+  }
+
+  private async makeDirs(): Promise<void> {
+    this.dirsMade ??= (async () => {
+      for (const dir of [this.layersDir, this.imagesDir, this.holdsDir, this.tmpDir]) await mkdir(dir, { recursive: true, mode: 0o700 });
+    })();
+    this.dirsMade.catch(() => (this.dirsMade = undefined));
+    return this.dirsMade;
   }
 
   /** What a daemon killed half-way left: mounts of flattening, partial downloads, half-unpacked layers. */
@@ -440,13 +468,13 @@ export class LinuxImageStore implements ImageStore {
     return out;
   }
 
-  /** Layers no image, hold or fetch under way names; returns the bytes they took. */
-  private async removeUnusedLayers(): Promise<number> {
+  /** Layers (of `among`, or all) no image, hold or fetch under way names; returns the bytes they took. */
+  private async removeUnusedLayers(among?: string[]): Promise<number> {
     const used = new Set(this.pinned.keys());
     for (const r of (await this.readRecords()).values()) for (const d of [...r.stack, ...r.layers.map((l) => l.dir)]) used.add(d);
     for (const h of (await this.readHolds()).values()) for (const d of h.stack) used.add(d);
     let bytes = 0;
-    for (const dir of await names(this.layersDir)) {
+    for (const dir of among ?? (await names(this.layersDir))) {
       if (used.has(dir)) continue;
       bytes += await diskUsage(join(this.layersDir, dir));
       await rm(join(this.layersDir, dir), { recursive: true, force: true });
@@ -459,6 +487,14 @@ export class LinuxImageStore implements ImageStore {
     await writeFile(temp, text, { mode: 0o600 });
     await rename(temp, path);
   }
+}
+
+/** Running out of disk, wherever in a pull, is said as such. */
+function storeError(err: unknown, root: string): unknown {
+  if (err instanceof CoreError) return err;
+  const text = err instanceof Error ? err.message : String(err);
+  if (OUT_OF_SPACE.test(text) || (err as NodeJS.ErrnoException)?.code === "ENOSPC") return errors.noSpace(root, text, err);
+  return err;
 }
 
 async function names(dir: string): Promise<string[]> {

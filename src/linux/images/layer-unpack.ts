@@ -7,6 +7,7 @@
 // a 0:0 character device NAME, `.wh..wh..opq` the trusted.overlay.opaque
 // attribute of its directory. For containers in a user namespace the owners
 // are shifted into its range.
+import { statfs } from "node:fs/promises";
 import { errors } from "../../core/errors.js";
 import type { CommandRunner } from "../command.js";
 import { shiftOwners } from "../fs/shifted-rootfs.js";
@@ -28,6 +29,19 @@ for marker; do
 done
 `;
 
+/** What tar and cp say when the disk is full (GNU tar: a short write, "Wrote only 512 of 10240 bytes"). */
+export const OUT_OF_SPACE = /No space left on device|Disk quota exceeded|ENOSPC|EDQUOT|Wrote only \d+ of \d+ bytes/;
+
+/** Whether the filesystem holding `path` has (almost) no room left. */
+export async function isFull(path: string): Promise<boolean> {
+  try {
+    const fs = await statfs(path);
+    return fs.bavail * fs.bsize < 1024 * 1024;
+  } catch {
+    return false;
+  }
+}
+
 export interface UnpackOptions {
   /** Shift owners into this user namespace's range. */
   idMap?: IdMap;
@@ -44,7 +58,10 @@ export async function unpackLayer(commands: CommandRunner, blob: string, into: s
       { timeoutMs: 600_000 },
     );
   } catch (err) {
-    throw errors.imageInvalid(options.image, `a layer cannot be unpacked: ${err instanceof Error ? err.message : String(err)}`);
+    const text = err instanceof Error ? err.message : String(err);
+    // tar says "Wrote only N of M bytes" when the disk fills; the disk itself tells.
+    if (OUT_OF_SPACE.test(text) || (await isFull(into))) throw errors.noSpace(into, text, err);
+    throw errors.imageInvalid(options.image, `a layer cannot be unpacked: ${text}`);
   }
   await commands.run(["find", into, "-depth", "-name", ".wh.*", "-exec", "sh", "-c", WHITEOUT_SCRIPT, "sh", "{}", "+"]);
   if (options.idMap) await shiftOwners(into, options.idMap);

@@ -9,6 +9,7 @@
 import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { rename, rm } from "node:fs/promises";
+import { dirname } from "node:path";
 import type { IncomingMessage } from "node:http";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
@@ -134,6 +135,7 @@ export class RegistryClient {
     const target = new URL(url);
     const request = target.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise<Response>((resolve, reject) => {
+      let response: IncomingMessage | undefined;
       const req = request(
         target,
         { method: "GET", headers, timeout: this.config.timeoutMs, ...(target.protocol === "https:" && this.ca ? { ca: this.ca } : {}) },
@@ -149,10 +151,16 @@ export class RegistryClient {
             this.send(next.toString(), keep, redirects + 1).then(resolve, reject);
             return;
           }
+          response = res;
           resolve({ status, headers: res.headers, body: res });
         },
       );
-      req.on("timeout", () => req.destroy(new Error(`no answer within ${this.config.timeoutMs} ms`)));
+      req.on("timeout", () => {
+        // Silent in the middle of a body too: the reader hears why, not only "aborted".
+        const err = new Error(`no answer within ${this.config.timeoutMs} ms`);
+        if (response) response.destroy(err);
+        req.destroy(err);
+      });
       req.on("error", reject);
       req.end();
     });
@@ -228,7 +236,11 @@ export class RegistryClient {
       }
     }
     if (last instanceof CoreError && last.code === "IMAGE_NOT_FOUND") throw last;
-    const detail = last instanceof Error ? last.message : String(last);
+    let detail = (last instanceof Error ? last.message : String(last)).replace(/\s+/g, " ").trim();
+    // An HTTPS request answered by a plain HTTP server fails in the TLS handshake.
+    if (/wrong version number|packet length too long|EPROTO/i.test(detail)) {
+      detail += `; if ${ref.registry} speaks plain HTTP, name it in images.insecure_registries`;
+    }
     throw errors.registryUnavailable(ref.registry, detail, last);
   }
 
@@ -300,7 +312,7 @@ export class RegistryClient {
           if (size > descriptor.size) res.body.destroy(new Error(`more than the ${descriptor.size} bytes the manifest says`));
         });
         res.body.on("error", reject);
-        out.on("error", reject);
+        out.on("error", (err) => reject(new WriteError(err)));
         out.on("finish", resolve);
         res.body.pipe(out);
       });
@@ -312,9 +324,22 @@ export class RegistryClient {
     } catch (err) {
       await rm(temp, { force: true });
       if (err instanceof CoreError) throw err;
+      if (err instanceof WriteError) throw storeWriteError(err.cause as NodeJS.ErrnoException, dirname(path));
       throw errors.registryUnavailable(new URL(source.base).host, err instanceof Error ? err.message : String(err), err);
     }
   }
+}
+
+/** Writing what was fetched failed: the store's disk, not the registry. */
+class WriteError extends Error {
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+  }
+}
+
+export function storeWriteError(err: NodeJS.ErrnoException, path: string): CoreError {
+  if (err.code === "ENOSPC" || err.code === "EDQUOT") return errors.noSpace(path, err.message, err);
+  return errors.internal(`cannot write to ${path}: ${err.message}`, err);
 }
 
 function parseJson(body: Buffer, image: string): unknown {

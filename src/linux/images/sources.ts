@@ -5,13 +5,14 @@
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { CoreError, errors } from "../../core/errors.js";
 import { imageName, isDigest, type ImageReference, type RegistryImage } from "../../core/images/reference.js";
 import type { ImageCredentials } from "../../core/interfaces/image-store.js";
 import type { CommandRunner } from "../command.js";
-import { MEDIA_TYPES, type Descriptor, type RegistryClient, type Source } from "./registry-client.js";
+import { OUT_OF_SPACE } from "./layer-unpack.js";
+import { MEDIA_TYPES, storeWriteError, type Descriptor, type RegistryClient, type Source } from "./registry-client.js";
 
 export interface ResolvedImage {
   /** The digest of the manifest (the image's id). */
@@ -78,6 +79,7 @@ async function copyChecked(from: string, to: string, d: Descriptor, name: string
   const temp = `${to}.partial-${process.pid}-${Date.now()}`;
   const hash = createHash("sha256");
   let size = 0;
+  let writeFailure: NodeJS.ErrnoException | undefined;
   try {
     const input = createReadStream(from);
     input.on("data", (chunk) => {
@@ -85,13 +87,16 @@ async function copyChecked(from: string, to: string, d: Descriptor, name: string
       size += (chunk as Buffer).length;
       onBytes?.((chunk as Buffer).length);
     });
-    await pipeline(input, createWriteStream(temp, { mode: 0o600 }));
+    const output = createWriteStream(temp, { mode: 0o600 });
+    output.on("error", (err: NodeJS.ErrnoException) => (writeFailure = err));
+    await pipeline(input, output);
     const digest = `sha256:${hash.digest("hex")}`;
     if (digest !== d.digest || size !== d.size) throw errors.digestMismatch(name, d.digest, `got ${size} bytes of ${digest}`);
     await rename(temp, to);
   } catch (err) {
     await rm(temp, { force: true });
     if (err instanceof CoreError) throw err;
+    if (writeFailure) throw storeWriteError(writeFailure, dirname(to));
     throw errors.imageInvalid(name, `cannot read ${from}: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
@@ -202,6 +207,14 @@ export class DockerArchiveSource implements ImageSource {
   }
 }
 
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /** The source of an image reference; archives are unpacked into `scratch` first. */
 export async function openSource(
   ref: Exclude<ImageReference, { kind: "directory" }>,
@@ -224,9 +237,15 @@ export async function openSource(
         await deps.commands.run(["tar", "--extract", `--file=${ref.path}`, `--directory=${dir}`, "--no-same-owner", "--no-same-permissions"], { timeoutMs: 600_000 });
       } catch (err) {
         await cleanup();
-        throw errors.imageInvalid(name, `the archive cannot be read: ${err instanceof Error ? err.message : String(err)}`);
+        const text = err instanceof Error ? err.message : String(err);
+        if (OUT_OF_SPACE.test(text)) throw errors.noSpace(deps.scratch, text, err);
+        throw errors.imageInvalid(name, `the archive cannot be read: ${text}`);
       }
-      return ref.kind === "oci-archive" ? new LayoutSource(name, dir, undefined, cleanup) : new DockerArchiveSource(name, dir, cleanup);
+      // Read as what it holds, whichever was named: `docker save` of Docker 25 writes both; the OCI index is the richer.
+      if (await isFile(join(dir, "index.json"))) return new LayoutSource(name, dir, undefined, cleanup);
+      if (await isFile(join(dir, "manifest.json"))) return new DockerArchiveSource(name, dir, cleanup);
+      await cleanup();
+      throw errors.imageInvalid(name, "the archive holds neither index.json (OCI) nor manifest.json (Docker)");
     }
   }
 }

@@ -93,6 +93,16 @@ export class RuntimeMountNamespace {
     return ["nsenter", `--mount=${this.pinFile}`, `--wd=${wd}`, "--", ...argv];
   }
 
+  /**
+   * argv that runs `argv` inside the namespace with its working directory
+   * taken there. nsenter's --wd opens the directory before it enters, so a
+   * path relative to it would resolve through the host's mounts: overlay
+   * refuses such lower directories ("failed to clone lowerpath").
+   */
+  wrapInside(argv: readonly string[], dir: string): string[] {
+    return ["nsenter", `--mount=${this.pinFile}`, "--", "sh", "-c", 'cd -- "$0" && exec "$@"', dir, ...argv];
+  }
+
   async unshare(dir: string): Promise<void> {
     if (mountAt(await this.readMounts(), dir)) await this.commands.run(["umount", dir]);
     await rm(dir, { recursive: true, force: true });

@@ -45,9 +45,9 @@ describe("creating containers", () => {
     await s.create({ handle: "a", bindMounts: [{ srcPath: "/s", dstPath: "/d", mode: "rw" }] });
     await s.create({ handle: "b", rootfs: "/other" });
     const [a, b] = [...m.runtime.containers.values()].map((c) => c.launch);
-    assert.equal(m.filesystem.prepared.get(a.id)!.rootfs, "/rootfs");
+    assert.deepEqual(m.filesystem.prepared.get(a.id)!.base, { kind: "directory", path: "/rootfs" });
     assert.deepEqual(a.bindMounts, [{ srcPath: "/s", dstPath: "/d", mode: "rw" }]);
-    assert.equal(m.filesystem.prepared.get(b.id)!.rootfs, "/other");
+    assert.deepEqual(m.filesystem.prepared.get(b.id)!.base, { kind: "directory", path: "/other" });
     assert.deepEqual(a.network, { network: `/netns/${a.id}`, user: `/userns/${a.id}` }, "what the network made, for the runtime");
     assert.equal(m.filesystem.prepared.get(a.id)!.containerIp, "10.254.0.2");
   });

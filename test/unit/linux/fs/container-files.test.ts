@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { hostsFile, withGroup, withUser, writeContainerFiles } from "../../../../src/linux/fs/container-files.js";
+import { directoryView } from "../../../../src/linux/fs/layer-view.js";
 
 describe("container files", () => {
   it("sets vcap to the container's uid, replacing the base's own entry", () => {
@@ -34,7 +35,7 @@ describe("container files", () => {
       await writeFile(join(lower, "home/vcap/.config/app"), "y");
       await symlink(".bashrc", join(lower, "home/vcap/.profile"));
       await mkdir(upper);
-      await writeContainerFiles(lower, upper, { id: "abc", uid: 10007 });
+      await writeContainerFiles(directoryView(lower), upper, { id: "abc", uid: 10007 });
       for (const p of [".bashrc", ".config", ".config/app", ".profile"]) {
         assert.equal((await lstat(join(upper, "home/vcap", p))).uid, 10007, p);
       }
@@ -54,7 +55,7 @@ describe("container files", () => {
       await mkdir(upper);
       await writeFile(join(dir, "secret"), "root:x:0:0:SECRET:/:/bin/sh\n");
       await symlink(join(dir, "secret"), join(lower, "etc/passwd"));
-      await writeContainerFiles(lower, upper, { id: "abc", uid: 10005 });
+      await writeContainerFiles(directoryView(lower), upper, { id: "abc", uid: 10005 });
       const passwd = await readFile(join(upper, "etc/passwd"), "utf8");
       assert.ok(!passwd.includes("SECRET"));
       assert.ok(passwd.includes("vcap:x:10005:10005:"));
@@ -76,7 +77,7 @@ describe("container files", () => {
       await writeFile(join(lower, "home/vcap/.bashrc"), "PS1=x\n");
       await mkdir(upper);
       const idMap = { hostId: 1_000_000_000, size: 65536 };
-      await writeContainerFiles(lower, upper, { id: "abc", uid: 10005, resolvConf: "nameserver 1.1.1.1\n", idMap });
+      await writeContainerFiles(directoryView(lower), upper, { id: "abc", uid: 10005, resolvConf: "nameserver 1.1.1.1\n", idMap });
       for (const p of ["etc", "etc/passwd", "etc/group", "etc/hosts", "etc/hostname", "etc/resolv.conf", "home", "root", "tmp"]) {
         const st = await lstat(join(upper, p));
         assert.deepEqual([st.uid, st.gid], [1_000_000_000, 1_000_000_000], p);

@@ -30,7 +30,7 @@ describe("overlay root filesystems", () => {
   it("writes the container's own files into its writable layer and mounts the overlay in the runtime's namespace", async () => {
     const commands = new RecordingRunner();
     await depot.create(ID);
-    const root = await fs(commands).prepare({ id: ID, rootfs: base, bindMounts: [], uid: 10001, containerIp: "10.254.0.2", hostIp: "10.254.0.1" });
+    const root = await fs(commands).prepare({ id: ID, base: { kind: "directory", path: base }, bindMounts: [], uid: 10001, containerIp: "10.254.0.2", hostIp: "10.254.0.1" });
     const c = join(dir, "depot", ID);
     assert.equal(root, join(c, "rootfs"));
     assert.deepEqual(commands.lines(), [
@@ -42,12 +42,35 @@ describe("overlay root filesystems", () => {
     assert.equal((await stat(join(c, "fs/upper/home/vcap"))).uid, 10001);
   });
 
+  it("stacks an image's layers top first, named relative to the store's directory so the option string stays short", async () => {
+    const store = join(dir, "l");
+    await mkdir(join(store, "aaaa/etc"), { recursive: true });
+    await mkdir(join(store, "bbbb/etc"), { recursive: true });
+    await writeFile(join(store, "aaaa/etc/passwd"), "root:x:0:0:root:/root:/bin/sh\napp:x:500:500::/app:/bin/sh\n");
+    const commands = new RecordingRunner().on("getfattr", { code: 1 });
+    const id = "1j1cdsetukh";
+    await depot.create(id);
+    await fs(commands).prepare({ id, base: { kind: "layers", layers: [join(store, "aaaa"), join(store, "bbbb")] }, bindMounts: [], uid: 10001, containerIp: "10.254.0.6", hostIp: "10.254.0.5" });
+    const c = join(dir, "depot", id);
+    assert.equal(
+      commands.lines().at(-1),
+      `nsenter --mount=${dir}/run/ns/mnt -- sh -c cd -- "$0" && exec "$@" ${store} mount -t overlay overlay -o lowerdir=bbbb:aaaa,upperdir=${c}/fs/upper,workdir=${c}/fs/work ${c}/rootfs`,
+    );
+    assert.match(await readFile(join(c, "fs/upper/etc/passwd"), "utf8"), /^app:x:500:500:/m, "accounts are read through the layers");
+    const deep = Array.from({ length: 300 }, (_, i) => join(store, `layer${String(i).padStart(12, "0")}`));
+    await depot.create("1j1cdsetuki");
+    await assert.rejects(
+      fs(commands).prepare({ id: "1j1cdsetuki", base: { kind: "layers", layers: deep }, bindMounts: [], uid: 10001, containerIp: "10.254.0.10", hostIp: "10.254.0.9" }),
+      { code: "INVALID_REQUEST", message: /too many layers \(300\)/ },
+    );
+  });
+
   it("refuses a base named with overlay's separators, or missing, and a relative or missing bind mount source", async () => {
     const overlay = fs(new RecordingRunner());
-    await assert.rejects(overlay.check({ rootfs: "/a,upperdir=/etc", bindMounts: [] }), { code: "INVALID_REQUEST" });
-    await assert.rejects(overlay.check({ rootfs: join(dir, "nope"), bindMounts: [] }), { code: "ROOTFS_NOT_FOUND" });
-    await assert.rejects(overlay.check({ rootfs: base, bindMounts: [{ srcPath: "rel", dstPath: "/x", mode: "ro" }] }), { code: "INVALID_REQUEST" });
-    await assert.rejects(overlay.check({ rootfs: base, bindMounts: [{ srcPath: join(dir, "gone"), dstPath: "/x", mode: "ro" }] }), {
+    await assert.rejects(overlay.check({ base: { kind: "directory", path: "/a,upperdir=/etc" }, bindMounts: [] }), { code: "INVALID_REQUEST" });
+    await assert.rejects(overlay.check({ base: { kind: "directory", path: join(dir, "nope") }, bindMounts: [] }), { code: "ROOTFS_NOT_FOUND" });
+    await assert.rejects(overlay.check({ base: { kind: "directory", path: base }, bindMounts: [{ srcPath: "rel", dstPath: "/x", mode: "ro" }] }), { code: "INVALID_REQUEST" });
+    await assert.rejects(overlay.check({ base: { kind: "directory", path: base }, bindMounts: [{ srcPath: join(dir, "gone"), dstPath: "/x", mode: "ro" }] }), {
       code: "BIND_MOUNT_SOURCE_MISSING",
     });
   });

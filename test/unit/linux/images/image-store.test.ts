@@ -107,16 +107,16 @@ describe("image store", () => {
     assert.equal((await readdir(join(root, "l"))).length, 3);
   });
 
-  it("refuses a blob that is not its digest, keeping nothing of it", async () => {
-    const image = registry.addImage("app", "v1", [await layer({ a: "1" })]);
-    registry.corrupt.set(image.layers[0].digest, Buffer.from("tampered"));
-    const s = store();
+  it("refuses a blob that is not its digest, keeping nothing of the pull, not even its sound layers", async () => {
+    const image = registry.addImage("app", "v1", [await layer({ a: "1" }), await layer({ b: "2" })]);
+    registry.corrupt.set(image.layers[1].digest, Buffer.from("tampered"));
+    const s = store({ concurrency: 1 });
     await assert.rejects(s.acquire(ref("app:v1"), "c1"), { code: "DIGEST_MISMATCH" });
     assert.deepEqual(await readdir(join(root, "l")), []);
     assert.deepEqual(await readdir(join(root, "tmp")), []);
     assert.deepEqual(await s.list(), []);
     registry.corrupt.clear();
-    assert.equal((await s.acquire(ref("app:v1"), "c1")).layers.length, 1, "the next pull redoes it");
+    assert.equal((await s.acquire(ref("app:v1"), "c1")).layers.length, 2, "the next pull redoes it");
   });
 
   it("refuses layers that are no filesystem and images for another OS", async () => {

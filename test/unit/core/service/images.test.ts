@@ -1,0 +1,85 @@
+// Containers made from images: the store is asked for the image, its layers
+// become the root's base, its configuration the processes' defaults, and
+// its hold goes with the container.
+import assert from "node:assert/strict";
+import { beforeEach, describe, it } from "node:test";
+import { errors } from "../../../../src/core/errors.js";
+import type { ContainerService } from "../../../../src/core/service/container-service.js";
+import { FakeMachine } from "../../../fakes/service.js";
+
+describe("containers from images", () => {
+  let m: FakeMachine;
+  let s: ContainerService;
+  beforeEach(() => {
+    m = new FakeMachine();
+    s = m.service();
+  });
+
+  it("stands the container on the image's layers, holds the image for it, and says which image it is", async () => {
+    const image = m.images.add("docker.io/library/busybox:1.37.0");
+    const h = await s.create({ rootfs: "docker:///busybox#1.37.0", imageCredentials: { username: "u", password: "p" } });
+    const id = m.id();
+    assert.deepEqual(m.filesystem.prepared.get(id)!.base, { kind: "layers", layers: image.layers });
+    assert.deepEqual(m.images.acquired, [{ name: image.name, holder: id, credentials: { username: "u", password: "p" } }]);
+    assert.deepEqual(s.info(h).image, { name: image.name, id: image.id });
+    assert.equal(s.info(h).rootfs, "docker:///busybox#1.37.0", "rootfs is what the client named");
+    assert.equal(m.state.records.get(id)!.image!.name, image.name);
+    await s.destroy(h);
+    assert.equal(m.images.holds.size, 0, "destroy lets go of the image");
+  });
+
+  it("runs processes with the image's Env under the container's and the process's, in its WorkingDir, as its User by default", async () => {
+    m.images.add("registry.local:5000/app:v1", { env: ["PATH=/app/bin", "MODE=image", "IMAGE_ONLY=1"], workingDir: "/srv", user: "vcap" });
+    const h = await s.create({ rootfs: "registry.local:5000/app:v1", env: ["MODE=container"] });
+    await s.run(h, { path: "/bin/true", env: ["EXTRA=1"] });
+    const launch = m.runtime.started[0].launch;
+    assert.deepEqual(
+      launch.env.filter((e) => !e.startsWith("HOME=") && !e.startsWith("USER=")),
+      ["PATH=/app/bin", "MODE=container", "IMAGE_ONLY=1", "EXTRA=1"],
+    );
+    assert.equal(launch.dir, "/srv");
+    assert.equal(launch.user.name, "vcap");
+    await s.run(h, { path: "/bin/true", user: "root", dir: "/tmp" });
+    const second = m.runtime.started[1].launch;
+    assert.deepEqual([second.user.name, second.dir], ["root", "/tmp"], "what the process asks for wins");
+  });
+
+  it("keeps the image's configuration across a restart", async () => {
+    m.images.add("docker.io/team/app:v1", { env: ["FROM_IMAGE=1"], workingDir: "/w" });
+    const h = await s.create({ rootfs: "team/app:v1" });
+    const restarted = m.service();
+    await restarted.recover();
+    assert.deepEqual(m.images.reconciled, [m.id()]);
+    await restarted.run(h, { path: "/bin/true" });
+    const launch = m.runtime.started.at(-1)!.launch;
+    assert.ok(launch.env.includes("FROM_IMAGE=1"));
+    assert.equal(launch.dir, "/w");
+    assert.deepEqual(restarted.info(h).image?.name, "docker.io/team/app:v1");
+  });
+
+  it("undoes a create whose image cannot be had, letting go of the hold, and reports the store's error", async () => {
+    m.images.failAcquire = errors.imageUnauthorized("docker.io/library/private:latest", "docker.io");
+    await assert.rejects(s.create({ rootfs: "private" }), { code: "IMAGE_UNAUTHORIZED" });
+    await assert.rejects(s.create({ rootfs: "docker:///missing" }), { code: "IMAGE_UNAUTHORIZED" });
+    m.images.failAcquire = undefined;
+    await assert.rejects(s.create({ rootfs: "docker:///missing" }), { code: "IMAGE_NOT_FOUND" });
+    assert.deepEqual(s.list(), []);
+    assert.deepEqual([...m.depot.dirs], []);
+    assert.equal(m.network.created.size, 0, "the network made beside the pull is gone");
+    assert.equal(m.images.holds.size, 0);
+    // A failure after the image was held gives the hold back too.
+    m.images.add("docker.io/library/busybox:latest");
+    m.runtime.failCreate = new Error("runtime said no");
+    await assert.rejects(s.create({ rootfs: "busybox" }), /runtime said no/);
+    assert.equal(m.images.acquired.at(-1)!.name, "docker.io/library/busybox:latest");
+    assert.equal(m.images.holds.size, 0);
+  });
+
+  it("refuses a malformed reference, or an image when the daemon keeps none, before making anything", async () => {
+    await assert.rejects(s.create({ rootfs: "Not A Name" }), { code: "INVALID_REQUEST" });
+    await assert.rejects(s.create({ rootfs: "ftp://host/x" }), { code: "INVALID_REQUEST", message: /scheme other than docker/ });
+    const plain = new FakeMachine().service({}, { images: false });
+    await assert.rejects(plain.create({ rootfs: "busybox" }), { code: "INVALID_REQUEST", message: /keeps no images/ });
+    assert.equal(m.images.acquired.length, 0);
+  });
+});
