@@ -296,6 +296,23 @@ describe("containers from images, through Warden's protocol and the CLI", () => 
     assert.ok(tokened.tokensIssued.some((s) => s.includes("repository:team/app:pull")), tokened.tokensIssued.join(", "));
   });
 
+  it("loads OCI and Docker archives as skopeo writes them, and makes containers from them", async () => {
+    const oci = join(work, "app-oci.tar");
+    const docker = join(work, "app-docker.tar");
+    await run(["skopeo", "copy", "--quiet", `oci:${join(work, "layout")}:app`, `oci-archive:${oci}`]);
+    await run(["skopeo", "copy", "--quiet", `oci:${join(work, "layout")}:app`, `docker-archive:${docker}:test/app:v1`]);
+    for (const [file, kind] of [[oci, "oci-archive"], [docker, "docker-archive"]]) {
+      const loaded = await warden(daemon.socket, "image", "load", file);
+      assert.equal(loaded.code, 0, loaded.stderr);
+      assert.match(loaded.stdout, new RegExp(`^${kind}:${file} sha256:[0-9a-f]{64}\n$`));
+      const h = await c.create({ rootfs: `${kind}:${file}` });
+      assert.equal((await c.run(h, 'cat /app/hello.txt; echo "$GREETING"')).stdout, "hello from the image\nfrom-image\n");
+      await c.destroy(h);
+    }
+    const listed = JSON.parse((await warden(daemon.socket, "--json", "image", "ls")).stdout) as Array<{ name: string }>;
+    assert.ok(listed.some((i) => i.name === `docker-archive:${docker}`) && listed.some((i) => i.name === `oci-archive:${oci}`));
+  });
+
   it("answers bad references and unreachable or empty registries clearly, and stays up", async () => {
     await assert.rejects(c.create({ rootfs: "docker://" }), /image "docker:\/\/" /);
     await assert.rejects(c.create({ rootfs: "Bad Name" }), /must be a non-empty name without blanks/);

@@ -210,11 +210,13 @@ export class LinuxImageStore implements ImageStore {
       const cached = await this.readRecord(key);
       if (cached) return cached;
     }
-    const name = imageName(ref);
+    let name = imageName(ref);
     const log = this.options.log.child({ image: name });
     const started = Date.now();
     await this.makeDirs();
     const source = await openSource(ref, { registry: this.options.registry, commands: this.options.commands, scratch: this.tmpDir }, options.credentials);
+    // An archive's name says its format, whichever form named it.
+    name = source.name;
     const pins: string[] = [];
     const made: string[] = [];
     try {
@@ -400,8 +402,9 @@ export class LinuxImageStore implements ImageStore {
     return hash(digest, this.mapKey).slice(0, 16);
   }
 
+  // oci-archive:F and docker-archive:F are one file, read as what it holds: one image.
   private keyOf(name: string): string {
-    return hash(name, this.mapKey).slice(0, 32);
+    return hash(name.replace(/^(oci|docker)-archive:/, "archive:"), this.mapKey).slice(0, 32);
   }
 
   private pin(dir: string): string {

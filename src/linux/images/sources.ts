@@ -242,8 +242,9 @@ export async function openSource(
         throw errors.imageInvalid(name, `the archive cannot be read: ${text}`);
       }
       // Read as what it holds, whichever was named: `docker save` of Docker 25 writes both; the OCI index is the richer.
-      if (await isFile(join(dir, "index.json"))) return new LayoutSource(name, dir, undefined, cleanup);
-      if (await isFile(join(dir, "manifest.json"))) return new DockerArchiveSource(name, dir, cleanup);
+      // Named by what it is, so `warden image ls` tells the two apart.
+      if (await isFile(join(dir, "index.json"))) return new LayoutSource(`oci-archive:${ref.path}`, dir, undefined, cleanup);
+      if (await isFile(join(dir, "manifest.json"))) return new DockerArchiveSource(`docker-archive:${ref.path}`, dir, cleanup);
       await cleanup();
       throw errors.imageInvalid(name, "the archive holds neither index.json (OCI) nor manifest.json (Docker)");
     }

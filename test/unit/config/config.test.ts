@@ -12,6 +12,17 @@ describe("config", () => {
     assert.equal(c.user.pool_start_uid, 10000);
   });
 
+  it("reads the image settings, refusing a mirror that is no http(s) URL", () => {
+    const c = parseConfig("images:\n  mirrors:\n    docker.io: [http://127.0.0.1:5000, https://mirror.example/v]\n  insecure_registries: [reg.local:5000]\n  timeout: 5\n");
+    assert.deepEqual(c.images.mirrors, { "docker.io": ["http://127.0.0.1:5000", "https://mirror.example/v"] });
+    assert.deepEqual(c.images.insecure_registries, ["reg.local:5000"]);
+    assert.equal(c.images.timeout, 5);
+    assert.equal(parseConfig("").images.max_layers, 120);
+    assert.throws(() => parseConfig("images:\n  mirrors:\n    docker.io: [ftp://x]\n"), /images\.mirrors\.docker\.io\.0: must be an http:\/\/ or https:\/\/ URL/);
+    assert.throws(() => parseConfig("images:\n  max_layers: 1\n"), /images\.max_layers/);
+    assert.throws(() => parseConfig("images:\n  mirror: {}\n"), /images/);
+  });
+
   it("reads Warden's octal permissions as Warden did (YAML 1.1)", () => {
     assert.equal(parseConfig("server:\n  unix_domain_permissions: 0777\n").server.unix_domain_permissions, 0o777);
   });

@@ -262,6 +262,10 @@ describe("image store", () => {
     assert.equal(fromDocker.config.workingDir, "/w");
     assert.equal(await readFile(join(fromDocker.layers[0], "hello"), "utf8"), "from a layout");
     assert.deepEqual(await readdir(join(root, "tmp")), [], "the unpacked archives are gone");
+    // Either form reads either format, and names the image by what it is: one image per file.
+    const asOci = await s.acquire(ref(`oci-archive:${dockerTar}`), "c6");
+    assert.equal(asOci.name, `docker-archive:${dockerTar}`);
+    assert.equal(asOci.id, fromDocker.id);
 
     // A layout whose blob was changed after it was written.
     await writeFile(join(layout, "blobs/sha256", layerBlob.digest.slice(7)), await layer({ "hello": "evil" }, false));
