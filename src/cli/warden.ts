@@ -9,11 +9,11 @@
 // Spawn + Stream, with the job's output live and its exit status as ours.
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { WardenClient } from "../client/client.js";
-import { main as rootfsMain } from "../rootfs/cli.js";
-import { execute, UnreachableError } from "./execute.js";
+import type { WardenClient } from "../client/client.js";
 import { image } from "./image.js";
-import { repl } from "./repl.js";
+
+// The protocol's modules (protobuf) are loaded only by the commands that speak it: `warden image`
+// starts in the time node does.
 
 const USAGE = `usage: warden [--socket PATH] [--trace] [--exit_on_error] [--json] [--help] [-- COMMAND ARGS...]
        warden rootfs build [default|debian] [DIR] [--force] [--suite SUITE] [--mirror URL]
@@ -54,6 +54,7 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   if (dashes < 0) {
+    const { repl } = await import("./repl.js");
     return repl({
       ...options,
       historyFile: process.env.WARDEN_HISTORY ?? join(homedir(), ".warden-history"),
@@ -72,6 +73,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (options.trace) process.stdout.write(`+ ${words.join(" ")}\n`);
+  const [{ WardenClient }, { execute, UnreachableError }] = await Promise.all([import("../client/client.js"), import("./execute.js")]);
   let client: WardenClient | undefined;
   const connect = async () => {
     try {
@@ -93,14 +95,15 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 // `warden rootfs build [default|debian] [DIR] ...`: the default goes where wardend looks for it.
-function rootfs(argv: string[]): Promise<number> {
+async function rootfs(argv: string[]): Promise<number> {
   if (argv[0] !== "build") {
     process.stderr.write("usage: warden rootfs build [default|debian] [DIR] [--force] [--suite SUITE] [--mirror URL]\n");
-    return Promise.resolve(2);
+    return 2;
   }
   const rest = argv.slice(1);
   const kind = rest[0] === "default" || rest[0] === "debian" ? rest.shift()! : "default";
   const hasDir = rest[0] !== undefined && !rest[0].startsWith("--");
   const dir = hasDir ? rest.shift()! : kind === "default" ? "/var/lib/warden/rootfs" : "/var/lib/warden/debian";
+  const { main: rootfsMain } = await import("../rootfs/cli.js");
   return rootfsMain([kind, dir, ...rest]);
 }

@@ -388,13 +388,15 @@ describe("containers from images, through Warden's protocol and the CLI", () => 
   it("leaves no half layer when killed during a pull, and the next pull redoes it", async () => {
     proxy.mode = "stall";
     const pull = spawn(process.execPath, [join(REPO, "bin/warden"), "--socket", daemon.socket, "image", "pull", "slow.test/test/big:v1"], { stdio: "ignore" });
-    const blob = await eventually(async () => {
+    // The big layer is unpacked as it arrives: wait for its file to be half-written.
+    const partial = await eventually(async () => {
       for (const f of existsSync(join(images(), "tmp")) ? await readdir(join(images(), "tmp")) : []) {
-        if (f.endsWith(".blob") && (await stat(join(images(), "tmp", f))).size >= 1024 * 1024) return f;
+        const file = join(images(), "tmp", f, "big.bin");
+        if (f.endsWith(".layer") && existsSync(file) && (await stat(file)).size > 0) return file;
       }
       return undefined;
     }, "a download under way");
-    assert.ok(blob);
+    assert.ok(partial);
     await daemon.kill();
     pull.kill();
     proxy.mode = "pass";

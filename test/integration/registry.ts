@@ -86,7 +86,7 @@ export interface RegistryOptions {
 }
 
 export class TestRegistry {
-  private child: ChildProcess | undefined;
+  child: ChildProcess | undefined;
   private tokenServer: Server | undefined;
   readonly tokensIssued: string[] = [];
   output = "";

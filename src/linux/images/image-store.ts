@@ -6,7 +6,7 @@
 //   l/<16 hex>           an unpacked layer, whole (made under tmp/, then renamed)
 //   images/<key>.json    an image: its name, manifest digest, layers and configuration
 //   holds/<container>    the image a container uses, with its layers
-//   tmp/                 downloads and unpacking under way; emptied at start
+//   tmp/                 layers being unpacked as they download; emptied at start
 //
 // Layer directories have short names so the overlay's option string, which
 // the kernel takes in one page, holds many of them. Very deep images have
@@ -303,16 +303,14 @@ export class LinuxImageStore implements ImageStore {
       return false;
     }
     pending = (async () => {
-      const unique = `${dir}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-      const blob = join(this.tmpDir, `${unique}.blob`);
-      const into = join(this.tmpDir, `${unique}.layer`);
+      // Unpacked under a temporary name as it arrives, checked, then renamed: whole, or not there.
+      const into = join(this.tmpDir, `${dir}-${process.pid}-${Math.random().toString(36).slice(2, 8)}.layer`);
       try {
-        await source.fetch(d, blob, onBytes);
         await mkdir(into, { mode: 0o755 });
-        await unpackLayer(this.options.commands, blob, into, { idMap: this.options.idMap, image: name });
+        const blob = await source.open(d);
+        await unpackLayer(this.options.commands, blob, into, { idMap: this.options.idMap, image: name, expect: d, onBytes });
         await rename(into, path);
       } finally {
-        await rm(blob, { force: true });
         await rm(into, { recursive: true, force: true });
       }
     })();

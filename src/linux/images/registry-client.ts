@@ -7,9 +7,7 @@
 // system's CAs plus a configured file; plain HTTP only for registries named
 // insecure, and loopback.
 import { createHash } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { rename, rm } from "node:fs/promises";
-import { dirname } from "node:path";
+import { PassThrough, type Readable } from "node:stream";
 import type { IncomingMessage } from "node:http";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
@@ -293,54 +291,27 @@ export class RegistryClient {
   }
 
   /**
-   * Streams a blob into `path`, through a temporary name: only whole bytes
-   * of the right digest and size ever carry the name. `onBytes` hears of
-   * progress.
+   * A blob's bytes as they come, unchecked: the reader hashes them (see
+   * layer-unpack.ts). A failure of the registry on the way (a reset, a time-out)
+   * comes out of the stream as REGISTRY_UNAVAILABLE.
    */
-  async download(source: Source, descriptor: Descriptor, path: string, image: string, onBytes?: (n: number) => void): Promise<void> {
-    const temp = `${path}.partial-${process.pid}-${Date.now()}`;
+  async blobStream(source: Source, descriptor: Descriptor, image: string): Promise<Readable> {
+    const host = new URL(source.base).host;
+    let res: Response;
     try {
-      const res = await this.blobResponse(source, descriptor, image);
-      const hash = createHash("sha256");
-      let size = 0;
-      await new Promise<void>((resolve, reject) => {
-        const out = createWriteStream(temp, { mode: 0o600 });
-        res.body.on("data", (chunk: Buffer) => {
-          hash.update(chunk);
-          size += chunk.length;
-          onBytes?.(chunk.length);
-          if (size > descriptor.size) res.body.destroy(new Error(`more than the ${descriptor.size} bytes the manifest says`));
-        });
-        res.body.on("error", reject);
-        out.on("error", (err) => reject(new WriteError(err)));
-        out.on("finish", resolve);
-        res.body.pipe(out);
-      });
-      const digest = `sha256:${hash.digest("hex")}`;
-      if (digest !== descriptor.digest || size !== descriptor.size) {
-        throw errors.digestMismatch(image, descriptor.digest, `got ${size} bytes of ${digest}`);
-      }
-      await rename(temp, path);
+      res = await this.blobResponse(source, descriptor, image);
     } catch (err) {
-      await rm(temp, { force: true });
       if (err instanceof CoreError) throw err;
-      if (err instanceof WriteError) throw storeWriteError(err.cause as NodeJS.ErrnoException, dirname(path));
-      throw errors.registryUnavailable(new URL(source.base).host, err instanceof Error ? err.message : String(err), err);
+      throw errors.registryUnavailable(host, err instanceof Error ? err.message : String(err), err);
     }
+    const out = new PassThrough();
+    res.body.on("error", (err) => out.destroy(errors.registryUnavailable(host, err.message, err)));
+    out.on("close", () => res.body.destroy());
+    res.body.pipe(out);
+    return out;
   }
 }
 
-/** Writing what was fetched failed: the store's disk, not the registry. */
-class WriteError extends Error {
-  constructor(cause: Error) {
-    super(cause.message, { cause });
-  }
-}
-
-export function storeWriteError(err: NodeJS.ErrnoException, path: string): CoreError {
-  if (err.code === "ENOSPC" || err.code === "EDQUOT") return errors.noSpace(path, err.message, err);
-  return errors.internal(`cannot write to ${path}: ${err.message}`, err);
-}
 
 function parseJson(body: Buffer, image: string): unknown {
   try {

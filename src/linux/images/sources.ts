@@ -3,16 +3,16 @@
 // save` and `podman save` write). Each says what the image is made of and
 // copies its blobs to the store, checked against their digests.
 import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { pipeline } from "node:stream/promises";
+import { createReadStream } from "node:fs";
+import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { PassThrough, type Readable } from "node:stream";
 import { CoreError, errors } from "../../core/errors.js";
 import { imageName, isDigest, type ImageReference, type RegistryImage } from "../../core/images/reference.js";
 import type { ImageCredentials } from "../../core/interfaces/image-store.js";
 import type { CommandRunner } from "../command.js";
 import { OUT_OF_SPACE } from "./layer-unpack.js";
-import { MEDIA_TYPES, storeWriteError, type Descriptor, type RegistryClient, type Source } from "./registry-client.js";
+import { MEDIA_TYPES, type Descriptor, type RegistryClient, type Source } from "./registry-client.js";
 
 export interface ResolvedImage {
   /** The digest of the manifest (the image's id). */
@@ -27,8 +27,8 @@ export interface ImageSource {
   resolve(): Promise<ResolvedImage>;
   /** The configuration's bytes, checked. */
   config(d: Descriptor): Promise<Buffer>;
-  /** A layer's bytes into `path` (whole and checked, or not at all). */
-  fetch(d: Descriptor, path: string, onBytes?: (n: number) => void): Promise<void>;
+  /** A layer's bytes as they come, for the reader to check against `d`. */
+  open(d: Descriptor): Promise<Readable>;
   /** Removes what it unpacked to read an archive. */
   close(): Promise<void>;
 }
@@ -55,8 +55,8 @@ export class RegistrySource implements ImageSource {
     return this.client.blob(this.source!, d, this.name);
   }
 
-  fetch(d: Descriptor, path: string, onBytes?: (n: number) => void): Promise<void> {
-    return this.client.download(this.source!, d, path, this.name, onBytes);
+  open(d: Descriptor): Promise<Readable> {
+    return this.client.blobStream(this.source!, d, this.name);
   }
 
   async close(): Promise<void> {}
@@ -74,30 +74,18 @@ async function readJson(path: string, name: string): Promise<unknown> {
   }
 }
 
-/** Copies a file through a temporary name, hashing it: whole and of the right digest, or nothing. */
-async function copyChecked(from: string, to: string, d: Descriptor, name: string, onBytes?: (n: number) => void): Promise<void> {
-  const temp = `${to}.partial-${process.pid}-${Date.now()}`;
-  const hash = createHash("sha256");
-  let size = 0;
-  let writeFailure: NodeJS.ErrnoException | undefined;
+/** A file's bytes; a file that cannot be read says so as the image's fault. */
+async function openFile(path: string, name: string): Promise<Readable> {
   try {
-    const input = createReadStream(from);
-    input.on("data", (chunk) => {
-      hash.update(chunk as Buffer);
-      size += (chunk as Buffer).length;
-      onBytes?.((chunk as Buffer).length);
-    });
-    const output = createWriteStream(temp, { mode: 0o600 });
-    output.on("error", (err: NodeJS.ErrnoException) => (writeFailure = err));
-    await pipeline(input, output);
-    const digest = `sha256:${hash.digest("hex")}`;
-    if (digest !== d.digest || size !== d.size) throw errors.digestMismatch(name, d.digest, `got ${size} bytes of ${digest}`);
-    await rename(temp, to);
+    // Opened before it is handed over, so a missing file fails here, not half-way.
+    const handle = await open(path, "r");
+    const stream = handle.createReadStream();
+    const out = new PassThrough();
+    stream.on("error", (err) => out.destroy(errors.imageInvalid(name, `cannot read ${path}: ${err.message}`)));
+    out.on("close", () => stream.destroy());
+    return stream.pipe(out);
   } catch (err) {
-    await rm(temp, { force: true });
-    if (err instanceof CoreError) throw err;
-    if (writeFailure) throw storeWriteError(writeFailure, dirname(to));
-    throw errors.imageInvalid(name, `cannot read ${from}: ${err instanceof Error ? err.message : String(err)}`);
+    throw errors.imageInvalid(name, `cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 
@@ -150,8 +138,8 @@ export class LayoutSource implements ImageSource {
     return bytes;
   }
 
-  fetch(d: Descriptor, path: string, onBytes?: (n: number) => void): Promise<void> {
-    return copyChecked(this.blob(d.digest), path, d, this.name, onBytes);
+  open(d: Descriptor): Promise<Readable> {
+    return openFile(this.blob(d.digest), this.name);
   }
 
   close(): Promise<void> {
@@ -198,8 +186,8 @@ export class DockerArchiveSource implements ImageSource {
     return readFile(this.files.get(d.digest)!);
   }
 
-  fetch(d: Descriptor, path: string, onBytes?: (n: number) => void): Promise<void> {
-    return copyChecked(this.files.get(d.digest)!, path, d, this.name, onBytes);
+  open(d: Descriptor): Promise<Readable> {
+    return openFile(this.files.get(d.digest)!, this.name);
   }
 
   close(): Promise<void> {

@@ -1,10 +1,12 @@
 // Layers made with the host's tar, as images have them, unpacked for overlay.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { createReadStream, existsSync } from "node:fs";
 import { link, lstat, mkdir, mkdtemp, readFile, readlink, rm, symlink, writeFile, chmod } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { createHash } from "node:crypto";
+import { Readable } from "node:stream";
 import { hostCommands, run } from "../../../../src/linux/command.js";
 import { unpackLayer } from "../../../../src/linux/images/layer-unpack.js";
 
@@ -38,7 +40,7 @@ describe("layer unpacking", () => {
     });
     const into = join(dir, "one");
     await mkdir(into);
-    await unpackLayer(hostCommands, blob, into, { image: "test" });
+    await unpackLayer(hostCommands, createReadStream(blob), into, { image: "test" });
     assert.equal(await readFile(join(into, "etc/app/hard"), "utf8"), "x=1\n");
     assert.equal((await lstat(join(into, "etc/app/hard"))).ino, (await lstat(join(into, "etc/app/conf"))).ino, "a hard link stays one");
     assert.equal(await readlink(join(into, "etc/app/soft")), "/etc/app/conf");
@@ -60,7 +62,7 @@ describe("layer unpacking", () => {
     });
     const into = join(dir, "two");
     await mkdir(into);
-    await unpackLayer(hostCommands, blob, into, { image: "test", idMap: { hostId: 1_000_000_000, size: 65536 } });
+    await unpackLayer(hostCommands, createReadStream(blob), into, { image: "test", idMap: { hostId: 1_000_000_000, size: 65536 } });
     const st = await lstat(join(into, "file"));
     assert.deepEqual([st.uid, st.gid], [1_000_000_007, 1_000_000_008]);
   });
@@ -78,7 +80,7 @@ describe("layer unpacking", () => {
     assert.deepEqual(listed.trim().split("\n"), ["escape", "escape/file"], "the archive is the hostile one meant");
     const into = join(dir, "evil");
     await mkdir(into);
-    await unpackLayer(hostCommands, blob, into, { image: "test" }).catch(() => {});
+    await unpackLayer(hostCommands, createReadStream(blob), into, { image: "test" }).catch(() => {});
     assert.equal(existsSync(join(outside, "file")), false, "nothing was written through the symlink");
     const dotdot = await layer("dotdot", async (root) => {
       await writeFile(join(root, "x"), "up");
@@ -86,8 +88,40 @@ describe("layer unpacking", () => {
     assert.equal((await run(["tar", "-tzf", dotdot])).stdout.trim(), "../../up-and-out");
     const into2 = join(dir, "deep/er");
     await mkdir(into2, { recursive: true });
-    await unpackLayer(hostCommands, dotdot, into2, { image: "test" }).catch(() => {});
+    await unpackLayer(hostCommands, createReadStream(dotdot), into2, { image: "test" }).catch(() => {});
     assert.equal(existsSync(join(dir, "up-and-out")), false, "nothing was written above the layer");
+  });
+
+  it("checks every byte against the digest, also those after the archive's end that tar never reads", async () => {
+    const blob = await layer("checked", async (root) => writeFile(join(root, "f"), "content"));
+    const bytes = await readFile(blob);
+    const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+    const fresh = async (name: string) => {
+      const into = join(dir, name);
+      await mkdir(into);
+      return into;
+    };
+    let seen = 0;
+    await unpackLayer(hostCommands, Readable.from([bytes]), await fresh("checked-ok"), { image: "img", expect: { digest, size: bytes.length }, onBytes: (n) => (seen += n) });
+    assert.equal(seen, bytes.length);
+    // The same archive with a tail: gzip's stream ends, tar is done, the digest is not.
+    const tailed = Buffer.concat([bytes, Buffer.alloc(4096, 7)]);
+    await assert.rejects(
+      unpackLayer(hostCommands, Readable.from([tailed]), await fresh("checked-tail"), { image: "img", expect: { digest, size: tailed.length } }),
+      { code: "DIGEST_MISMATCH" },
+    );
+    await assert.rejects(
+      unpackLayer(hostCommands, Readable.from([tailed]), await fresh("checked-long"), { image: "img", expect: { digest, size: bytes.length } }),
+      { code: "DIGEST_MISMATCH", detail: /more than the \d+ bytes/ },
+    );
+    // Plain and zstd layers are told from their first bytes, as tar reads a pipe.
+    const plain = join(dir, "plain.tar");
+    await run(["sh", "-c", 'gzip -dc "$0" > "$1" && zstd -q -f "$1" -o "$1.zst"', blob, plain]);
+    for (const file of [plain, `${plain}.zst`]) {
+      const into = await fresh(`checked-${file.endsWith("zst") ? "zstd" : "plain"}`);
+      await unpackLayer(hostCommands, createReadStream(file), into, { image: "img" });
+      assert.equal(await readFile(join(into, "f"), "utf8"), "content");
+    }
   });
 
   it("says a layer that is not a tar cannot be unpacked", async () => {
@@ -95,6 +129,6 @@ describe("layer unpacking", () => {
     await writeFile(blob, "this is not a tar");
     const into = join(dir, "garbage-out");
     await mkdir(into);
-    await assert.rejects(unpackLayer(hostCommands, blob, into, { image: "img" }), { code: "IMAGE_INVALID", message: /img cannot be used: a layer cannot be unpacked/ });
+    await assert.rejects(unpackLayer(hostCommands, createReadStream(blob), into, { image: "img" }), { code: "IMAGE_INVALID", message: /img cannot be used: a layer cannot be unpacked/ });
   });
 });
