@@ -86,7 +86,7 @@ export interface RegistryOptions {
 }
 
 export class TestRegistry {
-  child: ChildProcess | undefined;
+  private child: ChildProcess | undefined;
   private tokenServer: Server | undefined;
   readonly tokensIssued: string[] = [];
   output = "";
