@@ -125,6 +125,11 @@ const securitySchema = z
     /** Host uid (and gid) of container root; container id n is uid_map_start + n. */
     uid_map_start: z.number().int().min(65536).max(2 ** 32 - 2).default(1_000_000_000),
     uid_map_size: z.number().int().min(1024).max(65536 * 16).default(65536),
+    /**
+     * Root in a container may open raw sockets (CAP_NET_RAW, as Docker and Guardian give it): BusyBox's
+     * ping needs them. Confined to the container's network namespace; off by default.
+     */
+    allow_net_raw: z.boolean().default(false),
     /** A seccomp profile in Podman's format; "" runs containers without one. */
     seccomp_profile: z.union([absolutePath, z.literal("")]).default("/usr/share/containers/seccomp.json"),
   })
@@ -154,6 +159,17 @@ const imagesSchema = z.strictObject({
 });
 
 const healthCheckSchema = z.strictObject({ port: z.number().int().min(0).max(65535).optional() });
+// Garden's HTTP API, keys named after Guardian's flags.
+const gardenSchema = z.strictObject({
+  /** A unix socket; default: garden.sock beside server.unix_domain_path; "" for none. */
+  bind_socket: z.union([absolutePath, z.literal("")]).optional(),
+  /** TCP, off unless bind_port is set: the API has no authentication. */
+  bind_ip: ipv4.default("127.0.0.1"),
+  bind_port: z.number().int().min(1).max(65535).optional(),
+  /** Privileged containers (no user namespace: container root is host root) are refused unless true. */
+  allow_privileged: z.boolean().default(false),
+});
+
 // Ours: Prometheus text on 127.0.0.1:<port>/metrics.
 const metricsSchema = z.strictObject({ port: z.number().int().min(0).max(65535).optional() });
 
@@ -167,6 +183,7 @@ export const configSchema = z.strictObject({
   metrics: metricsSchema.prefault({}),
   security: securitySchema.prefault({}),
   images: imagesSchema.prefault({}),
+  garden: gardenSchema.prefault({}),
 }).refine(
   (c) => !c.security.user_namespace || c.user.pool_start_uid + c.user.pool_size <= c.security.uid_map_size,
   { message: "the user pool (pool_start_uid + pool_size) must fit in security.uid_map_size", path: ["user", "pool_size"] },

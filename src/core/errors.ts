@@ -88,7 +88,7 @@ export const errors = {
   handleTaken: (handle: string) =>
     new CoreError("HANDLE_TAKEN", `a container with handle ${handle} already exists`, { details: { handle } }),
   processIdTaken: (processId: string) =>
-    new CoreError("PROCESS_ID_TAKEN", `a running process already has id ${processId}`, { details: { processId } }),
+    new CoreError("PROCESS_ID_TAKEN", `process id ${processId} is already in use`, { details: { processId } }),
   wrongState: (allowed: readonly string[], current: string) =>
     new CoreError("WRONG_STATE", `the container is ${current}; this needs it ${allowed.join(" or ")}`, {
       details: { allowed, current },

@@ -32,11 +32,14 @@ import { ShimLauncher } from "../linux/runtime/shim.js";
 import { startHealthCheck } from "./health-check.js";
 import { PrometheusMetrics } from "./metrics.js";
 import { checkTools, hostPaths, SetupError, setUpHost, tearDownHost } from "./host-setup.js";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { ShiftedRootfs } from "../linux/fs/shifted-rootfs.js";
 import { LinuxImageStore } from "../linux/images/image-store.js";
 import { RegistryClient } from "../linux/images/registry-client.js";
 import { AdminServer } from "../api/admin/server.js";
+import { GardenServer } from "../api/garden/server.js";
+import { statfs } from "node:fs/promises";
+import { totalmem } from "node:os";
 import { ROOT_CAPABILITIES } from "../linux/security/capabilities.js";
 import type { IdMap } from "../linux/security/id-map.js";
 import { hostTarget, loadSeccompProfile, SeccompProfileError, type OciSeccomp } from "../linux/security/seccomp.js";
@@ -67,10 +70,11 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   const idMap: IdMap | undefined = security.user_namespace
     ? { hostId: security.uid_map_start, size: security.uid_map_size }
     : undefined;
+  const rootCapabilities = security.allow_net_raw ? [...ROOT_CAPABILITIES, "CAP_NET_RAW"] : ROOT_CAPABILITIES;
   let seccomp: OciSeccomp | undefined;
   try {
     // Resolved for root's capabilities, the most any job holds.
-    seccomp = security.seccomp_profile ? loadSeccompProfile(security.seccomp_profile, hostTarget(ROOT_CAPABILITIES)) : undefined;
+    seccomp = security.seccomp_profile ? loadSeccompProfile(security.seccomp_profile, hostTarget(rootCapabilities)) : undefined;
   } catch (err) {
     if (err instanceof SeccompProfileError) throw new SetupError(`security.seccomp_profile: ${err.message}`);
     throw err;
@@ -121,6 +125,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     idmappedBindMounts: server.runtime === "crun",
     seccomp,
     reuseCompiledSeccomp: server.runtime === "crun",
+    rootCapabilities,
     commands,
   });
   let ca: string | undefined;
@@ -203,12 +208,33 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   const adminPath = server.admin_unix_domain_path ?? `${server.unix_domain_path}.admin`;
   const adminServer = new AdminServer({ path: adminPath, permissions: server.unix_domain_permissions, images: service.images, logger: log });
   await adminServer.listen();
+  const gardenSocket = config.garden.bind_socket ?? join(dirname(server.unix_domain_path), "garden.sock");
+  const gardenServer = new GardenServer({
+    socketPath: gardenSocket || undefined,
+    socketPermissions: server.unix_domain_permissions,
+    bindIp: config.garden.bind_ip,
+    bindPort: config.garden.bind_port,
+    service,
+    logger: log,
+    maxConnections: server.max_connections,
+    graceTimeSeconds: server.container_grace_time,
+    allowPrivileged: config.garden.allow_privileged,
+    externalIp: config.garden.bind_port !== undefined ? config.garden.bind_ip : "127.0.0.1",
+    pidsLimit: server.container_pids_limit,
+    capacity: async () => {
+      const fs = await statfs(server.container_depot_path);
+      const disk = fs.blocks * fs.bsize;
+      return { memory_in_bytes: totalmem(), disk_in_bytes: disk, schedulable_disk_in_bytes: disk, max_containers: Math.min(config.user.pool_size, 2 ** (32 - net.pool.prefix) / 4) };
+    },
+  });
+  await gardenServer.listen();
   const health = config.health_check_server.port ? await startHealthCheck(config.health_check_server.port) : undefined;
   const metricsServer = metrics && config.metrics.port !== undefined ? await metrics.listen(config.metrics.port) : undefined;
   if (server.pidfile) writeFileSync(server.pidfile, `${process.pid}\n`);
   log.info(
     {
       socket: server.unix_domain_path,
+      garden: gardenServer.addresses,
       runtime: server.runtime,
       depot: server.container_depot_path,
       pool: formatCidr(net.pool),
@@ -226,6 +252,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       stopping ??= (async () => {
         await wardenServer.drain(server.drain_timeout * 1000);
         await adminServer.close();
+        await gardenServer.close();
         await service.shutdown();
         health?.close();
         metricsServer?.close();

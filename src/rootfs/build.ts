@@ -8,7 +8,8 @@
 // Both are built in a temporary directory next to the target and renamed
 // into place, so a half-built tree is never used.
 import { spawn } from "node:child_process";
-import { chmod, chown, copyFile, mkdir, open, rename, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, chown, copyFile, mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { run } from "../linux/command.js";
 
@@ -24,9 +25,21 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-export async function isBuilt(dir: string): Promise<boolean> {
-  return exists(join(dir, MARKER));
+// Raised when what a kind of root holds changes, so set-up builds it again.
+const VERSIONS: Record<string, number> = { default: 2, debian: 1 };
+
+/** Built, and of the current version of its kind. */
+export async function isBuilt(dir: string, kind = "default"): Promise<boolean> {
+  try {
+    const [builtKind, version] = (await readFile(join(dir, MARKER), "utf8")).trim().split(" ");
+    return builtKind === kind && Number(version ?? 1) >= (VERSIONS[kind] ?? 1);
+  } catch {
+    return false;
+  }
 }
+
+// adduser and addgroup in sh: GATS and users of BusyBox images create users with them.
+const TOOLS = fileURLToPath(new URL("../../../src/rootfs/tools/", import.meta.url));
 
 async function firstExisting(paths: string[], pkg: string): Promise<string> {
   for (const p of paths) if (await exists(p)) return p;
@@ -48,7 +61,7 @@ async function inPlace(target: string, build: (tmp: string) => Promise<void>, ki
   await mkdir(tmp, { recursive: true });
   try {
     await build(tmp);
-    await writeFile(join(tmp, MARKER), `${kind}\n`);
+    await writeFile(join(tmp, MARKER), `${kind} ${VERSIONS[kind] ?? 1}\n`);
     await rm(target, { recursive: true, force: true });
     await rename(tmp, target);
   } catch (err) {
@@ -103,6 +116,12 @@ export async function buildDefaultRootfs(target: string, progress: (line: string
       await rm(join(dir, "bin/bash"), { force: true });
       await copyFile(bash, join(dir, "bin/bash"));
       await chmod(join(dir, "bin/bash"), 0o755);
+      progress("I: Adding adduser and addgroup...");
+      for (const tool of ["adduser", "addgroup"]) {
+        for (const d of ["bin", "sbin", "usr/bin", "usr/sbin"]) await rm(join(dir, d, tool), { force: true });
+        await copyFile(join(TOOLS, tool), join(dir, "usr/sbin", tool));
+        await chmod(join(dir, "usr/sbin", tool), 0o755);
+      }
       progress("I: Adding root and the container user vcap...");
       await accounts(dir);
       await writeFile(join(dir, "etc/resolv.conf"), "");

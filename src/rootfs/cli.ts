@@ -37,7 +37,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(USAGE);
     return 2;
   }
-  if (!values.force && (await isBuilt(dir))) {
+  if (!values.force && (await isBuilt(dir, kind))) {
     process.stdout.write(`${dir} is already built (use --force to rebuild)\n`);
     return 0;
   }

@@ -4,6 +4,7 @@ import { errors } from "../errors.js";
 import type { DiskLimits } from "../interfaces/disk-quota.js";
 import type { BindMount } from "../interfaces/filesystem.js";
 import type { ImageConfig } from "../interfaces/image-store.js";
+import type { ContainerCapabilities } from "../interfaces/runtime.js";
 import type { BandwidthLimit, BandwidthStat, ContainerNetwork, NetInRule, NetOutRule } from "../interfaces/network.js";
 import { ProcessTable } from "../process/process-table.js";
 
@@ -54,6 +55,9 @@ export interface ContainerIdentity {
   uid: number;
   rootfs: string;
   image?: ContainerImage;
+  /** Without a user namespace. */
+  privileged?: boolean;
+  capabilities?: ContainerCapabilities;
   bindMounts: BindMount[];
   network: ContainerNetwork;
   /** Seconds, or null for never. */
@@ -71,6 +75,8 @@ export class Container {
   readonly uid: number;
   readonly rootfs: string;
   readonly image: ContainerImage | undefined;
+  readonly privileged: boolean;
+  readonly capabilities: ContainerCapabilities | undefined;
   readonly bindMounts: BindMount[];
   readonly network: ContainerNetwork;
   /** The environment every process starts from. */
@@ -102,6 +108,8 @@ export class Container {
     this.uid = identity.uid;
     this.rootfs = identity.rootfs;
     this.image = identity.image;
+    this.privileged = identity.privileged ?? false;
+    this.capabilities = identity.capabilities;
     this.bindMounts = identity.bindMounts;
     this.network = identity.network;
     this.graceTime = identity.graceTime;

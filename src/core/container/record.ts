@@ -2,6 +2,7 @@
 // to serve it as before (processes are found from their own directories).
 import type { DiskLimits } from "../interfaces/disk-quota.js";
 import type { ContainerRecord } from "../interfaces/state-store.js";
+import type { ContainerCapabilities } from "../interfaces/runtime.js";
 import { CONTAINER_EVENTS, Container, type ContainerEvent, type ContainerImage } from "./container.js";
 
 const DISK_KEYS: Array<keyof DiskLimits> = ["byteSoft", "byteHard", "inodeSoft", "inodeHard"];
@@ -31,6 +32,8 @@ export function toRecord(c: Container): ContainerRecord {
     createdAt: c.createdAt,
   };
   if (c.image) record.image = c.image;
+  if (c.privileged) record.privileged = true;
+  if (c.capabilities) record.capabilities = c.capabilities;
   if (c.bandwidth) record.bandwidth = c.bandwidth;
   if (c.bandwidthStat) record.bandwidthStat = c.bandwidthStat;
   if (c.memoryLimit !== undefined) record.memoryLimit = c.memoryLimit.toString();
@@ -44,6 +47,13 @@ export function toRecord(c: Container): ContainerRecord {
 function stringMap(value: unknown): Record<string, string> {
   if (!value || typeof value !== "object") return {};
   return Object.fromEntries(Object.entries(value).filter(([, v]) => typeof v === "string")) as Record<string, string>;
+}
+
+function capabilitiesOf(value: unknown): ContainerCapabilities | undefined {
+  const v = value as { root?: unknown; others?: unknown } | undefined;
+  if (!v || !Array.isArray(v.others)) return undefined;
+  const names = (list: unknown[]) => list.filter((n): n is string => typeof n === "string");
+  return { root: v.root === "all" ? "all" : Array.isArray(v.root) ? names(v.root) : [], others: names(v.others) };
 }
 
 function imageOf(value: ContainerRecord["image"]): ContainerImage | undefined {
@@ -76,6 +86,8 @@ export function fromRecord(r: ContainerRecord, path: string): Container {
     uid: r.uid,
     rootfs: r.rootfs,
     image: imageOf(r.image),
+    privileged: r.privileged === true,
+    capabilities: capabilitiesOf(r.capabilities),
     bindMounts: r.bindMounts ?? [],
     network: r.network,
     graceTime: r.graceTime ?? null,

@@ -4,6 +4,7 @@ import { errors } from "../errors.js";
 import type { DiskLimits } from "../interfaces/disk-quota.js";
 import type { BindMount } from "../interfaces/filesystem.js";
 import type { ImageCredentials } from "../interfaces/image-store.js";
+import type { ContainerCapabilities } from "../interfaces/runtime.js";
 import type { BandwidthLimit, NetInRule, NetOutRule } from "../interfaces/network.js";
 import { checkEnv } from "../process/environment.js";
 import { checkProperties } from "./properties.js";
@@ -27,6 +28,10 @@ export interface ContainerSpec {
   rootfs?: string;
   /** For an image from a registry that asks for them. */
   imageCredentials?: ImageCredentials;
+  /** Without a user namespace: container root is host root. */
+  privileged?: boolean;
+  /** What its processes may hold; absent: the daemon's defaults. */
+  capabilities?: ContainerCapabilities;
   bindMounts?: BindMount[];
   /** An address of the pool: the container gets the /30 holding it. */
   network?: string;

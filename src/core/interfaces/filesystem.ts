@@ -24,6 +24,8 @@ export interface RootfsSpec {
   /** The container's name on its own network, for /etc/hosts. */
   containerIp: string;
   hostIp: string;
+  /** No user namespace: the base and the container's files keep their ids. */
+  privileged?: boolean;
 }
 
 export interface Filesystem {

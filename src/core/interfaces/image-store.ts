@@ -53,7 +53,8 @@ export interface ImageStore {
   acquire(
     ref: Exclude<ImageReference, { kind: "directory" }>,
     holder: string,
-    options?: { credentials?: ImageCredentials; onProgress?: (p: PullProgress) => void },
+    /** privileged: layers for a container without a user namespace (unshifted). */
+    options?: { credentials?: ImageCredentials; onProgress?: (p: PullProgress) => void; privileged?: boolean },
   ): Promise<Image>;
   /** Asks the image's source again (a tag may have moved) and fetches what the store lacks. */
   pull(ref: Exclude<ImageReference, { kind: "directory" }>, options?: { credentials?: ImageCredentials; onProgress?: (p: PullProgress) => void }): Promise<Image>;

@@ -59,7 +59,8 @@ export interface KnownNetworkRules {
 
 export interface Network {
   /** Makes the container's network, wired to the host; returns what the runtime joins. */
-  create(id: string, network: ContainerNetwork): Promise<NetworkAttachment>;
+  /** A privileged container's namespace is made without a user namespace. */
+  create(id: string, network: ContainerNetwork, options?: { privileged?: boolean }): Promise<NetworkAttachment>;
   /**
    * Removes all of it: interfaces, firewall rules, forwards. Idempotent;
    * without `known` (a leftover) it looks for everything.

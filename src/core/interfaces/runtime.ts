@@ -5,12 +5,27 @@ import type { NetworkAttachment } from "./network.js";
 import type { OutputStream } from "./process-log.js";
 
 /** What the runtime needs to start a container on a prepared root filesystem. */
+/**
+ * What a container's processes may hold. Absent, the daemon decides: root
+ * gets its default set (everything it holds, when privileged) and other
+ * users none at all.
+ */
+export interface ContainerCapabilities {
+  /** What root holds (and the init): names such as CAP_CHOWN, or "all" the daemon has. */
+  root: readonly string[] | "all";
+  /** What other users keep as bounding and inheritable sets; they hold none. */
+  others: readonly string[];
+}
+
 export interface ContainerLaunch {
   id: string;
   handle: string;
   rootfsPath: string;
   bindMounts: BindMount[];
   network: NetworkAttachment;
+  /** Without a user namespace; root in it holds every capability the daemon has. */
+  privileged?: boolean;
+  capabilities?: ContainerCapabilities;
 }
 
 /** A user of the container, found in its account files (or known to the core). */
@@ -62,6 +77,8 @@ export interface ProcessLaunch {
   discardOutput: boolean;
   /** Kept beside the process for a restarted daemon; opaque to the runtime. */
   meta: Record<string, unknown>;
+  /** The container's, when it has its own. */
+  capabilities?: ContainerCapabilities;
 }
 
 /** A process running under a supervisor that outlives this daemon. */

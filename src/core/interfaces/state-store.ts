@@ -2,6 +2,7 @@
 import type { DiskLimits } from "./disk-quota.js";
 import type { BindMount } from "./filesystem.js";
 import type { ImageConfig } from "./image-store.js";
+import type { ContainerCapabilities } from "./runtime.js";
 import type { BandwidthLimit, BandwidthStat, ContainerNetwork, NetInRule, NetOutRule } from "./network.js";
 
 /** What a container is, as kept on disk. JSON: big numbers as strings. */
@@ -13,6 +14,8 @@ export interface ContainerRecord {
   rootfs: string;
   /** The image it was made from, with the configuration its processes use. */
   image?: { name: string; id: string; config: ImageConfig };
+  privileged?: boolean;
+  capabilities?: ContainerCapabilities;
   bindMounts: BindMount[];
   /** Seconds, or null for never. */
   graceTime: number | null;

@@ -44,6 +44,7 @@ export class Creator {
 
   private async make(spec: ContainerSpec): Promise<string> {
     checkContainerSpec(spec);
+    const privileged = spec.privileged === true;
     const { config, deps, registry, allocator } = this.ctx;
     if (spec.handle !== undefined && registry.has(spec.handle)) throw errors.handleTaken(spec.handle);
     const rootfs = spec.rootfs ?? config.defaultRootfs;
@@ -84,20 +85,20 @@ export class Creator {
         (async () => {
           let base: RootfsBase = { kind: "directory", path: rootfs };
           if (ref.kind !== "directory") {
-            image = await phases.time("image", () => images!.acquire(ref, id, { credentials: spec.imageCredentials }));
+            image = await phases.time("image", () => images!.acquire(ref, id, { credentials: spec.imageCredentials, privileged }));
             base = { kind: "layers", layers: image.layers };
           }
           return phases.time("filesystem", () =>
-            deps.filesystem.prepare({ id, base, bindMounts, uid, containerIp: network.containerIp, hostIp: network.hostIp }),
+            deps.filesystem.prepare({ id, base, bindMounts, uid, containerIp: network.containerIp, hostIp: network.hostIp, privileged }),
           );
         })(),
-        phases.time("network", () => deps.network.create(id, network)),
+        phases.time("network", () => deps.network.create(id, network, { privileged })),
       ]);
       if (root.status === "rejected") throw root.reason;
       if (attachment.status === "rejected") throw attachment.reason;
       undo.push(() => deps.runtime.destroy(id));
       await phases.time("runtime", () =>
-        deps.runtime.create({ id, handle, rootfsPath: root.value, bindMounts, network: attachment.value }),
+        deps.runtime.create({ id, handle, rootfsPath: root.value, bindMounts, network: attachment.value, privileged, capabilities: spec.capabilities }),
       );
       c = new Container({
         id,
@@ -106,6 +107,8 @@ export class Creator {
         uid,
         rootfs,
         image: image && { name: image.name, id: image.id, config: image.config },
+        privileged,
+        capabilities: spec.capabilities,
         bindMounts,
         network,
         graceTime: spec.graceTime === undefined ? config.graceTime : spec.graceTime,

@@ -155,6 +155,7 @@ export class ProcessService {
       stdin,
       discardOutput: output.kind === "discard",
       meta,
+      capabilities: c.capabilities,
     });
     const process = this.adopt(c, seq, meta, handle, false);
     const log = this.ctx.logFor(c);

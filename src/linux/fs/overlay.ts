@@ -83,7 +83,7 @@ export class OverlayFilesystem implements Filesystem {
     await mkdir(layout.upper, { recursive: true });
     await mkdir(layout.work, { recursive: true });
     await mkdir(layout.rootfs, { recursive: true });
-    const userns = this.userNamespace;
+    const userns = spec.privileged ? undefined : this.userNamespace;
     // Image layers come from the store already shifted into the namespace; a directory is shifted here, once.
     const lowers =
       spec.base.kind === "layers" ? spec.base.layers : [userns ? await userns.bases.lowerFor(spec.base.path) : spec.base.path];

@@ -80,7 +80,6 @@ export class LinuxImageStore implements ImageStore {
   private readonly imagesDir: string;
   private readonly holdsDir: string;
   private readonly tmpDir: string;
-  private readonly mapKey: string;
   private readonly maxLayers: number;
   private readonly concurrency: number;
   /** Images being fetched, by key: a second acquire waits for the first. */
@@ -98,7 +97,6 @@ export class LinuxImageStore implements ImageStore {
     this.imagesDir = join(options.root, "images");
     this.holdsDir = join(options.root, "holds");
     this.tmpDir = join(options.root, "tmp");
-    this.mapKey = options.idMap ? `${options.idMap.hostId}+${options.idMap.size}` : "host";
     this.maxLayers = Math.max(2, options.maxLayers ?? DEFAULT_MAX_LAYERS);
     this.concurrency = Math.max(1, options.concurrency ?? 4);
   }
@@ -108,12 +106,18 @@ export class LinuxImageStore implements ImageStore {
     return this.layersDir;
   }
 
-  async acquire(ref: StoredReference, holder: string, options: { credentials?: ImageCredentials; onProgress?: (p: PullProgress) => void } = {}): Promise<Image> {
+  async acquire(
+    ref: StoredReference,
+    holder: string,
+    options: { credentials?: ImageCredentials; onProgress?: (p: PullProgress) => void; privileged?: boolean } = {},
+  ): Promise<Image> {
     await this.start();
     const name = imageName(ref);
-    const key = this.keyOf(name);
+    // A privileged container has no user namespace: its layers keep their owners.
+    const mapping = options.privileged ? undefined : this.options.idMap;
+    const key = this.keyOf(name, mapping);
     // What is in the store is used as it is, as Garden and Podman do; `pull` asks the source again.
-    const record = (await this.readRecord(key)) ?? (await this.fetchOnce(ref, key, false, options));
+    const record = (await this.readRecord(key)) ?? (await this.fetchOnce(ref, key, mapping, false, options));
     await this.makeDirs();
     await this.serial(async () => {
       // Pruned between the fetch and now: the layers it names may be gone.
@@ -128,7 +132,8 @@ export class LinuxImageStore implements ImageStore {
   async pull(ref: StoredReference, options: { credentials?: ImageCredentials; onProgress?: (p: PullProgress) => void } = {}): Promise<Image> {
     await this.start();
     const name = imageName(ref);
-    return this.toImage(await this.fetchOnce(ref, this.keyOf(name), true, options));
+    const mapping = this.options.idMap;
+    return this.toImage(await this.fetchOnce(ref, this.keyOf(name, mapping), mapping, true, options));
   }
 
   async release(holder: string): Promise<void> {
@@ -166,11 +171,16 @@ export class LinuxImageStore implements ImageStore {
   async remove(name: string): Promise<void> {
     await this.start();
     await this.serial(async () => {
-      const key = this.keyOf(name);
-      if (!(await this.readRecord(key))) throw errors.imageNotFound(name, "it is not in the store");
-      const holders = [...(await this.readHolds())].filter(([, h]) => h.key === key).map(([holder]) => holder);
+      // The image as containers with and without a user namespace have it: one name, both go.
+      const keys: string[] = [];
+      for (const mapping of new Set([this.options.idMap, undefined])) {
+        const key = this.keyOf(name, mapping);
+        if (await this.readRecord(key)) keys.push(key);
+      }
+      if (keys.length === 0) throw errors.imageNotFound(name, "it is not in the store");
+      const holders = [...(await this.readHolds())].filter(([, h]) => keys.includes(h.key)).map(([holder]) => holder);
       if (holders.length > 0) throw errors.imageInUse(name, holders);
-      await rm(join(this.imagesDir, `${key}.json`), { force: true });
+      for (const key of keys) await rm(join(this.imagesDir, `${key}.json`), { force: true });
       const bytes = await this.removeUnusedLayers();
       this.options.log.info({ image: name, bytes }, "image removed");
     });
@@ -194,10 +204,16 @@ export class LinuxImageStore implements ImageStore {
 
   // --- fetching
 
-  private fetchOnce(ref: StoredReference, key: string, refresh: boolean, options: { credentials?: ImageCredentials; onProgress?: (p: PullProgress) => void }): Promise<ImageRecord> {
+  private fetchOnce(
+    ref: StoredReference,
+    key: string,
+    mapping: IdMap | undefined,
+    refresh: boolean,
+    options: { credentials?: ImageCredentials; onProgress?: (p: PullProgress) => void },
+  ): Promise<ImageRecord> {
     let pending = this.pulling.get(key);
     if (!pending) {
-      pending = this.fetch(ref, key, refresh, options);
+      pending = this.fetch(ref, key, mapping, refresh, options);
       this.pulling.set(key, pending);
       const done = () => this.pulling.delete(key);
       pending.then(done, done);
@@ -205,7 +221,7 @@ export class LinuxImageStore implements ImageStore {
     return pending;
   }
 
-  private async fetch(ref: StoredReference, key: string, refresh: boolean, options: { credentials?: ImageCredentials; onProgress?: (p: PullProgress) => void }): Promise<ImageRecord> {
+  private async fetch(ref: StoredReference, key: string, mapping: IdMap | undefined, refresh: boolean, options: { credentials?: ImageCredentials; onProgress?: (p: PullProgress) => void }): Promise<ImageRecord> {
     if (!refresh) {
       const cached = await this.readRecord(key);
       if (cached) return cached;
@@ -228,10 +244,10 @@ export class LinuxImageStore implements ImageStore {
       if (parsed.architecture && parsed.architecture !== hostPlatform().architecture) {
         log.warn({ architecture: parsed.architecture, host: hostPlatform().architecture }, "the image is built for another architecture");
       }
-      const layers: LayerEntry[] = resolved.layers.map((d) => ({ digest: d.digest, size: d.size, dir: this.layerName(d.digest) }));
+      const layers: LayerEntry[] = resolved.layers.map((d) => ({ digest: d.digest, size: d.size, dir: this.layerName(d.digest, mapping) }));
       for (const l of layers) pins.push(this.pin(l.dir));
-      await this.fetchLayers(source, resolved.layers, layers, name, log, made, options.onProgress);
-      const stack = await this.flatten(layers.map((l) => l.dir), log, pins, made);
+      await this.fetchLayers(source, resolved.layers, layers, name, mapping, log, made, options.onProgress);
+      const stack = await this.flatten(layers.map((l) => l.dir), mapping, log, pins, made);
       const record: ImageRecord = { version: 1, name, id: resolved.id, layers, stack, config: parsed.config, pulledAt: Date.now() };
       await this.serial(() => this.atomicWrite(join(this.imagesDir, `${key}.json`), JSON.stringify(record)));
       log.info({ id: resolved.id, layers: layers.length, stacked: stack.length, ms: Date.now() - started }, "image pulled");
@@ -253,6 +269,7 @@ export class LinuxImageStore implements ImageStore {
     descriptors: Descriptor[],
     layers: LayerEntry[],
     name: string,
+    mapping: IdMap | undefined,
     log: Logger,
     made: string[],
     onProgress?: (p: PullProgress) => void,
@@ -277,7 +294,7 @@ export class LinuxImageStore implements ImageStore {
         const i = next++;
         const layer = layers[i];
         const started = Date.now();
-        const fresh = await this.makeLayer(source, descriptors[i], layer.dir, name, (n) => {
+        const fresh = await this.makeLayer(source, descriptors[i], layer.dir, name, mapping, (n) => {
           progress.bytes += n;
           report(false);
         });
@@ -294,7 +311,7 @@ export class LinuxImageStore implements ImageStore {
   }
 
   /** Makes l/<dir> unless it is there; true when this call made it. */
-  private async makeLayer(source: ImageSource, d: Descriptor, dir: string, name: string, onBytes: (n: number) => void): Promise<boolean> {
+  private async makeLayer(source: ImageSource, d: Descriptor, dir: string, name: string, mapping: IdMap | undefined, onBytes: (n: number) => void): Promise<boolean> {
     const path = join(this.layersDir, dir);
     if (await exists(path)) return false;
     let pending = this.making.get(dir);
@@ -308,7 +325,7 @@ export class LinuxImageStore implements ImageStore {
       try {
         await mkdir(into, { mode: 0o755 });
         const blob = await source.open(d);
-        await unpackLayer(this.options.commands, blob, into, { idMap: this.options.idMap, image: name, expect: d, onBytes });
+        await unpackLayer(this.options.commands, blob, into, { idMap: mapping, image: name, expect: d, onBytes });
         await rename(into, path);
       } finally {
         await rm(into, { recursive: true, force: true });
@@ -328,12 +345,12 @@ export class LinuxImageStore implements ImageStore {
    * merged (through a read-only overlay of them, copied out) into one layer,
    * made once and named after the layers it holds.
    */
-  private async flatten(dirs: string[], log: Logger, pins: string[], made: string[]): Promise<string[]> {
+  private async flatten(dirs: string[], mapping: IdMap | undefined, log: Logger, pins: string[], made: string[]): Promise<string[]> {
     let stack = dirs;
     while (stack.length > this.maxLayers) {
       const take = Math.min(this.maxLayers, stack.length - this.maxLayers + 1);
       const bottom = stack.slice(0, take);
-      const flat = `f${hash("flat", ...bottom, this.mapKey).slice(0, 15)}`;
+      const flat = `f${hash("flat", ...bottom, mapKeyOf(mapping)).slice(0, 15)}`;
       pins.push(this.pin(flat));
       const path = join(this.layersDir, flat);
       if (!(await exists(path))) {
@@ -396,13 +413,13 @@ export class LinuxImageStore implements ImageStore {
     }
   }
 
-  private layerName(digest: string): string {
-    return hash(digest, this.mapKey).slice(0, 16);
+  private layerName(digest: string, mapping: IdMap | undefined): string {
+    return hash(digest, mapKeyOf(mapping)).slice(0, 16);
   }
 
   // oci-archive:F and docker-archive:F are one file, read as what it holds: one image.
-  private keyOf(name: string): string {
-    return hash(name.replace(/^(oci|docker)-archive:/, "archive:"), this.mapKey).slice(0, 32);
+  private keyOf(name: string, mapping: IdMap | undefined): string {
+    return hash(name.replace(/^(oci|docker)-archive:/, "archive:"), mapKeyOf(mapping)).slice(0, 32);
   }
 
   private pin(dir: string): string {
@@ -488,6 +505,11 @@ export class LinuxImageStore implements ImageStore {
     await writeFile(temp, text, { mode: 0o600 });
     await rename(temp, path);
   }
+}
+
+/** Layers and images are kept per id map they are shifted into ("host": not shifted). */
+function mapKeyOf(mapping: IdMap | undefined): string {
+  return mapping ? `${mapping.hostId}+${mapping.size}` : "host";
 }
 
 /** Running out of disk, wherever in a pull, is said as such. */

@@ -31,7 +31,8 @@ export class NamespacedLinks {
     return this.userns ? join(this.userns.dir, id) : undefined;
   }
 
-  async create(id: string, network: ContainerNetwork): Promise<NetworkAttachment> {
+  /** A privileged container's namespace is made without a user namespace, as when there is none. */
+  async create(id: string, network: ContainerNetwork, privileged = false): Promise<NetworkAttachment> {
     const pin = this.pinOf(id);
     await mkdir(this.netnsDir, { recursive: true });
     await writeFile(pin, "");
@@ -53,7 +54,7 @@ export class NamespacedLinks {
       `link set ${outside} up`,
       "",
     ].join("\n");
-    if (this.userns) return this.createInUserNamespace(id, pin, inside, outside, insideBatch, hostBatch);
+    if (this.userns && !privileged) return this.createInUserNamespace(id, pin, inside, outside, insideBatch, hostBatch);
     await this.commands.run(["unshare", `--net=${pin}`, "sh", "-c", NETNS_SCRIPT, "sh"], {
       input: `link add ${inside} mtu ${this.mtu} type veth peer name ${outside} mtu ${this.mtu} netns /proc/${process.pid}/ns/net\n${insideBatch}`,
     });

@@ -85,8 +85,8 @@ export class LinuxNetwork implements Network {
     }
   }
 
-  create(id: string, network: ContainerNetwork): Promise<NetworkAttachment> {
-    return this.links.create(id, network);
+  create(id: string, network: ContainerNetwork, options?: { privileged?: boolean }): Promise<NetworkAttachment> {
+    return this.links.create(id, network, options?.privileged);
   }
 
   async destroy(id: string, known?: KnownNetworkRules): Promise<void> {

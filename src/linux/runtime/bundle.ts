@@ -24,6 +24,8 @@ export interface BundleContext {
   /** Whether the runtime can give bind mounts the container's ids (crun can, runc 1.1 cannot). */
   idmappedBindMounts?: boolean;
   seccomp?: OciSeccomp;
+  /** What the init holds; none when absent. */
+  initCapabilities?: readonly string[];
   /** The same filter compiled (base64 BPF), for crun's run.oci.seccomp_bpf_data: no compiling per container. */
   compiledSeccomp?: string;
 }
@@ -54,7 +56,7 @@ export const initRule: BundleRule = (spec, ctx) => {
     args: [INIT_PATH_IN_CONTAINER, "-P"],
     env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
     cwd: "/",
-    capabilities: { bounding: [], effective: [], permitted: [], inheritable: [], ambient: [] },
+    capabilities: ((c) => ({ bounding: c, effective: c, permitted: c, inheritable: c, ambient: [] }))([...(ctx.initCapabilities ?? [])]),
     noNewPrivileges: true,
   };
   spec.mounts.push({
@@ -98,7 +100,7 @@ export const systemMountsRule: BundleRule = (spec) => {
       options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
     },
     // tmpfs pages are charged to the container's memory cgroup, so /dev/shm counts against its limit.
-    { destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid", "noexec", "nodev", "mode=1777"] },
+    { destination: "/dev/shm", type: "tmpfs", source: "tmpfs", options: ["nosuid", "noexec", "nodev", "mode=1777"] },
     { destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid", "noexec", "nodev"] },
     { destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid", "noexec", "nodev", "ro"] },
   );

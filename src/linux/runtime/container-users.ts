@@ -3,6 +3,8 @@
 // container planted resolves within the container, never on the host. The
 // static busybox bind-mounted into every container does the reading (and
 // makes a missing working directory), so any root filesystem works.
+import { readlink } from "node:fs/promises";
+import { join } from "node:path";
 import { errors } from "../../core/errors.js";
 import type { ResolvedUser } from "../../core/interfaces/runtime.js";
 import { resolveUser } from "../../core/process/users.js";
@@ -45,16 +47,32 @@ export class ContainerUsers {
     private readonly commands: CommandRunner,
     /** The host pid of the container's init, whose namespaces are entered. */
     private readonly initPid: (id: string) => Promise<number | undefined>,
-    /** Containers have a user namespace of their own. */
-    private readonly userNamespace: boolean,
+    /** Where the namespaces of processes are (tests give their own). */
+    private readonly proc = "/proc",
   ) {}
+
+  /**
+   * Whether the container's init is in a user namespace of its own (not a
+   * privileged container, nor a daemon without them): read off the kernel,
+   * so it holds after a restart too.
+   */
+  async hasUserNamespace(id: string): Promise<boolean> {
+    const pid = await this.initPid(id);
+    if (pid === undefined) return false;
+    try {
+      const [theirs, ours] = await Promise.all([readlink(join(this.proc, String(pid), "ns/user")), readlink(join(this.proc, "self/ns/user"))]);
+      return theirs !== ours;
+    } catch {
+      return false;
+    }
+  }
 
   private async enter(id: string, script: string, args: string[]): Promise<string> {
     const pid = await this.initPid(id);
     if (pid === undefined) throw errors.commandFailed(`the container ${id} has no running init`);
     const { stdout } = await this.commands.run(
       [
-        "nsenter", "-t", String(pid), ...(this.userNamespace ? ["-U"] : []), "-m", "--",
+        "nsenter", "-t", String(pid), ...((await this.hasUserNamespace(id)) ? ["-U"] : []), "-m", "--",
         COPY_HELPER_IN_CONTAINER, "sh", "-c", script, "sh", ...args,
       ],
       { timeoutMs: TIMEOUT_MS },

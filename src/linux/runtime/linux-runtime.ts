@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { errors } from "../../core/errors.js";
 import type { Depot } from "../../core/interfaces/depot.js";
 import type {
+  ContainerCapabilities,
   ContainerLaunch,
   ProcessHandle,
   ProcessLaunch,
@@ -24,6 +25,7 @@ import type { ContainerCgroups } from "../cgroups/cgroups.js";
 import type { CommandRunner } from "../command.js";
 import { descendants, isAlive, processes, readPidFile, signal } from "../process.js";
 import { readHardLimits, type HardLimits } from "../rlimits.js";
+import { heldCapabilities } from "../security/capabilities.js";
 import type { IdMap } from "../security/id-map.js";
 import type { OciSeccomp } from "../security/seccomp.js";
 import { waitFor } from "../wait-for.js";
@@ -32,7 +34,7 @@ import type { Conmon } from "./conmon.js";
 import { ContainerUsers } from "./container-users.js";
 import type { OciRuntimeCli } from "./oci-runtime.js";
 import { specJson } from "./oci-spec.js";
-import { ociProcess } from "./process-spec.js";
+import { DEFAULT_SETS, ociProcess, type CapabilitySets } from "./process-spec.js";
 import type { ProcessStarter } from "./shim.js";
 import { ShimProcess } from "./shim-process.js";
 
@@ -59,6 +61,8 @@ export interface LinuxRuntimeOptions {
    * state directory) is handed to the rest ready-made.
    */
   reuseCompiledSeccomp?: boolean;
+  /** What root's processes hold; default ROOT_CAPABILITIES. */
+  rootCapabilities?: readonly string[];
   commands: CommandRunner;
 }
 
@@ -76,7 +80,7 @@ export class LinuxRuntime implements Runtime {
   private readonly users: ContainerUsers;
 
   constructor(private readonly options: LinuxRuntimeOptions) {
-    this.users = new ContainerUsers(options.commands, (id) => this.initPid(id), options.idMap !== undefined);
+    this.users = new ContainerUsers(options.commands, (id) => this.initPid(id));
   }
 
   private paths(id: string) {
@@ -101,10 +105,17 @@ export class LinuxRuntime implements Runtime {
       namespaces: launch.network.network ? { network: launch.network.network, user: launch.network.user } : undefined,
       pidsLimit: this.options.pidsLimit,
       copyHelperPath: this.options.copyHelperPath,
-      idMap: this.options.idMap,
+      // Privileged: no user namespace, and no seccomp filter (root holds every capability the daemon has).
+      idMap: launch.privileged ? undefined : this.options.idMap,
       idmappedBindMounts: this.options.idmappedBindMounts,
-      seccomp: this.options.seccomp,
-      compiledSeccomp: this.compiledSeccomp,
+      seccomp: launch.privileged ? undefined : this.options.seccomp,
+      compiledSeccomp: launch.privileged ? undefined : this.compiledSeccomp,
+      // A container with sets of its own has an init holding root's (Garden's way); else it holds none.
+      initCapabilities: launch.capabilities
+        ? launch.capabilities.root === "all"
+          ? heldCapabilities(await readFile("/proc/self/status", "utf8"))
+          : [...launch.capabilities.root]
+        : undefined,
     });
     await writeFile(join(paths.bundle, "config.json"), specJson(bundle));
     try {
@@ -113,7 +124,7 @@ export class LinuxRuntime implements Runtime {
     } catch (err) {
       throw errors.commandFailed(err instanceof Error ? err.message : String(err), err);
     }
-    if (this.options.seccomp && this.options.reuseCompiledSeccomp && this.compiledSeccomp === undefined) {
+    if (!launch.privileged && this.options.seccomp && this.options.reuseCompiledSeccomp && this.compiledSeccomp === undefined) {
       await this.keepCompiledSeccomp(launch.id);
     }
   }
@@ -165,9 +176,24 @@ export class LinuxRuntime implements Runtime {
     return this.users.resolve(id, user, workDir);
   }
 
+  /**
+   * What the container's processes hold: the container's own sets, "all"
+   * read off the daemon; else root gets the default set, or everything the
+   * daemon holds in a privileged container, and other users nothing.
+   */
+  private async capabilitySets(id: string, own: ContainerCapabilities | undefined): Promise<CapabilitySets> {
+    if (own) {
+      const root = own.root === "all" ? heldCapabilities(await readFile("/proc/self/status", "utf8")) : own.root;
+      return { root, others: own.others, inheritable: true };
+    }
+    const privileged = this.options.idMap !== undefined && !(await this.users.hasUserNamespace(id));
+    if (privileged) return { ...DEFAULT_SETS, root: heldCapabilities(await readFile("/proc/self/status", "utf8")) };
+    return { ...DEFAULT_SETS, root: this.options.rootCapabilities ?? DEFAULT_SETS.root };
+  }
+
   async startProcess(id: string, launch: ProcessLaunch): Promise<ProcessHandle> {
     // Checked (rlimits against the host's) before anything is made.
-    const spec = specJson(ociProcess(launch, this.hardLimits));
+    const spec = specJson(ociProcess(launch, this.hardLimits, await this.capabilitySets(id, launch.capabilities)));
     const dir = join(this.paths(id).processes, String(launch.seq));
     await mkdir(dir);
     try {

@@ -8,11 +8,24 @@ import { toOciRlimits } from "../rlimits.js";
 import { ROOT_CAPABILITIES } from "../security/capabilities.js";
 import type { OciCapabilities, OciProcess } from "./oci-spec.js";
 
-function capabilities(names: readonly string[]): OciCapabilities {
-  return { bounding: [...names], effective: [...names], permitted: [...names], inheritable: [], ambient: [] };
+/** The capability sets of a container's processes, every name resolved. */
+export interface CapabilitySets {
+  root: readonly string[];
+  /** Bounding (and inheritable) sets of other users, who hold none. */
+  others: readonly string[];
+  /** Inheritable sets as the bounding ones (Garden's and Docker's way), or empty. */
+  inheritable: boolean;
 }
 
-export function ociProcess(launch: ProcessLaunch, hard: HardLimits): OciProcess {
+export const DEFAULT_SETS: CapabilitySets = { root: ROOT_CAPABILITIES, others: [], inheritable: false };
+
+export function capabilitySets(sets: CapabilitySets, uid: number): OciCapabilities {
+  const held = uid === 0 ? sets.root : [];
+  const bounding = uid === 0 ? sets.root : sets.others;
+  return { bounding: [...bounding], effective: [...held], permitted: [...held], inheritable: sets.inheritable ? [...bounding] : [], ambient: [] };
+}
+
+export function ociProcess(launch: ProcessLaunch, hard: HardLimits, sets: CapabilitySets = DEFAULT_SETS): OciProcess {
   const { user } = launch;
   const process: OciProcess = {
     terminal: launch.tty !== undefined,
@@ -20,7 +33,7 @@ export function ociProcess(launch: ProcessLaunch, hard: HardLimits): OciProcess 
     args: [launch.path, ...launch.args],
     env: launch.env,
     cwd: launch.dir,
-    capabilities: capabilities(user.uid === 0 ? ROOT_CAPABILITIES : []),
+    capabilities: capabilitySets(sets, user.uid),
     noNewPrivileges: true,
     rlimits: toOciRlimits(launch.rlimits, hard),
   };

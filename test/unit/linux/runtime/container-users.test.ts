@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { ContainerUsers } from "../../../../src/linux/runtime/container-users.js";
 import { RecordingRunner } from "../../../fakes/commands.js";
@@ -6,10 +9,20 @@ import { RecordingRunner } from "../../../fakes/commands.js";
 const files = (dir: "present" | "missing") =>
   `root:x:0:0:root:/root:/bin/sh\nalice:x:1001:1001::/home/alice:/bin/sh\n\n--- warden ---\nalice:x:1001:\nstaff:x:50:alice\n\n--- warden ---\n${dir}\n`;
 
+/** A /proc where the container's init (4242 or 7) is in a user namespace of its own, or in the daemon's. */
+function proc(ownUserNamespace: boolean): string {
+  const dir = mkdtempSync(join(tmpdir(), "wproc-"));
+  for (const [who, ns] of [["self", "user:[4026531837]"], ["4242", ownUserNamespace ? "user:[4026532999]" : "user:[4026531837]"], ["7", ownUserNamespace ? "user:[4026532998]" : "user:[4026531837]"]]) {
+    mkdirSync(join(dir, who, "ns"), { recursive: true });
+    symlinkSync(ns, join(dir, who, "ns/user"));
+  }
+  return dir;
+}
+
 describe("users of a running container", () => {
   it("reads the account files inside the container's user and mount namespaces, with its own busybox", async () => {
     const commands = new RecordingRunner().on("nsenter", { stdout: files("present") });
-    const users = new ContainerUsers(commands, async () => 4242, true);
+    const users = new ContainerUsers(commands, async () => 4242, proc(true));
     assert.deepEqual(await users.resolve("c", "alice"), { name: "alice", uid: 1001, gid: 1001, groups: [50], home: "/home/alice" });
     const [call] = commands.calls;
     assert.deepEqual(call.argv.slice(0, 7), ["nsenter", "-t", "4242", "-U", "-m", "--", "/dev/.warden/busybox"]);
@@ -18,29 +31,29 @@ describe("users of a running container", () => {
     assert.equal(commands.calls.length, 1, "nothing is made for a lookup without a working directory");
   });
 
-  it("enters no user namespace when containers have none", async () => {
+  it("enters no user namespace when the container has none (privileged, or a daemon without them)", async () => {
     const commands = new RecordingRunner().on("nsenter", { stdout: files("present") });
-    await new ContainerUsers(commands, async () => 7, false).resolve("c", "root");
+    await new ContainerUsers(commands, async () => 7, proc(false)).resolve("c", "root");
     assert.deepEqual(commands.calls[0].argv.slice(0, 5), ["nsenter", "-t", "7", "-m", "--"]);
   });
 
   it("makes a missing working directory as the user's, and their home when none is given", async () => {
     const commands = new RecordingRunner().on("nsenter", { stdout: "" }).on("nsenter", { stdout: files("missing") }, { once: true });
-    const users = new ContainerUsers(commands, async () => 4242, true);
+    const users = new ContainerUsers(commands, async () => 4242, proc(true));
     await users.resolve("c", "alice", { path: "/srv/app" });
     assert.equal(commands.calls[0].argv.at(-1), "/srv/app", "asked whether the directory is there");
     assert.deepEqual(commands.calls[1].argv.slice(-3), ["/srv/app", "1001", "1001"]);
     const home = new RecordingRunner().on("nsenter", { stdout: files("present") });
-    await new ContainerUsers(home, async () => 4242, true).resolve("c", "alice", {});
+    await new ContainerUsers(home, async () => 4242, proc(true)).resolve("c", "alice", {});
     assert.deepEqual(home.calls[1].argv.slice(-3), ["/home/alice", "1001", "1001"]);
     const there = new RecordingRunner().on("nsenter", { stdout: files("present") });
-    await new ContainerUsers(there, async () => 4242, true).resolve("c", "alice", { path: "/srv/app" });
+    await new ContainerUsers(there, async () => 4242, proc(true)).resolve("c", "alice", { path: "/srv/app" });
     assert.equal(there.calls.length, 1, "a directory that is there is left alone");
   });
 
   it("names a user it cannot find, and says when the container has no init", async () => {
     const commands = new RecordingRunner().on("nsenter", { stdout: files("present") });
-    await assert.rejects(new ContainerUsers(commands, async () => 4242, true).resolve("c", "bob"), { code: "USER_NOT_FOUND" });
-    await assert.rejects(new ContainerUsers(commands, async () => undefined, true).resolve("c", "alice"), { code: "COMMAND_FAILED" });
+    await assert.rejects(new ContainerUsers(commands, async () => 4242, proc(true)).resolve("c", "bob"), { code: "USER_NOT_FOUND" });
+    await assert.rejects(new ContainerUsers(commands, async () => undefined, proc(true)).resolve("c", "alice"), { code: "COMMAND_FAILED" });
   });
 });

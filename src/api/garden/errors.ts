@@ -1,0 +1,44 @@
+// The core's error codes as Garden's errors (garden's errors.go): a JSON
+// body {Type, Message, Handle, ProcessID, Binary} whose Type the Go client
+// turns back into ContainerNotFoundError, ProcessNotFoundError and the rest;
+// those two are 404, everything else 500, as Garden's server answers.
+import { asCoreError } from "../../core/errors.js";
+
+export interface GardenErrorBody {
+  Type: string;
+  Message: string;
+  Handle: string;
+  ProcessID: string;
+  Binary: string;
+}
+
+/** A request Garden's API cannot take (bad JSON, no such route): not the core's. */
+export class GardenRequestError extends Error {
+  constructor(
+    message: string,
+    readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+export function gardenError(err: unknown): { status: number; body: GardenErrorBody } {
+  const body: GardenErrorBody = { Type: "", Message: "", Handle: "", ProcessID: "", Binary: "" };
+  if (err instanceof GardenRequestError) return { status: err.status, body: { ...body, Message: err.message } };
+  const e = asCoreError(err);
+  body.Message = e.message;
+  switch (e.code) {
+    case "CONTAINER_NOT_FOUND":
+      return { status: 404, body: { ...body, Type: "ContainerNotFoundError", Handle: e.details.handle ?? "", Message: `unknown handle: ${e.details.handle ?? ""}` } };
+    case "PROCESS_NOT_FOUND":
+      return { status: 404, body: { ...body, Type: "ProcessNotFoundError", ProcessID: e.details.processId ?? "", Message: `unknown process: ${e.details.processId ?? ""}` } };
+    case "EXECUTABLE_NOT_FOUND":
+      return { status: 500, body: { ...body, Type: "ExecutableNotFoundError", Binary: e.details.path ?? "" } };
+    case "SHUTTING_DOWN":
+      return { status: 500, body: { ...body, Type: "ServiceUnavailableError" } };
+    default:
+      // A tool's own words help an operator; the client sees them after ours.
+      if (e.detail && !e.message.includes(e.detail)) body.Message = `${e.message}: ${e.detail}`;
+      return { status: 500, body };
+  }
+}
