@@ -124,7 +124,7 @@ const securitySchema = z
     user_namespace: z.boolean().default(true),
     /** Host uid (and gid) of container root; container id n is uid_map_start + n. */
     uid_map_start: z.number().int().min(65536).max(2 ** 32 - 2).default(1_000_000_000),
-    uid_map_size: z.number().int().min(1024).max(65536 * 16).default(65536),
+    uid_map_size: z.number().int().min(1024).max(2 ** 32 - 65537).default(65536),
     /**
      * Root in a container may open raw sockets (CAP_NET_RAW, as Docker and Guardian give it): BusyBox's
      * ping needs them. Confined to the container's network namespace; off by default.

@@ -118,8 +118,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     cgroups,
     cgroupParent: server.cgroup_parent,
     initPath: server.init_path,
-    socketDir: paths.socketDir,
     pidsLimit: server.container_pids_limit,
+    socketDir: paths.socketDir,
     copyHelperPath: server.copy_helper_path,
     idMap,
     idmappedBindMounts: server.runtime === "crun",
@@ -220,7 +220,6 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     graceTimeSeconds: server.container_grace_time,
     allowPrivileged: config.garden.allow_privileged,
     externalIp: config.garden.bind_port !== undefined ? config.garden.bind_ip : "127.0.0.1",
-    pidsLimit: server.container_pids_limit,
     capacity: async () => {
       const fs = await statfs(server.container_depot_path);
       const disk = fs.blocks * fs.bsize;

@@ -375,6 +375,10 @@ export class FakeFilesystem implements Filesystem {
     return `/fake/${spec.id}/rootfs`;
   }
 
+  async baseBytes(id: string): Promise<bigint | undefined> {
+    return this.prepared.has(id) ? 4096n : undefined;
+  }
+
   async unmount(id: string): Promise<void> {
     this.unmounted.push(id);
   }

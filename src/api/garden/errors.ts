@@ -34,6 +34,8 @@ export function gardenError(err: unknown): { status: number; body: GardenErrorBo
       return { status: 404, body: { ...body, Type: "ProcessNotFoundError", ProcessID: e.details.processId ?? "", Message: `unknown process: ${e.details.processId ?? ""}` } };
     case "EXECUTABLE_NOT_FOUND":
       return { status: 500, body: { ...body, Type: "ExecutableNotFoundError", Binary: e.details.path ?? "" } };
+    case "HANDLE_TAKEN":
+      return { status: 500, body: { ...body, Message: `Handle '${e.details.handle ?? ""}' already in use` } };
     case "SHUTTING_DOWN":
       return { status: 500, body: { ...body, Type: "ServiceUnavailableError" } };
     default:

@@ -2,6 +2,7 @@
 // container service. A request on a container holds it against the grace
 // reaper while it is served, as Garden's bomberman is paused.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { CoreError } from "../../core/errors.js";
 import type { ContainerService } from "../../core/service/container-service.js";
 import { gardenCapabilities } from "./capabilities.js";
 import { gardenError, GardenRequestError } from "./errors.js";
@@ -22,7 +23,6 @@ export interface GardenRoutesConfig {
   graceTimeSeconds: number | null;
   allowPrivileged: boolean;
   externalIp: string;
-  pidsLimit: number;
   capacity: () => Promise<{ memory_in_bytes: number; disk_in_bytes: number; schedulable_disk_in_bytes: number; max_containers: number }>;
 }
 
@@ -63,6 +63,13 @@ const decode = (segment: string) => {
 };
 
 const EMPTY = {};
+const NO_BANDWIDTH_LIMIT = 4294967295;
+
+/** Guardian's words before the core's, for errors Garden's clients match on. */
+function withPrefix(err: unknown, prefix: string): unknown {
+  if (err instanceof CoreError && err.code !== "CONTAINER_NOT_FOUND") return new CoreError(err.code, `${prefix}: ${err.message}`, { details: err.details, detail: err.detail, cause: err });
+  return err;
+}
 
 export class GardenRoutes {
   private readonly table: Array<{ method: string; pattern: RegExp; handler: Handler; container: boolean }> = [];
@@ -83,9 +90,9 @@ export class GardenRoutes {
     on("GET", "/containers", async ({ query }) => ({ Handles: s.list(Object.fromEntries(query)) }));
     on("POST", "/containers", async ({ req }) => this.create(await body(req)));
     on("GET", "/containers/bulk_info", async ({ query }) => this.bulk(query, (h) => infoJson(s.info(h), this.config.externalIp), "Info"));
-    on("GET", "/containers/bulk_metrics", async ({ query }) => this.bulk(query, async (h) => metricsJson(await s.metrics(h), this.config.pidsLimit), "Metrics"));
+    on("GET", "/containers/bulk_metrics", async ({ query }) => this.bulk(query, async (h) => metricsJson(await s.metrics(h)), "Metrics"));
     on("GET", "/containers/:handle/info", async ({ params }) => infoJson(s.info(params[0]), this.config.externalIp));
-    on("GET", "/containers/:handle/metrics", async ({ params }) => metricsJson(await s.metrics(params[0]), this.config.pidsLimit));
+    on("GET", "/containers/:handle/metrics", async ({ params }) => metricsJson(await s.metrics(params[0])));
     on("DELETE", "/containers/:handle", async ({ params }) => this.destroy(params[0]));
     on("PUT", "/containers/:handle/stop", async ({ req, params }) => {
       const request = parse(z.object({ kill: z.boolean().optional() }).nullish(), await body(req), "stop request");
@@ -93,7 +100,11 @@ export class GardenRoutes {
       return EMPTY;
     });
     on("PUT", "/containers/:handle/files", async ({ req, params, query }) => {
-      await s.streamIn(params[0], { path: query.get("destination") ?? "", user: query.get("user") || undefined, tar: req });
+      try {
+        await s.streamIn(params[0], { path: query.get("destination") ?? "", user: query.get("user") || undefined, tar: req });
+      } catch (err) {
+        throw withPrefix(err, "error streaming in");
+      }
       return EMPTY;
     });
     on("GET", "/containers/:handle/files", async ({ res, params, query }) => {
@@ -107,11 +118,12 @@ export class GardenRoutes {
     });
     on("GET", "/containers/:handle/limits/bandwidth", async ({ params }) => {
       const b = (await s.limits(params[0])).bandwidth;
-      return { rate: b.outRate, burst: b.outBurst };
+      // The core's "no limit" (Warden's 2^32 - 1) is Garden's empty limit.
+      return b.outRate >= NO_BANDWIDTH_LIMIT ? EMPTY : { rate: b.outRate, burst: b.outBurst };
     });
     on("GET", "/containers/:handle/limits/cpu", async ({ params }) => {
-      const shares = (await s.limits(params[0])).cpuShares;
-      return { weight: shares, limit_in_shares: shares };
+      // cgroup v1 keeps shares: Guardian reports them as limit_in_shares, with no weight.
+      return { limit_in_shares: (await s.limits(params[0])).cpuShares };
     });
     on("GET", "/containers/:handle/limits/disk", async ({ params }) => {
       const d = (await s.limits(params[0])).disk;
@@ -120,7 +132,8 @@ export class GardenRoutes {
     on("GET", "/containers/:handle/limits/memory", async ({ params }) => ({ limit_in_bytes: (await s.limits(params[0])).memoryBytes }));
     on("POST", "/containers/:handle/net/in", async ({ req, params }) => {
       const r = parse(z.object({ host_port: z.number().int().min(0).max(65535).optional(), container_port: z.number().int().min(0).max(65535).optional() }).passthrough(), (await body(req)) ?? {}, "net in request");
-      const rule = await s.netIn(params[0], { hostPort: r.host_port ?? 0, containerPort: r.container_port ?? 0 });
+      // 0 is Garden's "choose one": a host port from the pool, the container port the same.
+      const rule = await s.netIn(params[0], { hostPort: r.host_port || undefined, containerPort: r.container_port || undefined });
       return { host_port: rule.hostPort, container_port: rule.containerPort };
     });
     on("POST", "/containers/:handle/net/out", async ({ req, params }) => {
@@ -176,7 +189,9 @@ export class GardenRoutes {
     if (privileged && !this.config.allowPrivileged) {
       throw new GardenRequestError("privileged container creation is disabled (garden.allow_privileged)", 500);
     }
-    const handle = await this.service.create({ ...spec, privileged, capabilities: gardenCapabilities(privileged) });
+    // Guardian's host name is the handle, its last 49 characters when longer.
+    const hostname = spec.handle && /^[^\s\x00/]+$/.test(spec.handle) ? spec.handle.slice(-49) : undefined;
+    const handle = await this.service.create({ ...spec, privileged, capabilities: gardenCapabilities(privileged), hostname });
     return { handle };
   }
 

@@ -166,7 +166,10 @@ export function containerSpec(wire: WireContainerSpec, defaults: { graceTimeSeco
     const d = l.disk_limits;
     if (d && (d.byte_hard || d.byte_soft || d.inode_hard || d.inode_soft)) {
       spec.limits.disk = { byteSoft: big(d.byte_soft) ?? 0n, byteHard: big(d.byte_hard) ?? 0n, inodeSoft: big(d.inode_soft) ?? 0n, inodeHard: big(d.inode_hard) ?? 0n };
+      spec.limits.diskScope = d.scope === 1 ? "exclusive" : "total";
     }
+    const pids = l.pid_limits?.max;
+    if (pids) spec.limits.pids = Number(pids);
     const b = l.bandwidth_limits;
     if (b && (b.rate || b.burst)) spec.limits.bandwidth = { rate: Number(b.rate ?? 0), burst: Number(b.burst ?? 0) };
   }
@@ -233,7 +236,7 @@ const MEMORY_FIELDS: Array<[string, string]> = [
 ];
 
 /** Garden's Metrics; big numbers stay exact (the JSON is written by jsonText). */
-export function metricsJson(m: ContainerMetrics, pidsMax: number): Record<string, unknown> {
+export function metricsJson(m: ContainerMetrics): Record<string, unknown> {
   const memory: Record<string, bigint> = {};
   const stats = m.memory as unknown as Record<string, bigint | undefined>;
   for (const [wire, key] of MEMORY_FIELDS) memory[wire] = stats[key] ?? 0n;
@@ -244,13 +247,14 @@ export function metricsJson(m: ContainerMetrics, pidsMax: number): Record<string
     MemoryStat: memory,
     CPUStat: { Usage: m.cpu.usage, User: m.cpu.user, System: m.cpu.system },
     DiskStat: {
-      TotalBytesUsed: m.disk?.bytesUsed ?? 0n,
+      TotalBytesUsed: (m.disk?.bytesUsed ?? 0n) + (m.disk?.baseBytes ?? 0n),
       TotalInodesUsed: m.disk?.inodesUsed ?? 0n,
       ExclusiveBytesUsed: m.disk?.bytesUsed ?? 0n,
       ExclusiveInodesUsed: m.disk?.inodesUsed ?? 0n,
     },
     NetworkStat: { RxBytes: 0, TxBytes: 0 },
-    PidStat: { Current: m.pids, Max: pidsMax },
+    // The container's own limit; 0 (Garden's "none") when it was made without one.
+    PidStat: { Current: m.pids, Max: m.pidsLimit ?? 0 },
     Age: BigInt(Math.round(m.age)) * 1_000_000n,
     CPUEntitlement: 0,
   };

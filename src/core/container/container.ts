@@ -58,6 +58,8 @@ export interface ContainerIdentity {
   /** Without a user namespace. */
   privileged?: boolean;
   capabilities?: ContainerCapabilities;
+  /** Its own limit on processes, when it was made with one. */
+  pidsLimit?: number;
   bindMounts: BindMount[];
   network: ContainerNetwork;
   /** Seconds, or null for never. */
@@ -77,6 +79,7 @@ export class Container {
   readonly image: ContainerImage | undefined;
   readonly privileged: boolean;
   readonly capabilities: ContainerCapabilities | undefined;
+  readonly pidsLimit: number | undefined;
   readonly bindMounts: BindMount[];
   readonly network: ContainerNetwork;
   /** The environment every process starts from. */
@@ -110,6 +113,7 @@ export class Container {
     this.image = identity.image;
     this.privileged = identity.privileged ?? false;
     this.capabilities = identity.capabilities;
+    this.pidsLimit = identity.pidsLimit;
     this.bindMounts = identity.bindMounts;
     this.network = identity.network;
     this.graceTime = identity.graceTime;

@@ -34,6 +34,7 @@ export function toRecord(c: Container): ContainerRecord {
   if (c.image) record.image = c.image;
   if (c.privileged) record.privileged = true;
   if (c.capabilities) record.capabilities = c.capabilities;
+  if (c.pidsLimit !== undefined) record.pidsLimit = c.pidsLimit;
   if (c.bandwidth) record.bandwidth = c.bandwidth;
   if (c.bandwidthStat) record.bandwidthStat = c.bandwidthStat;
   if (c.memoryLimit !== undefined) record.memoryLimit = c.memoryLimit.toString();
@@ -88,6 +89,7 @@ export function fromRecord(r: ContainerRecord, path: string): Container {
     image: imageOf(r.image),
     privileged: r.privileged === true,
     capabilities: capabilitiesOf(r.capabilities),
+    pidsLimit: typeof r.pidsLimit === "number" ? r.pidsLimit : undefined,
     bindMounts: r.bindMounts ?? [],
     network: r.network,
     graceTime: r.graceTime ?? null,

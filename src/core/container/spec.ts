@@ -11,9 +11,13 @@ import { checkProperties } from "./properties.js";
 import type { Properties } from "./container.js";
 
 export interface ContainerLimitsSpec {
+  /** Most processes it may have; absent: the daemon's limit. */
+  pids?: number;
   memoryBytes?: bigint;
   cpuShares?: bigint;
   disk?: DiskLimits;
+  /** "total": the disk limits count the base too (Garden's default); "exclusive" (ours): the writable layer only. */
+  diskScope?: "total" | "exclusive";
   bandwidth?: BandwidthLimit;
 }
 
@@ -30,6 +34,8 @@ export interface ContainerSpec {
   imageCredentials?: ImageCredentials;
   /** Without a user namespace: container root is host root. */
   privileged?: boolean;
+  /** Its host name (1-64 characters); absent: its id. */
+  hostname?: string;
   /** What its processes may hold; absent: the daemon's defaults. */
   capabilities?: ContainerCapabilities;
   bindMounts?: BindMount[];
@@ -57,6 +63,11 @@ export function checkContainerSpec(spec: ContainerSpec): void {
   if (spec.handle !== undefined) checkHandle(spec.handle);
   for (const path of [spec.rootfs ?? "", ...(spec.bindMounts ?? []).flatMap((m) => [m.srcPath, m.dstPath])]) {
     if (path.includes("\0")) throw errors.invalid("a path must not hold a NUL byte");
+  }
+  const pids = spec.limits?.pids;
+  if (pids !== undefined && !(Number.isSafeInteger(pids) && pids > 0)) throw errors.invalid(`pid limit ${pids} must be a whole number above 0`);
+  if (spec.hostname !== undefined && !/^[^\s\x00/]{1,64}$/.test(spec.hostname)) {
+    throw errors.invalid(`host name ${JSON.stringify(spec.hostname)} must be 1 to 64 characters without blanks or '/'`);
   }
   if (spec.graceTime !== undefined && spec.graceTime !== null && !(Number.isFinite(spec.graceTime) && spec.graceTime >= 0)) {
     throw errors.invalid(`grace time ${spec.graceTime} must be a number of seconds, 0 or more`);

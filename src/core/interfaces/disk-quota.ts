@@ -9,7 +9,10 @@ export interface DiskLimits {
 }
 
 export interface DiskUsage {
+  /** What the container wrote: its own layer. */
   bytesUsed: bigint;
+  /** What its base takes besides, shared with other containers. */
+  baseBytes?: bigint;
   /** Absent where the mechanism does not count inodes. */
   inodesUsed?: bigint;
 }

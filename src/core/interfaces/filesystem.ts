@@ -24,6 +24,8 @@ export interface RootfsSpec {
   /** The container's name on its own network, for /etc/hosts. */
   containerIp: string;
   hostIp: string;
+  /** Its name in /etc/hostname and /etc/hosts; absent: its id. */
+  hostname?: string;
   /** No user namespace: the base and the container's files keep their ids. */
   privileged?: boolean;
 }
@@ -33,6 +35,8 @@ export interface Filesystem {
   check(spec: { base?: RootfsBase; bindMounts: BindMount[] }): Promise<void>;
   /** Builds the container's root; returns where it is, for the runtime. */
   prepare(spec: RootfsSpec): Promise<string>;
+  /** Bytes its base (directory or image layers) takes on disk, known once the root is made. */
+  baseBytes(id: string): Promise<bigint | undefined>;
   /** Unmounts the container's root; safe while the runtime is still tearing the container down. */
   unmount(id: string): Promise<void>;
   /** Removes the container's root and writable layer once its processes are gone; safe for a half-made or missing one. */

@@ -26,6 +26,10 @@ export interface ContainerLaunch {
   /** Without a user namespace; root in it holds every capability the daemon has. */
   privileged?: boolean;
   capabilities?: ContainerCapabilities;
+  /** Absent: its id. */
+  hostname?: string;
+  /** Most processes; absent: the runtime's default. */
+  pidsLimit?: number;
 }
 
 /** A user of the container, found in its account files (or known to the core). */

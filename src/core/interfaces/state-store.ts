@@ -16,6 +16,7 @@ export interface ContainerRecord {
   image?: { name: string; id: string; config: ImageConfig };
   privileged?: boolean;
   capabilities?: ContainerCapabilities;
+  pidsLimit?: number;
   bindMounts: BindMount[];
   /** Seconds, or null for never. */
   graceTime: number | null;

@@ -89,7 +89,7 @@ export class Creator {
             base = { kind: "layers", layers: image.layers };
           }
           return phases.time("filesystem", () =>
-            deps.filesystem.prepare({ id, base, bindMounts, uid, containerIp: network.containerIp, hostIp: network.hostIp, privileged }),
+            deps.filesystem.prepare({ id, base, bindMounts, uid, containerIp: network.containerIp, hostIp: network.hostIp, privileged, hostname: spec.hostname }),
           );
         })(),
         phases.time("network", () => deps.network.create(id, network, { privileged })),
@@ -98,7 +98,7 @@ export class Creator {
       if (attachment.status === "rejected") throw attachment.reason;
       undo.push(() => deps.runtime.destroy(id));
       await phases.time("runtime", () =>
-        deps.runtime.create({ id, handle, rootfsPath: root.value, bindMounts, network: attachment.value, privileged, capabilities: spec.capabilities }),
+        deps.runtime.create({ id, handle, rootfsPath: root.value, bindMounts, network: attachment.value, privileged, capabilities: spec.capabilities, hostname: spec.hostname, pidsLimit: spec.limits?.pids }),
       );
       c = new Container({
         id,
@@ -109,6 +109,7 @@ export class Creator {
         image: image && { name: image.name, id: image.id, config: image.config },
         privileged,
         capabilities: spec.capabilities,
+        pidsLimit: spec.limits?.pids,
         bindMounts,
         network,
         graceTime: spec.graceTime === undefined ? config.graceTime : spec.graceTime,
@@ -145,7 +146,16 @@ export class Creator {
     const limits = spec.limits;
     if (limits?.memoryBytes !== undefined) await this.limits.limitMemory(c, limits.memoryBytes);
     if (limits?.cpuShares !== undefined) await this.limits.limitCpu(c, limits.cpuShares);
-    if (limits?.disk !== undefined) await this.limits.limitDisk(c, limits.disk);
+    if (limits?.disk !== undefined) {
+      let disk = limits.disk;
+      if (limits.diskScope === "total") {
+        // The base counts against the limit: what is left of it is the writable layer's.
+        const base = (await this.ctx.deps.filesystem.baseBytes(c.id)) ?? 0n;
+        const less = (v: bigint) => (v === 0n ? 0n : v > base ? v - base : 1n);
+        disk = { ...disk, byteSoft: less(disk.byteSoft), byteHard: less(disk.byteHard) };
+      }
+      await this.limits.limitDisk(c, disk);
+    }
     if (limits?.bandwidth !== undefined) await this.networking.limitBandwidth(c, limits.bandwidth);
     for (const rule of spec.netIn ?? []) await this.networking.netIn(c, rule);
     if (spec.netOut?.length) await this.networking.netOut(c, spec.netOut);

@@ -17,6 +17,8 @@ export interface ContainerMetrics {
   disk?: DiskUsage;
   bandwidth: BandwidthStat;
   pids: number;
+  /** Its own limit on processes, when it was made with one. */
+  pidsLimit?: number;
   /** Milliseconds since the container was made. */
   age: number;
 }
@@ -118,7 +120,9 @@ export class LimitsService {
       diskQuota ? read("getting disk usage", diskQuota.usage(c.id)) : Promise.resolve(undefined),
       limits.pids(c.id).catch(() => 0),
     ]);
-    return { memory, cpu, disk, bandwidth: this.bandwidthOf(c), pids, age: Date.now() - c.createdAt };
+    const base = disk ? await this.ctx.deps.filesystem.baseBytes(c.id).catch(() => undefined) : undefined;
+    if (disk && base !== undefined) disk.baseBytes = base;
+    return { memory, cpu, disk, bandwidth: this.bandwidthOf(c), pids, pidsLimit: c.pidsLimit, age: Date.now() - c.createdAt };
   }
 
   /** Applies the limits a recovered container's record holds again. */

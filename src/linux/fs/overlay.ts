@@ -1,7 +1,7 @@
 // The container's root filesystem: an overlay of the read-only base and a
 // writable layer in the container's depot directory, mounted inside the
 // runtime's private mount namespace (see mount-namespace.ts).
-import { chmod, lchown, mkdir, stat } from "node:fs/promises";
+import { chmod, lchown, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join } from "node:path";
 import { errors } from "../../core/errors.js";
 import { isContainerId } from "../../core/container-id.js";
@@ -12,6 +12,7 @@ import { parseMountInfo } from "../mountinfo.js";
 import type { RuntimeMountNamespace } from "../runtime/mount-namespace.js";
 import type { IdMap } from "../security/id-map.js";
 import { writeContainerFiles } from "./container-files.js";
+import { diskUsage } from "./disk-usage.js";
 import { directoryView, layerView, OpaqueDirectories } from "./layer-view.js";
 import type { ShiftedRootfs } from "./shifted-rootfs.js";
 import { PlainVolumes, volumeDir, type Volumes } from "./volumes.js";
@@ -50,8 +51,11 @@ export function lowerOption(lowers: readonly string[]): { lowerdir: string; wd: 
   return { lowerdir: topFirst.join(":"), wd: "/" };
 }
 
+const BASE_BYTES = "base-bytes";
+
 export class OverlayFilesystem implements Filesystem {
   private readonly opaque: OpaqueDirectories;
+  private readonly sizes = new Map<string, Promise<number>>();
 
   constructor(
     private readonly depot: Depot,
@@ -94,12 +98,14 @@ export class OverlayFilesystem implements Filesystem {
       await chmod(layout.upper, (await stat(lower.top)).mode & 0o7777);
     }
     await writeContainerFiles(lower, layout.upper, {
-      id: spec.id,
+      id: spec.hostname ?? spec.id,
       uid: spec.uid,
       containerIp: spec.containerIp,
       resolvConf: this.resolvConf(spec.hostIp),
       idMap: userns?.map,
     });
+    // The base as the client named it: a shifted copy on the depot's btrfs counts its small files' blocks differently.
+    await writeFile(join(dir, BASE_BYTES), String(await this.sizeOf(spec.base.kind === "layers" ? spec.base.layers : [spec.base.path])));
     const { lowerdir, wd } = lowerOption(lowers);
     const options = `lowerdir=${lowerdir},upperdir=${layout.upper},workdir=${layout.work}`;
     if (options.length >= MAX_MOUNT_OPTIONS) {
@@ -112,6 +118,26 @@ export class OverlayFilesystem implements Filesystem {
       throw errors.commandFailed(err instanceof Error ? err.message : String(err), err);
     }
     return layout.rootfs;
+  }
+
+  async baseBytes(id: string): Promise<bigint | undefined> {
+    try {
+      return BigInt((await readFile(join(this.depot.path(id), BASE_BYTES), "utf8")).trim());
+    } catch {
+      return undefined;
+    }
+  }
+
+  // A base never changes under its containers: measured once per daemon.
+  private sizeOf(lowers: readonly string[]): Promise<number> {
+    const key = lowers.join("\0");
+    let size = this.sizes.get(key);
+    if (!size) {
+      const seen = new Set<string>();
+      size = lowers.reduce<Promise<number>>(async (sum, l) => (await sum) + (await diskUsage(l, seen)), Promise.resolve(0));
+      this.sizes.set(key, size);
+    }
+    return size;
   }
 
   async unmount(id: string): Promise<void> {

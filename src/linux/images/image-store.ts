@@ -19,6 +19,7 @@ import { imageName, type ImageReference } from "../../core/images/reference.js";
 import type { Image, ImageConfig, ImageCredentials, ImageStore, ImageSummary, PullProgress } from "../../core/interfaces/image-store.js";
 import type { Logger } from "../../core/interfaces/logger.js";
 import type { CommandRunner } from "../command.js";
+import { diskUsage } from "../fs/disk-usage.js";
 import { parseMountInfo } from "../mountinfo.js";
 import type { IdMap } from "../security/id-map.js";
 import { checkLayers, parseImageConfig } from "./image-config.js";
@@ -537,18 +538,3 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Bytes of the blocks under `root`, a hard-linked file counted once. */
-async function diskUsage(root: string): Promise<number> {
-  const seen = new Set<string>();
-  let total = 0;
-  const visit = async (path: string): Promise<void> => {
-    const st = await lstat(path);
-    const id = `${st.dev}:${st.ino}`;
-    if (seen.has(id)) return;
-    seen.add(id);
-    total += st.blocks * 512;
-    if (st.isDirectory()) for (const n of await readdir(path)) await visit(join(path, n));
-  };
-  await visit(root).catch(() => {});
-  return total;
-}

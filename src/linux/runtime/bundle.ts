@@ -7,6 +7,8 @@ import type { OciDevice, OciDeviceRule, OciSpec } from "./oci-spec.js";
 
 export interface BundleContext {
   id: string;
+  /** Absent: the id. */
+  hostname?: string;
   rootfsPath: string;
   bindMounts: BindMount[];
   /** cgroups path under every controller: /<parent>/<id>. */
@@ -45,7 +47,7 @@ export const COPY_HELPER_IN_CONTAINER = "/dev/.warden/busybox";
 
 export const baseRule: BundleRule = (spec, ctx) => {
   spec.root = { path: ctx.rootfsPath, readonly: false };
-  spec.hostname = ctx.id;
+  spec.hostname = ctx.hostname ?? ctx.id;
 };
 
 export const initRule: BundleRule = (spec, ctx) => {

@@ -98,12 +98,13 @@ export class LinuxRuntime implements Runtime {
     await mkdir(paths.processes, { recursive: true });
     const bundle = buildBundle({
       id: launch.id,
+      hostname: launch.hostname,
       rootfsPath: launch.rootfsPath,
       bindMounts: launch.bindMounts,
       cgroupParent: this.options.cgroupParent,
       initPath: this.options.initPath,
       namespaces: launch.network.network ? { network: launch.network.network, user: launch.network.user } : undefined,
-      pidsLimit: this.options.pidsLimit,
+      pidsLimit: launch.pidsLimit ?? this.options.pidsLimit,
       copyHelperPath: this.options.copyHelperPath,
       // Privileged: no user namespace, and no seccomp filter (root holds every capability the daemon has).
       idMap: launch.privileged ? undefined : this.options.idMap,

@@ -108,8 +108,39 @@ export function resolveProfile(input: unknown, target: Target): OciSeccomp {
     defaultAction: profile.defaultAction,
     ...(profile.defaultErrnoRet === undefined ? {} : { defaultErrnoRet: profile.defaultErrnoRet }),
     architectures,
-    syscalls,
+    syscalls: target.capabilities.includes("CAP_SYS_ADMIN") ? syscalls : withoutNewNamespaces(syscalls),
   };
+}
+
+// CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET, as Docker's profile masks them.
+const NEW_NAMESPACES = 0x7e020000;
+const CLONE_NEWUSER = 0x10000000;
+const ENOSYS = 38;
+const EPERM = 1;
+
+/**
+ * No namespaces made inside a container without CAP_SYS_ADMIN, user
+ * namespaces above all (the way in to most kernel attacks from an
+ * unprivileged process): Podman's profile allows unshare and clone
+ * outright; here they are allowed only without those flags, and clone3,
+ * whose flags a filter cannot read, answers ENOSYS so libc falls back to
+ * clone, as Docker's profile does.
+ */
+function withoutNewNamespaces(syscalls: OciSeccompRule[]): OciSeccompRule[] {
+  const gated = new Set(["unshare", "clone", "clone3"]);
+  const rest = syscalls
+    .map((r) => ({ ...r, names: r.names.filter((n) => !gated.has(n)) }))
+    .filter((r) => r.names.length > 0);
+  const noNamespaceFlags = [{ index: 0, value: NEW_NAMESPACES, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" }];
+  // A new user namespace is refused with EPERM, as a process without the capability expects; other
+  // namespace flags take the profile's default answer.
+  const newUser = [{ index: 0, value: CLONE_NEWUSER, valueTwo: CLONE_NEWUSER, op: "SCMP_CMP_MASKED_EQ" }];
+  return [
+    ...rest,
+    { names: ["unshare", "clone"], action: "SCMP_ACT_ALLOW", args: noNamespaceFlags },
+    { names: ["unshare", "clone"], action: "SCMP_ACT_ERRNO", errnoRet: EPERM, args: newUser },
+    { names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: ENOSYS },
+  ];
 }
 
 // A rule applies when every capability it includes is held, none it

@@ -105,7 +105,6 @@ describe("Garden server", () => {
       graceTimeSeconds: null,
       allowPrivileged: false,
       externalIp: "127.0.0.1",
-      pidsLimit: 1024,
       capacity: async () => ({ memory_in_bytes: 1, disk_in_bytes: 2, schedulable_disk_in_bytes: 2, max_containers: 3 }),
     });
     await server.listen();

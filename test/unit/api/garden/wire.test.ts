@@ -27,7 +27,7 @@ describe("Garden wire", () => {
     assert.deepEqual(spec.imageCredentials, { username: "u", password: "p" });
     assert.deepEqual(spec.bindMounts, [{ srcPath: "/a", dstPath: "/b", mode: "ro" }, { srcPath: "/c", dstPath: "/d", mode: "rw" }]);
     assert.equal(spec.network, "10.254.0.8");
-    assert.deepEqual(spec.limits, { memoryBytes: 1048576n, cpuShares: 512n, bandwidth: { rate: 100, burst: 200 }, disk: { byteSoft: 0n, byteHard: 5000n, inodeSoft: 0n, inodeHard: 0n } });
+    assert.deepEqual(spec.limits, { memoryBytes: 1048576n, cpuShares: 512n, bandwidth: { rate: 100, burst: 200 }, disk: { byteSoft: 0n, byteHard: 5000n, inodeSoft: 0n, inodeHard: 0n }, diskScope: "total" });
     assert.equal(spec.netOut!.length, 2, "one core rule per network and port range");
     assert.deepEqual(spec.netOut![0], { protocol: "tcp", log: false, network: { kind: "range", start: "10.0.0.1", end: "10.0.0.9" }, ports: { from: 80, to: 81 } });
     assert.deepEqual(spec.netOut![1].network, { kind: "address", address: "8.8.8.8" });

@@ -83,3 +83,15 @@ describe("containers from images", () => {
     assert.equal(m.images.acquired.length, 0);
   });
 });
+
+describe("disk limits of the total scope", () => {
+  it("leave the base out of what the writable layer may take", async () => {
+    const m = new FakeMachine();
+    const s = m.service();
+    await s.create({ handle: "t", limits: { disk: { byteSoft: 0n, byteHard: 20_000n, inodeSoft: 0n, inodeHard: 0n }, diskScope: "total" } });
+    await s.create({ handle: "e", limits: { disk: { byteSoft: 0n, byteHard: 20_000n, inodeSoft: 0n, inodeHard: 0n } } });
+    // The fake base takes 4096 bytes.
+    assert.equal((await s.limits("t")).disk!.byteHard, 15_904n);
+    assert.equal((await s.limits("e")).disk!.byteHard, 20_000n);
+  });
+});

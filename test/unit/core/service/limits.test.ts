@@ -46,7 +46,7 @@ describe("limits and metrics", () => {
     const metrics = await s.metrics(h);
     assert.equal(metrics.memory.rss, 1000n);
     assert.deepEqual(metrics.cpu, { usage: 5n, user: 10_000_000n, system: 20_000_000n });
-    assert.deepEqual(metrics.disk, { bytesUsed: 4096n });
+    assert.deepEqual(metrics.disk, { bytesUsed: 4096n, baseBytes: 4096n }, "what the container wrote, and what its base takes");
     assert.equal(metrics.pids, 3);
     assert.ok(metrics.age >= 0 && metrics.age < 60_000);
     const limits = await s.limits(h);
