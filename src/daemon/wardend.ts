@@ -113,7 +113,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     depot,
     oci,
     conmon,
-    shim: new ShimLauncher({ path: shimPath, oci, nullDevice: paths.nullDevice }),
+    shim: new ShimLauncher({ path: shimPath, oci, nullDevice: paths.nullDevice, inRuntimeNamespace: (argv, dir) => ns.wrap(argv, dir) }),
     shimPath,
     cgroups,
     cgroupParent: server.cgroup_parent,

@@ -4,9 +4,12 @@
 // becomes our child (we are a subreaper), then waits for it and records how
 // it ended, exactly: {"code":N} when it exited, {"signal":N} when a signal
 // killed it. (conmon writes 128+N for both, so `exit 137` and SIGKILL look
-// alike; Warden reports 255 for the second.) Output goes straight from the
-// process to files; with a terminal, the runtime hands us the pty's master
-// over a console socket and we copy it to the stdout file. Standard input,
+// alike; Warden reports 255 for the second.) Output comes through pipes we
+// splice into the files (pipes, not the files themselves: a process may
+// open /dev/stdout again, as /proc/self/fd/1, which is a file's truncation
+// but a pipe's new writer); with a terminal, the runtime hands us the pty's
+// master over a console socket and we copy it to the stdout file. The pipes
+// are given to the process's user (--owner, its host ids), so it can. Standard input,
 // signals and window sizes come from wardend over ctl.sock, in frames of
 // [type:1][length:4, big-endian][payload].
 //
@@ -32,6 +35,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <poll.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -64,6 +68,12 @@ static const char *null_path = "/dev/null";
 static int tty;
 static unsigned short tty_rows = 24, tty_cols = 80;
 static int discard;
+/* Run mode: the process is a container of its own (a pea) whose bundle is here, made with `run`. */
+static const char *bundle_dir;
+/* The process's host uid and gid: its ends of the stdio pipes are theirs. */
+static int owner_uid = -1, owner_gid = -1;
+/* Our ends of the output pipes, and the files they go to. */
+static int out_r = -1, err_r = -1, out_file = -1, err_file = -1;
 
 static pid_t runtime_pid = -1, proc_pid = -1;
 static int proc_done;
@@ -88,7 +98,8 @@ static void die(const char *what) {
 static void usage(void) {
   fprintf(stderr,
           "usage: warden-shim --runtime PATH [--runtime-arg ARG]... --container ID\n"
-          "                   [--stdin none|file|pipe] [--null PATH] [--tty ROWS COLS] [--discard]\n");
+          "                   [--stdin none|file|pipe] [--null PATH] [--tty ROWS COLS] [--discard]\n"
+          "                   [--bundle DIR] [--owner UID:GID]\n");
   exit(1);
 }
 
@@ -174,6 +185,56 @@ static void record_exit(int status) {
   else
     snprintf(text, sizeof text, "{\"code\":%d}\n", WEXITSTATUS(status));
   write_file_atomically("exit", text);
+}
+
+// Moves what an output pipe holds into its file, without copying through us;
+// at its end (every writer gone) it stops watching it.
+static void drain_output(int fd) {
+  int file = fd == out_r ? out_file : err_file;
+  for (;;) {
+    ssize_t n = splice(fd, NULL, file, NULL, COPY_BUF * 16, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) continue;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno != EAGAIN) {
+      // The file takes no more (a full disk): what the pipe holds is dropped, so the process is not stalled.
+      char buf[COPY_BUF];
+      ssize_t r = read(fd, buf, sizeof buf);
+      if (r > 0) continue;
+      if (r < 0 && errno == EAGAIN) return;
+      n = 0;
+    }
+    if (n == 0) {
+      epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+      close(fd);
+      if (fd == out_r) out_r = -1;
+      else err_r = -1;
+    }
+    return;
+  }
+}
+
+// After the process ended, what it started in the background may still hold
+// the output pipes: closing our ends would kill each of them with SIGPIPE at
+// its next write (a daemon's log line, bash's "fork: retry"), where a file
+// would have taken it. So their output goes on to the files until the last
+// writer is gone; nothing else is served (the end is recorded already).
+static void keep_draining(void) {
+  for (int c = 0; c < MAX_CONNS; c++)
+    if (conns[c].fd >= 0) close(conns[c].fd);
+  if (ctl_fd >= 0) close(ctl_fd);
+  if (console_fd >= 0) close(console_fd);
+  if (master_fd >= 0) close(master_fd);
+  if (stdin_w >= 0) close(stdin_w);
+  ctl_fd = console_fd = master_fd = stdin_w = -1;
+  while (out_r >= 0 || err_r >= 0) {
+    struct pollfd fds[2] = {{.fd = out_r, .events = POLLIN}, {.fd = err_r, .events = POLLIN}};
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    for (int i = 0; i < 2; i++)
+      if (fds[i].fd >= 0 && fds[i].revents) drain_output(fds[i].fd);
+  }
 }
 
 static void watch_fd(int fd, uint32_t events) {
@@ -492,6 +553,10 @@ static void parse_args(int argc, char **argv) {
     else if (!strcmp(a, "--stdin") && i + 1 < argc) stdin_mode = argv[++i];
     else if (!strcmp(a, "--null") && i + 1 < argc) null_path = argv[++i];
     else if (!strcmp(a, "--discard")) discard = 1;
+    else if (!strcmp(a, "--bundle") && i + 1 < argc) bundle_dir = argv[++i];
+    else if (!strcmp(a, "--owner") && i + 1 < argc) {
+      if (sscanf(argv[++i], "%d:%d", &owner_uid, &owner_gid) != 2) usage();
+    }
     else if (!strcmp(a, "--tty") && i + 2 < argc) {
       tty = 1;
       tty_rows = (unsigned short)atoi(argv[++i]);
@@ -563,9 +628,32 @@ int main(int argc, char **argv) {
   if (tty) {
     out_fd = discard ? null_fd : open_or_die("stdout", O_WRONLY | O_CREAT | O_APPEND);
     err_fd = -1;
+  } else if (discard) {
+    out_fd = err_fd = null_fd;
   } else {
-    out_fd = discard ? null_fd : open_or_die("stdout", O_WRONLY | O_CREAT | O_APPEND);
-    err_fd = discard ? null_fd : open_or_die("stderr", O_WRONLY | O_CREAT | O_APPEND);
+    // Not O_APPEND (splice refuses it): we are their only writer, at their end.
+    out_file = open_or_die("stdout", O_WRONLY | O_CREAT);
+    err_file = open_or_die("stderr", O_WRONLY | O_CREAT);
+    lseek(out_file, 0, SEEK_END);
+    lseek(err_file, 0, SEEK_END);
+    int out_pipe[2], err_pipe[2];
+    if (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0) die("pipe");
+    out_r = out_pipe[0];
+    err_r = err_pipe[0];
+    out_fd = out_pipe[1];
+    err_fd = err_pipe[1];
+    fcntl(out_r, F_SETFL, O_NONBLOCK);
+    fcntl(err_r, F_SETFL, O_NONBLOCK);
+    watch_fd(out_r, EPOLLIN);
+    watch_fd(err_r, EPOLLIN);
+  }
+  if (owner_uid >= 0) {
+    // Its ends of the pipes are the process's user's, so it may open them again through /proc/self/fd.
+    if (!tty && !discard) {
+      fchown(out_fd, (uid_t)owner_uid, (gid_t)owner_gid);
+      fchown(err_fd, (uid_t)owner_uid, (gid_t)owner_gid);
+    }
+    if (stdin_pipe[0] >= 0) fchown(stdin_pipe[0], (uid_t)owner_uid, (gid_t)owner_gid);
   }
 
   char cwd[4096];
@@ -579,12 +667,22 @@ int main(int argc, char **argv) {
   args[n++] = runtime_path;
   for (int i = 0; i < n_runtime_args; i++) args[n++] = runtime_args[i];
   args[n++] = log_arg;
-  args[n++] = "exec";
-  args[n++] = "--detach";
-  args[n++] = "--pid-file";
-  args[n++] = pid_arg;
-  args[n++] = "--process";
-  args[n++] = process_arg;
+  if (bundle_dir) {
+    // A container of its own, made and started at once; its process is this shim's to reap all the same.
+    args[n++] = "run";
+    args[n++] = "--detach";
+    args[n++] = "--bundle";
+    args[n++] = bundle_dir;
+    args[n++] = "--pid-file";
+    args[n++] = pid_arg;
+  } else {
+    args[n++] = "exec";
+    args[n++] = "--detach";
+    args[n++] = "--pid-file";
+    args[n++] = pid_arg;
+    args[n++] = "--process";
+    args[n++] = process_arg;
+  }
   if (tty) {
     // Relative: the runtime connects from this directory, and the path stays short.
     args[n++] = "--console-socket";
@@ -614,6 +712,7 @@ int main(int argc, char **argv) {
     close(out_fd);
     out_fd = -1;
   }
+  // Our copies of the write ends are gone: the pipes end when the process and its children close theirs.
   close(log_fd);
 
   struct epoll_event events[16];
@@ -641,6 +740,8 @@ int main(int argc, char **argv) {
         if (!(events[i].events & (EPOLLIN | EPOLLOUT))) epoll_ctl(epfd, EPOLL_CTL_DEL, master_fd, NULL);
       } else if (fd == stdin_w) {
         flush_pending();
+      } else if (fd == out_r || fd == err_r) {
+        drain_output(fd);
       } else {
         for (int c = 0; c < MAX_CONNS; c++)
           if (conns[c].fd == fd) read_conn(&conns[c]);
@@ -653,7 +754,11 @@ int main(int argc, char **argv) {
     }
   }
   if (master_fd >= 0) copy_master(1);
+  // What the process wrote before it ended is in the pipes: all of it goes to the files first.
+  if (out_r >= 0) drain_output(out_r);
+  if (err_r >= 0) drain_output(err_r);
   record_exit(proc_status);
+  if (out_r >= 0 || err_r >= 0) keep_draining();
   // Reap what the runtime may have left; nothing else of ours runs.
   while (waitpid(-1, NULL, WNOHANG) > 0)
     ;

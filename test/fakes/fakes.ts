@@ -25,6 +25,7 @@ import type {
 import type { OutputStream, ProcessLog, ProcessLogSink } from "../../src/core/interfaces/process-log.js";
 import type {
   ContainerLaunch,
+  PeaLaunch,
   ProcessExit,
   ProcessHandle,
   ProcessLaunch,
@@ -225,6 +226,23 @@ export class FakeRuntime implements Runtime {
     return resolved;
   }
 
+  /** Peas started, by container, and those removed. */
+  readonly peas: Array<{ id: string; pea: PeaLaunch; launch: ProcessLaunch }> = [];
+  readonly peasRemoved: string[] = [];
+
+  async startPea(id: string, launch: ProcessLaunch, pea: PeaLaunch): Promise<ProcessHandle> {
+    this.peas.push({ id, pea, launch });
+    return this.startProcess(id, launch);
+  }
+
+  async removePea(id: string, peaId: string): Promise<void> {
+    this.peasRemoved.push(`${id}/${peaId}`);
+  }
+
+  peaCgroup(id: string, peaId: string, ownLimits: boolean): string {
+    return ownLimits ? `${id}-${peaId}` : `${id}/${peaId}`;
+  }
+
   async startProcess(id: string, launch: ProcessLaunch): Promise<ProcessHandle> {
     if (this.failStart) throw this.failStart;
     const c = this.container(id);
@@ -373,6 +391,19 @@ export class FakeFilesystem implements Filesystem {
     if (this.failPrepare) throw this.failPrepare;
     this.prepared.set(spec.id, spec);
     return `/fake/${spec.id}/rootfs`;
+  }
+
+  readonly peaRoots = new Map<string, RootfsBase>();
+  /** The account files every pea's root has. */
+  peaPasswd = DEFAULT_PASSWD;
+
+  async preparePea(spec: { containerId: string; peaId: string; base: RootfsBase }): Promise<{ rootfsPath: string; passwd: string; group: string }> {
+    this.peaRoots.set(`${spec.containerId}/${spec.peaId}`, spec.base);
+    return { rootfsPath: `/fake/${spec.containerId}/peas/${spec.peaId}`, passwd: this.peaPasswd, group: DEFAULT_GROUP };
+  }
+
+  async removePea(containerId: string, peaId: string): Promise<void> {
+    this.peaRoots.delete(`${containerId}/${peaId}`);
   }
 
   async baseBytes(id: string): Promise<bigint | undefined> {

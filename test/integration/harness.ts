@@ -193,7 +193,43 @@ async function testSetting(options: DaemonOptions): Promise<TestSetting> {
   return { dir, socket, cgroupParent, nftTable, configPath, config };
 }
 
+let staleCleaned: Promise<void> | undefined;
+
+/**
+ * What test daemons of earlier runs left on the machine (a run killed
+ * midway: its containers' networks, nftables table, cgroups, mounts) is
+ * removed first, by a daemon on the same config: a leftover table of the
+ * same pool rejects the traffic of every container after it. Only
+ * directories whose test process is gone are touched.
+ */
+async function cleanStaleTestDaemons(): Promise<void> {
+  for (const name of await readdir(tmpdir())) {
+    if (!name.startsWith("wardentest-")) continue;
+    const dir = join(tmpdir(), name);
+    const configPath = join(dir, "wardend.yml");
+    const config = await readFile(configPath, "utf8").catch(() => undefined);
+    const owner = config && /cgroup_parent: warden-test-(\d+)-/.exec(config);
+    if (!owner || Number(owner[1]) === process.pid || existsSync(`/proc/${owner[1]}`)) continue;
+    for (const p of await processesMentioning(dir)) process.kill(Number(p.split(":")[0]), "SIGKILL");
+    const output = { text: "" };
+    try {
+      const socket = join(dir, "w.sock");
+      const child = await launch(configPath, socket, output);
+      const c = await WardenClient.connect(socket);
+      for (const handle of (await c.call("List")).handles) await c.destroy(handle).catch(() => {});
+      c.close();
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+      await rm(dir, { recursive: true, force: true });
+    } catch (err) {
+      console.error(`could not clean the leftovers of ${dir}: ${err}\n${output.text}`);
+    }
+  }
+}
+
 export async function startDaemon(options: DaemonOptions = {}): Promise<TestDaemon> {
+  await (staleCleaned ??= cleanStaleTestDaemons());
   const linksBefore = new Set(await ourLinks());
   const { dir, socket, cgroupParent, nftTable, configPath } = await testSetting(options);
   const output = { text: "" };
@@ -217,6 +253,7 @@ export class InProcessDaemon {
   ) {}
 
   static async start(options: DaemonOptions = {}): Promise<InProcessDaemon> {
+    await (staleCleaned ??= cleanStaleTestDaemons());
     const linksBefore = new Set(await ourLinks());
     const setting = await testSetting(options);
     return new InProcessDaemon(setting, linksBefore, await startInProcess(setting));

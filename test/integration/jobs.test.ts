@@ -216,6 +216,13 @@ for (const runtime of RUNTIMES) {
       await eventually(async () => !(await readdir(processesDir)).includes(String(job)), "the job's files to go");
     });
 
+    it("lets what a job left in the background write on after the job ended", async () => {
+      // Its output pipes stay open for it (a closed one would kill it with SIGPIPE at its first write).
+      const r = await c.run(handle, "(for i in 1 2 3; do sleep 0.2; echo more; echo more >&2; done; touch /tmp/bg-done) & echo started");
+      assert.deepEqual([r.exit_status, r.stdout], [0, "started\n"]);
+      await eventually(async () => (await c.run(handle, "test -e /tmp/bg-done && echo yes")).stdout === "yes\n", "the background writer to finish");
+    });
+
     it("lets a job run on while the daemon is killed: its supervisor records the exit", async () => {
       const job = await c.spawn(handle, "sleep 0.5; echo late");
       const jobDir = join((await c.call("Info", { handle })).container_path, "processes", String(job));

@@ -33,7 +33,8 @@ export function gardenError(err: unknown): { status: number; body: GardenErrorBo
     case "PROCESS_NOT_FOUND":
       return { status: 404, body: { ...body, Type: "ProcessNotFoundError", ProcessID: e.details.processId ?? "", Message: `unknown process: ${e.details.processId ?? ""}` } };
     case "EXECUTABLE_NOT_FOUND":
-      return { status: 500, body: { ...body, Type: "ExecutableNotFoundError", Binary: e.details.path ?? "" } };
+      // runc's words, which Garden's clients match on.
+      return { status: 500, body: { ...body, Type: "ExecutableNotFoundError", Binary: e.details.path ?? "", Message: `exec: "${e.details.path ?? ""}": executable file not found in $PATH` } };
     case "HANDLE_TAKEN":
       return { status: 500, body: { ...body, Message: `Handle '${e.details.handle ?? ""}' already in use` } };
     case "SHUTTING_DOWN":

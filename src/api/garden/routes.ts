@@ -90,7 +90,17 @@ export class GardenRoutes {
     on("GET", "/containers", async ({ query }) => ({ Handles: s.list(Object.fromEntries(query)) }));
     on("POST", "/containers", async ({ req }) => this.create(await body(req)));
     on("GET", "/containers/bulk_info", async ({ query }) => this.bulk(query, (h) => infoJson(s.info(h), this.config.externalIp), "Info"));
-    on("GET", "/containers/bulk_metrics", async ({ query }) => this.bulk(query, async (h) => metricsJson(await s.metrics(h)), "Metrics"));
+    on("GET", "/containers/bulk_metrics", async ({ query }) =>
+      this.bulk(query, async (h) => {
+        // Guardian answers for a pea by its process id as well.
+        try {
+          return metricsJson(await s.metrics(h));
+        } catch (err) {
+          const pea = err instanceof CoreError && err.code === "CONTAINER_NOT_FOUND" ? await s.peaMetrics(h) : undefined;
+          if (pea) return metricsJson(pea);
+          throw err;
+        }
+      }, "Metrics"));
     on("GET", "/containers/:handle/info", async ({ params }) => infoJson(s.info(params[0]), this.config.externalIp));
     on("GET", "/containers/:handle/metrics", async ({ params }) => metricsJson(await s.metrics(params[0])));
     on("DELETE", "/containers/:handle", async ({ params }) => this.destroy(params[0]));

@@ -75,7 +75,12 @@ export const processSpecSchema = z.object({
   dir: str.optional(),
   user: str.optional(),
   rlimits: z.object(rlimitsShape).optional(),
-  limits: z.unknown().optional(),
+  limits: z
+    .object({
+      cpu_limits: z.object({ weight: uint64.optional(), limit_in_shares: uint64.optional() }).optional(),
+      memory_limits: z.object({ limit_in_bytes: uint64.optional() }).optional(),
+    })
+    .nullish(),
   tty: z.object({ window_size: z.object({ columns: uint.optional(), rows: uint.optional() }).nullish() }).nullish(),
   image: z.object({ uri: str.optional(), username: str.optional(), password: str.optional() }).optional(),
   bind_mounts: z.array(bindMountSchema).nullish(),
@@ -186,8 +191,7 @@ function networkOf(text: string): string {
 }
 
 export function processSpec(wire: WireProcessSpec): ProcessSpec {
-  if (wire.image?.uri) throw errors.invalid("a process with its own image (a pea) is not supported");
-  if (wire.bind_mounts?.length) throw errors.invalid("bind mounts of a process need an image of its own, which is not supported");
+  if (wire.bind_mounts?.length) throw errors.invalid("bind mounts of a process (a pea) are not supported");
   const rlimits: Rlimits = {};
   for (const name of RLIMIT_NAMES) {
     const v = wire.rlimits?.[name];
@@ -204,6 +208,19 @@ export function processSpec(wire: WireProcessSpec): ProcessSpec {
   if (wire.dir) spec.dir = wire.dir;
   if (wire.user) spec.user = wire.user;
   if (wire.tty) spec.tty = { columns: wire.tty.window_size?.columns ?? 80, rows: wire.tty.window_size?.rows ?? 24 };
+  // A pea: a root of its own. Limits of its own when the client names any (even none: "{}").
+  const image = rootfsOf({ image: wire.image });
+  if (image !== undefined) {
+    spec.image = image;
+    if (wire.image?.username || wire.image?.password) spec.imageCredentials = { username: wire.image.username ?? "", password: wire.image.password ?? "" };
+    if (wire.limits) {
+      spec.limits = {};
+      const memory = big(wire.limits.memory_limits?.limit_in_bytes);
+      if (memory) spec.limits.memoryBytes = memory;
+      const cpu = big(wire.limits.cpu_limits?.weight) || big(wire.limits.cpu_limits?.limit_in_shares);
+      if (cpu) spec.limits.cpuShares = cpu;
+    }
+  }
   return spec;
 }
 

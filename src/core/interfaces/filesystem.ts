@@ -35,6 +35,14 @@ export interface Filesystem {
   check(spec: { base?: RootfsBase; bindMounts: BindMount[] }): Promise<void>;
   /** Builds the container's root; returns where it is, for the runtime. */
   prepare(spec: RootfsSpec): Promise<string>;
+  /**
+   * The root of a pea of container `containerId`: its base under a writable
+   * layer of its own in the container's directory. Answers where it is, and
+   * its account files (to find the pea's user in).
+   */
+  preparePea(spec: { containerId: string; peaId: string; base: RootfsBase; privileged?: boolean }): Promise<{ rootfsPath: string; passwd: string; group: string }>;
+  /** Unmounts and removes a pea's root; safe for one already gone. */
+  removePea(containerId: string, peaId: string): Promise<void>;
   /** Bytes its base (directory or image layers) takes on disk, known once the root is made. */
   baseBytes(id: string): Promise<bigint | undefined>;
   /** Unmounts the container's root; safe while the runtime is still tearing the container down. */

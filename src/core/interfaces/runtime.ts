@@ -32,6 +32,14 @@ export interface ContainerLaunch {
   pidsLimit?: number;
 }
 
+export interface PeaLaunch {
+  /** Unique in the container. */
+  id: string;
+  rootfsPath: string;
+  /** Limits of its own; absent: it shares the container's. */
+  limits?: { memoryBytes?: bigint; cpuShares?: bigint };
+}
+
 /** A user of the container, found in its account files (or known to the core). */
 export interface ResolvedUser {
   name: string;
@@ -132,6 +140,16 @@ export interface Runtime {
    */
   resolveUser(id: string, user: string, workDir?: { path?: string }): Promise<ResolvedUser>;
   startProcess(id: string, launch: ProcessLaunch): Promise<ProcessHandle>;
+  /**
+   * Starts a pea: the process as a container of its own on `pea.rootfsPath`,
+   * joining container `id`'s namespaces but its mount one, in a cgroup under
+   * the container's or, with limits of its own, beside it.
+   */
+  startPea(id: string, launch: ProcessLaunch, pea: PeaLaunch): Promise<ProcessHandle>;
+  /** Removes what a pea that ended left of its container; safe for one already gone. */
+  removePea(id: string, peaId: string): Promise<void>;
+  /** The cgroup name a pea's usage is read under (by Limits), for its metrics. */
+  peaCgroup(id: string, peaId: string, ownLimits: boolean): string;
   /** The processes a container has, found again from what their supervisors left. */
   processes(id: string): Promise<RecoveredProcess[]>;
   /** Removes the runtime's state, supervisors and cgroups of containers that are not live; returns their ids. */

@@ -34,6 +34,8 @@ export interface ContainerRecord {
   env?: string[];
   /** Milliseconds since the epoch. */
   createdAt?: number;
+  /** Set when a destroy begins: a daemon killed during it leaves a container a restart must finish off, not take back. */
+  destroying?: true;
 }
 
 export interface StateStore {

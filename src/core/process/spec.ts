@@ -1,5 +1,6 @@
 // What a client asks for when it starts a process in a container.
 import { errors } from "../errors.js";
+import type { ImageCredentials } from "../interfaces/image-store.js";
 import type { StdinMode, WindowSize } from "../interfaces/runtime.js";
 import { RLIMIT_NAMES, type Rlimits } from "../rlimits.js";
 import { checkEnv } from "./environment.js";
@@ -32,6 +33,14 @@ export interface ProcessSpec {
   logTag?: string;
   /** Forget the process once a wait for its end has been answered (Warden's Link). */
   forgetWhenCollected?: boolean;
+  /**
+   * A root filesystem of its own (a directory or an image reference): the
+   * process is a pea, in the container's namespaces but the mount one.
+   */
+  image?: string;
+  imageCredentials?: ImageCredentials;
+  /** A pea's own limits: present (even empty), a cgroup of its own holds it; absent, it shares the container's. */
+  limits?: { memoryBytes?: bigint; cpuShares?: bigint };
 }
 
 const MAX_ID_BYTES = 256;

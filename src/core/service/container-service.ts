@@ -106,6 +106,12 @@ export class ContainerService {
     return this.limitsService.metrics(c);
   }
 
+  /** A pea's usage, by its process id (Garden names peas so in BulkMetrics); undefined when none runs. */
+  async peaMetrics(processId: string): Promise<ContainerMetrics | undefined> {
+    const pea = this.processes.pea(processId);
+    return pea ? this.limitsService.metricsOf(pea.container, pea.cgroup) : undefined;
+  }
+
   /** Handles of the containers whose properties hold every pair of `filter`. */
   list(filter: Properties = {}): string[] {
     return this.ctx.registry

@@ -5,6 +5,7 @@
 // second Destroy needs (its record, its directory), and that Destroy goes on
 // from there: every step is idempotent.
 import type { Container } from "../container/container.js";
+import { toRecord } from "../container/record.js";
 import { asCoreError, errors, type StepFailure } from "../errors.js";
 import type { ServiceContext } from "./context.js";
 import { PhaseTimer, within } from "./phase-timer.js";
@@ -53,6 +54,9 @@ export class Destroyer {
         failures.push({ step: name, error: asCoreError(err) });
       }
     };
+    // Written first: its steps run side by side, and a daemon killed among them may leave a container
+    // that still runs on a root filesystem already unmounted. A restart then removes it.
+    await this.ctx.deps.state.save({ ...toRecord(c), destroying: true }).catch((err) => log.warn({ err: String(err) }, "cannot mark the record as destroying"));
     await Promise.all([
       step("runtime", async () => {
         await runtime.destroy(c.id);

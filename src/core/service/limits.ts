@@ -112,6 +112,17 @@ export class LimitsService {
     return { memoryBytes, cpuShares, disk, bandwidth: this.bandwidthOf(c) };
   }
 
+  /** A pea's usage: memory, cpu and processes of its own cgroup, the rest its container's. */
+  async metricsOf(c: Container, cgroup: string): Promise<ContainerMetrics> {
+    const { limits } = this.ctx.deps;
+    const [memory, cpu, pids] = await Promise.all([
+      read("getting memory usage", limits.memoryStats(cgroup)),
+      read("getting cpu stats", limits.cpuStats(cgroup)),
+      limits.pids(cgroup).catch(() => 0),
+    ]);
+    return { memory, cpu, bandwidth: this.bandwidthOf(c), pids, age: Date.now() - c.createdAt };
+  }
+
   async metrics(c: Container): Promise<ContainerMetrics> {
     const { limits, diskQuota } = this.ctx.deps;
     const [memory, cpu, disk, pids] = await Promise.all([

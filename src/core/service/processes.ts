@@ -5,7 +5,10 @@
 import type { Container, ContainerEvent, ContainerInfo } from "../container/container.js";
 import { errors } from "../errors.js";
 import type { RecoveredProcess, Signal, StdinMode, WindowSize } from "../interfaces/runtime.js";
+import { parseImageReference } from "../images/reference.js";
+import type { RootfsBase } from "../interfaces/filesystem.js";
 import { completeEnv, mergeEnv } from "../process/environment.js";
+import { resolveUser } from "../process/users.js";
 import { Process, type CollectedOutput, type OutputChunk, type ProcessResult } from "../process/process.js";
 import { checkProcessSpec, type OutputPolicy, type ProcessSpec } from "../process/spec.js";
 import type { ServiceContext } from "./context.js";
@@ -21,6 +24,8 @@ type ProcessMeta = {
   logTag?: string;
   forgetWhenCollected?: boolean;
   stdinStream?: boolean;
+  /** A pea's id in its container. */
+  pea?: string;
 };
 
 function isMeta(value: Record<string, unknown>): value is Record<string, unknown> & ProcessMeta {
@@ -120,9 +125,13 @@ export class ProcessService {
     private readonly users: UserLookup,
   ) {}
 
+  /** Peas running, for their metrics. */
+  private readonly peas = new Map<Process, { container: Container; peaId: string; ownLimits: boolean }>();
+
   async run(c: Container, spec: ProcessSpec): Promise<ProcessRef> {
     checkProcessSpec(spec);
     if (spec.id !== undefined && c.processes.isRunning(spec.id)) throw errors.processIdTaken(spec.id);
+    if (spec.image !== undefined) return this.runPea(c, spec);
     // What the image says (User, WorkingDir, Env) is the default under what the process asks for.
     const image = c.image?.config;
     const dir = spec.dir || image?.workingDir;
@@ -162,6 +171,83 @@ export class ProcessService {
     log.debug({ process: id, path: spec.path, user: user.name }, "process started");
     void process.finished.then((result) => log.debug({ process: id, exit: result.exit }, "process ended"));
     return new ProcessRef(this, c, process);
+  }
+
+  /**
+   * A pea: the process on a root of its own (a directory or an image),
+   * sharing the container's namespaces but the mount one. It runs as root in
+   * "/" unless told otherwise, its user found in its own root's accounts;
+   * what it made goes when it ends.
+   */
+  private async runPea(c: Container, spec: ProcessSpec): Promise<ProcessRef> {
+    const { deps } = this.ctx;
+    const ref = parseImageReference(spec.image!);
+    if (ref.kind !== "directory" && !deps.images) throw errors.invalid(`image ${spec.image} names an image, and this daemon keeps no images`);
+    let seq = await this.nextSeq();
+    while (spec.id === undefined && c.processes.isRunning(String(seq))) seq = await this.nextSeq();
+    const id = spec.id ?? String(seq);
+    const peaId = `p${seq}`;
+    const holder = `${c.id}-${peaId}`;
+    const undo: Array<() => Promise<void>> = [];
+    try {
+      let base: RootfsBase = { kind: "directory", path: ref.kind === "directory" ? ref.path : "" };
+      if (ref.kind !== "directory") {
+        undo.push(() => deps.images!.release(holder));
+        const image = await deps.images!.acquire(ref, holder, { credentials: spec.imageCredentials, privileged: c.privileged });
+        base = { kind: "layers", layers: image.layers };
+      }
+      await deps.filesystem.check({ base, bindMounts: [] });
+      undo.push(() => deps.filesystem.removePea(c.id, peaId));
+      const root = await deps.filesystem.preparePea({ containerId: c.id, peaId, base, privileged: c.privileged });
+      const user = resolveUser(spec.user || "root", root.passwd, root.group);
+      c.assertState("active");
+      if (spec.id !== undefined && c.processes.isRunning(spec.id)) throw errors.processIdTaken(spec.id);
+      const output = spec.output ?? { kind: "keep-recent", limit: this.ctx.config.outputLimit };
+      const stdin: StdinMode = spec.stdin ?? { kind: "none" };
+      const meta: ProcessMeta = { id, output, logTag: spec.logTag, forgetWhenCollected: spec.forgetWhenCollected, stdinStream: stdin.kind === "stream", pea: peaId };
+      undo.push(() => deps.runtime.removePea(c.id, peaId));
+      const handle = await deps.runtime.startPea(
+        c.id,
+        {
+          seq,
+          path: spec.path,
+          args: spec.args ?? [],
+          env: completeEnv(mergeEnv(c.env, spec.env ?? []), user),
+          dir: spec.dir || "/",
+          user,
+          rlimits: spec.rlimits ?? {},
+          tty: spec.tty,
+          stdin,
+          discardOutput: output.kind === "discard",
+          meta,
+          capabilities: c.capabilities,
+        },
+        { id: peaId, rootfsPath: root.rootfsPath, limits: spec.limits },
+      );
+      const process = this.adopt(c, seq, meta, handle, false);
+      this.peas.set(process, { container: c, peaId, ownLimits: spec.limits !== undefined });
+      const log = this.ctx.logFor(c);
+      log.debug({ process: id, pea: peaId, image: spec.image }, "pea started");
+      void process.finished.then(async () => {
+        this.peas.delete(process);
+        // What the pea made goes with it, the container stays.
+        for (const step of [...undo].reverse()) await step().catch((err) => log.warn({ err: String(err), pea: peaId }, "cannot remove what a pea left"));
+      });
+      return new ProcessRef(this, c, process);
+    } catch (err) {
+      for (const step of undo.reverse()) await step().catch(() => {});
+      throw err;
+    }
+  }
+
+  /** The pea a process id names, in any container: Garden asks for a pea's metrics by it. */
+  pea(processId: string): { container: Container; cgroup: string } | undefined {
+    for (const [process, pea] of this.peas) {
+      if (process.id === processId && process.running) {
+        return { container: pea.container, cgroup: this.ctx.deps.runtime.peaCgroup(pea.container.id, pea.peaId, pea.ownLimits) };
+      }
+    }
+    return undefined;
   }
 
   /** A process of the container by id. */

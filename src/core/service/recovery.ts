@@ -61,9 +61,11 @@ export class Recovery {
     const { state, depot, runtime } = this.ctx.deps;
     const log = this.ctx.log.child({ id });
     let c: Container;
+    let beingDestroyed = false;
     try {
       const record = await state.load(id);
       if (!record) throw new Error("it has no record (made half-way when a daemon stopped)");
+      beingDestroyed = record.destroying === true;
       c = fromRecord(record, depot.path(id));
       if (c.id !== id) throw new Error(`its record is of ${c.id}`);
     } catch (err) {
@@ -73,6 +75,7 @@ export class Recovery {
     }
     let claimed = false;
     try {
+      if (beingDestroyed) throw new Error("it was being destroyed when the daemon stopped");
       if (!(await runtime.isRunning(id))) throw new Error("its init is no longer running");
       if (this.ctx.registry.has(c.handle)) throw new Error(`handle ${c.handle} is taken by another recovered container`);
       this.ctx.allocator.claim(c);

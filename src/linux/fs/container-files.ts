@@ -57,6 +57,12 @@ export async function writeContainerFiles(lower: LowerView, upper: string, spec:
   }
 }
 
+/** The base's account files, as read through its layers (empty when it has none, or only links). */
+export async function readAccounts(lower: LowerView): Promise<{ passwd: string; group: string }> {
+  const [passwd, group] = await Promise.all([readAccountFile(await lower.find("etc/passwd")), readAccountFile(await lower.find("etc/group"))]);
+  return { passwd, group };
+}
+
 export function hostsFile(id: string, containerIp?: string): string {
   return `127.0.0.1 localhost\n${containerIp ?? "127.0.0.1"} ${id}\n`;
 }

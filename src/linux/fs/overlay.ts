@@ -1,7 +1,7 @@
 // The container's root filesystem: an overlay of the read-only base and a
 // writable layer in the container's depot directory, mounted inside the
 // runtime's private mount namespace (see mount-namespace.ts).
-import { chmod, lchown, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { chmod, lchown, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join } from "node:path";
 import { errors } from "../../core/errors.js";
 import { isContainerId } from "../../core/container-id.js";
@@ -11,7 +11,7 @@ import { CommandError, type CommandRunner } from "../command.js";
 import { parseMountInfo } from "../mountinfo.js";
 import type { RuntimeMountNamespace } from "../runtime/mount-namespace.js";
 import type { IdMap } from "../security/id-map.js";
-import { writeContainerFiles } from "./container-files.js";
+import { readAccounts, writeContainerFiles } from "./container-files.js";
 import { diskUsage } from "./disk-usage.js";
 import { directoryView, layerView, OpaqueDirectories } from "./layer-view.js";
 import type { ShiftedRootfs } from "./shifted-rootfs.js";
@@ -106,18 +106,60 @@ export class OverlayFilesystem implements Filesystem {
     });
     // The base as the client named it: a shifted copy on the depot's btrfs counts its small files' blocks differently.
     await writeFile(join(dir, BASE_BYTES), String(await this.sizeOf(spec.base.kind === "layers" ? spec.base.layers : [spec.base.path])));
+    await this.mountStack(lowers, layout.upper, layout.work, layout.rootfs);
+    return layout.rootfs;
+  }
+
+  /** The lowers (image layers or a base) under an upper layer, mounted at `target` in the runtime's namespace. */
+  private async mountStack(lowers: readonly string[], upper: string, work: string, target: string): Promise<void> {
     const { lowerdir, wd } = lowerOption(lowers);
-    const options = `lowerdir=${lowerdir},upperdir=${layout.upper},workdir=${layout.work}`;
+    const options = `lowerdir=${lowerdir},upperdir=${upper},workdir=${work}`;
     if (options.length >= MAX_MOUNT_OPTIONS) {
       throw errors.invalid(`the image has too many layers (${lowers.length}) for one overlay mount`);
     }
     try {
-      const mount = ["mount", "-t", "overlay", "overlay", "-o", options, layout.rootfs];
+      const mount = ["mount", "-t", "overlay", "overlay", "-o", options, target];
       await this.commands.run(wd === "/" ? this.ns.wrap(mount, "/") : this.ns.wrapInside(mount, wd));
     } catch (err) {
       throw errors.commandFailed(err instanceof Error ? err.message : String(err), err);
     }
-    return layout.rootfs;
+  }
+
+  async preparePea(spec: { containerId: string; peaId: string; base: RootfsBase; privileged?: boolean }): Promise<{ rootfsPath: string; passwd: string; group: string }> {
+    await this.check({ base: spec.base, bindMounts: [] });
+    const dir = this.depot.path(spec.containerId);
+    // Its writable layer is in the container's volume: the container's disk limit counts it.
+    const own = join(volumeDir(dir), "peas", spec.peaId);
+    const rootfs = join(dir, "peas", spec.peaId);
+    for (const d of [join(own, "upper"), join(own, "work"), rootfs]) await mkdir(d, { recursive: true });
+    const userns = spec.privileged ? undefined : this.userNamespace;
+    const lowers =
+      spec.base.kind === "layers" ? spec.base.layers : [userns ? await userns.bases.lowerFor(spec.base.path) : spec.base.path];
+    const lower = lowers.length === 1 ? directoryView(lowers[0]) : layerView(lowers, this.opaque);
+    if (userns) {
+      await lchown(join(own, "upper"), userns.map.hostId, userns.map.hostId);
+      await chmod(join(own, "upper"), (await stat(lower.top)).mode & 0o7777);
+    }
+    const accounts = await readAccounts(lower);
+    await this.mountStack(lowers, join(own, "upper"), join(own, "work"), rootfs);
+    return { rootfsPath: rootfs, ...accounts };
+  }
+
+  async removePea(containerId: string, peaId: string): Promise<void> {
+    const dir = this.depot.path(containerId);
+    await this.umount(join(dir, "peas", peaId));
+    await rm(join(dir, "peas", peaId), { recursive: true, force: true });
+    await rm(join(volumeDir(dir), "peas", peaId), { recursive: true, force: true });
+  }
+
+  /** Unmounts `target` in the runtime's namespace; nothing mounted there is done too. */
+  private async umount(target: string): Promise<void> {
+    try {
+      await this.commands.run(this.ns.wrap(["umount", target], "/"));
+    } catch (err) {
+      if (err instanceof CommandError && /not mounted|no mount point|No such file/.test(err.stderr)) return;
+      throw err;
+    }
   }
 
   async baseBytes(id: string): Promise<bigint | undefined> {
@@ -141,14 +183,10 @@ export class OverlayFilesystem implements Filesystem {
   }
 
   async unmount(id: string): Promise<void> {
-    const { rootfs } = containerLayout(this.depot.path(id));
-    try {
-      await this.commands.run(this.ns.wrap(["umount", rootfs], "/"));
-    } catch (err) {
-      // Nothing mounted (a half-made container, or removed before): done.
-      if (err instanceof CommandError && /not mounted|no mount point|No such file/.test(err.stderr)) return;
-      throw err;
-    }
+    const dir = this.depot.path(id);
+    // Its peas' roots first; nothing mounted (a half-made container, or removed before) is done.
+    for (const pea of await readdir(join(dir, "peas")).catch(() => [] as string[])) await this.umount(join(dir, "peas", pea));
+    await this.umount(containerLayout(dir).rootfs);
   }
 
   async remove(id: string): Promise<void> {

@@ -14,6 +14,7 @@ import type { Depot } from "../../core/interfaces/depot.js";
 import type {
   ContainerCapabilities,
   ContainerLaunch,
+  PeaLaunch,
   ProcessHandle,
   ProcessLaunch,
   RecoveredProcess,
@@ -26,15 +27,17 @@ import type { CommandRunner } from "../command.js";
 import { descendants, isAlive, processes, readPidFile, signal } from "../process.js";
 import { readHardLimits, type HardLimits } from "../rlimits.js";
 import { heldCapabilities } from "../security/capabilities.js";
-import type { IdMap } from "../security/id-map.js";
+import { hostIdOf, type IdMap } from "../security/id-map.js";
 import type { OciSeccomp } from "../security/seccomp.js";
 import { waitFor } from "../wait-for.js";
 import { buildBundle, INIT_PATH_IN_CONTAINER } from "./bundle.js";
 import type { Conmon } from "./conmon.js";
 import { ContainerUsers } from "./container-users.js";
 import type { OciRuntimeCli } from "./oci-runtime.js";
-import { specJson } from "./oci-spec.js";
+import { specJson, type OciSpec } from "./oci-spec.js";
 import { DEFAULT_SETS, ociProcess, type CapabilitySets } from "./process-spec.js";
+import { peaBundle } from "./pea-bundle.js";
+import { volumeDir } from "../fs/volumes.js";
 import type { ProcessStarter } from "./shim.js";
 import { ShimProcess } from "./shim-process.js";
 
@@ -142,6 +145,10 @@ export class LinuxRuntime implements Runtime {
 
   async destroy(id: string): Promise<void> {
     const paths = this.paths(id);
+    // Its peas first: their cgroups may sit inside its own.
+    for (const name of await this.options.oci.list().catch(() => [] as string[])) {
+      if (name.startsWith(`${id}-`)) await this.options.oci.forceDelete(name);
+    }
     await this.options.oci.forceDelete(id);
     // Every supervisor sees its process die and records the end; wait for
     // them so none is left writing into a directory we remove next.
@@ -204,7 +211,7 @@ export class LinuxRuntime implements Runtime {
       await writeFile(join(dir, PROCESS_META), JSON.stringify(launch.meta));
       const stdin = launch.stdin.kind === "data" ? "file" : launch.stdin.kind === "stream" ? "pipe" : "none";
       await this.options.shim.start(
-        { containerId: id, dir, stdin, tty: launch.tty, discardOutput: launch.discardOutput },
+        { containerId: id, dir, stdin, tty: launch.tty, discardOutput: launch.discardOutput, owner: await this.hostOwner(id, launch) },
         launch.path,
       );
     } catch (err) {
@@ -214,6 +221,63 @@ export class LinuxRuntime implements Runtime {
     const handle = this.attach(id, dir, launch.discardOutput, launch.tty !== undefined);
     if (launch.stdin.kind === "stream") await handle.attachStdin();
     return handle;
+  }
+
+  /** The host ids of the process's user: through the container's map when it has a user namespace. */
+  private async hostOwner(id: string, launch: ProcessLaunch): Promise<{ uid: number; gid: number }> {
+    const map = this.options.idMap && (await this.users.hasUserNamespace(id)) ? this.options.idMap : undefined;
+    return { uid: hostIdOf(map, launch.user.uid), gid: hostIdOf(map, launch.user.gid) };
+  }
+
+  /** A pea's container name in the runtime: its container's id, then its own. */
+  private peaName(id: string, peaId: string): string {
+    return `${id}-${peaId}`;
+  }
+
+  peaCgroup(id: string, peaId: string, ownLimits: boolean): string {
+    // Sharing the container's limits: a cgroup under the container's. Limits of its own: one beside it.
+    return ownLimits ? this.peaName(id, peaId) : `${id}/${peaId}`;
+  }
+
+  async startPea(id: string, launch: ProcessLaunch, pea: PeaLaunch): Promise<ProcessHandle> {
+    const paths = this.paths(id);
+    const init = await this.initPid(id);
+    if (init === undefined) throw errors.commandFailed(`the container ${id} has no running init`);
+    const container = JSON.parse(await readFile(join(paths.bundle, "config.json"), "utf8")) as OciSpec;
+    const process = ociProcess(launch, this.hardLimits, await this.capabilitySets(id, launch.capabilities));
+    const spec = peaBundle(container, {
+      process,
+      rootfsPath: pea.rootfsPath,
+      initPid: init,
+      cgroupsPath: `/${this.options.cgroupParent}/${this.peaCgroup(id, pea.id, pea.limits !== undefined)}`,
+      limits: pea.limits,
+      etc: join(volumeDir(this.options.depot.path(id)), "upper", "etc"),
+    });
+    const name = this.peaName(id, pea.id);
+    const dir = join(paths.processes, String(launch.seq));
+    await mkdir(dir);
+    try {
+      await writeFile(join(dir, "config.json"), specJson(spec));
+      if (launch.stdin.kind === "data") await writeFile(join(dir, "stdin"), launch.stdin.data);
+      await writeFile(join(dir, PROCESS_META), JSON.stringify(launch.meta));
+      const stdin = launch.stdin.kind === "data" ? "file" : launch.stdin.kind === "stream" ? "pipe" : "none";
+      await this.options.shim.start(
+        { containerId: name, dir, stdin, tty: launch.tty, discardOutput: launch.discardOutput, bundle: dir, owner: await this.hostOwner(id, launch) },
+        launch.path,
+      );
+    } catch (err) {
+      await this.options.oci.forceDelete(name).catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+    const handle = this.attach(id, dir, launch.discardOutput, launch.tty !== undefined);
+    if (launch.stdin.kind === "stream") await handle.attachStdin();
+    return handle;
+  }
+
+  async removePea(id: string, peaId: string): Promise<void> {
+    await this.options.oci.forceDelete(this.peaName(id, peaId));
+    await this.options.cgroups.remove(this.peaName(id, peaId)).catch(() => {});
   }
 
   private attach(id: string, dir: string, discardOutput: boolean, tty: boolean): ShimProcess {
@@ -245,7 +309,8 @@ export class LinuxRuntime implements Runtime {
       try {
         tty = (JSON.parse(await readFile(join(dir, "process.json"), "utf8")) as { terminal?: boolean }).terminal === true;
       } catch {
-        // A spec that cannot be read: its output is read as a process's without a terminal.
+        // A pea keeps its process in its bundle; a spec that cannot be read: no terminal.
+        tty = await readFile(join(dir, "config.json"), "utf8").then((t) => (JSON.parse(t) as OciSpec).process?.terminal === true, () => false);
       }
       const discard = (meta.output as { kind?: string } | undefined)?.kind === "discard";
       found.push({ seq, meta, handle: this.attach(id, dir, discard, tty) });
@@ -262,8 +327,10 @@ export class LinuxRuntime implements Runtime {
   async removeOrphans(live: ReadonlySet<string>): Promise<string[]> {
     const removed = new Set<string>();
     const { oci, cgroups, socketDir } = this.options;
+    // A pea's names begin with its container's id.
+    const alive = (name: string) => live.has(name.split("-")[0]);
     for (const id of await oci.list().catch(() => [] as string[])) {
-      if (live.has(id)) continue;
+      if (alive(id)) continue;
       await oci.forceDelete(id);
       removed.add(id);
     }
@@ -273,12 +340,12 @@ export class LinuxRuntime implements Runtime {
       const conmon = argv[0]?.endsWith("conmon") ? argv[argv.indexOf("-c") + 1] : undefined;
       const shim = argv[0] === this.options.shimPath ? argv[argv.indexOf("--container") + 1] : undefined;
       const id = conmon ?? shim;
-      if (id === undefined || live.has(id) || !argv.includes(ourRoot)) continue;
+      if (id === undefined || alive(id) || !argv.includes(ourRoot)) continue;
       signal(pid, "SIGKILL");
       removed.add(id);
     }
     for (const id of await cgroups.ids()) {
-      if (live.has(id)) continue;
+      if (alive(id)) continue;
       await cgroups.remove(id);
       removed.add(id);
     }

@@ -18,6 +18,10 @@ export interface ShimStart {
   stdin: "none" | "file" | "pipe";
   tty?: WindowSize;
   discardOutput: boolean;
+  /** A pea: the process is a container of its own, with its bundle (config.json) in this directory. */
+  bundle?: string;
+  /** The process's user's host ids: its stdio pipes are given to it. */
+  owner?: { uid: number; gid: number };
 }
 
 export interface ShimOptions {
@@ -25,6 +29,12 @@ export interface ShimOptions {
   oci: OciRuntimeCli;
   /** A character device 1:3 of our own: runtimes chown a process's stdio, so /dev/null itself must never be passed. */
   nullDevice: string;
+  /**
+   * Runs a command inside the runtime's mount namespace: a pea's shim starts
+   * a container (`run`), which the runtime makes only where the container
+   * roots are mounted and the hybrid cgroup mount is gone.
+   */
+  inRuntimeNamespace?: (argv: string[], dir: string) => string[];
 }
 
 const STARTED = 0;
@@ -52,12 +62,15 @@ export class ShimLauncher implements ProcessStarter {
       "--null", this.options.nullDevice,
       ...(start.tty ? ["--tty", String(start.tty.rows), String(start.tty.columns)] : []),
       ...(start.discardOutput ? ["--discard"] : []),
+      ...(start.bundle ? ["--bundle", start.bundle] : []),
+      ...(start.owner ? ["--owner", `${start.owner.uid}:${start.owner.gid}`] : []),
     ];
   }
 
   /** Resolves once the process runs; rejects with why it could not start. */
   async start(start: ShimStart, path: string): Promise<void> {
-    const argv = this.argv(start);
+    const own = this.argv(start);
+    const argv = start.bundle && this.options.inRuntimeNamespace ? this.options.inRuntimeNamespace(own, start.dir) : own;
     const log = openSync(join(start.dir, "shim.log"), "a");
     let code: number;
     try {

@@ -40,7 +40,11 @@ describe("Garden wire", () => {
     assert.throws(() => parse(containerSpecSchema, { bind_mounts: [{ mode: 7 }] }, "container spec"), /bind_mounts\.0\.mode/);
     assert.throws(() => containerSpec(parse(containerSpecSchema, { bind_mounts: [{ src_path: "/x", dst_path: "/y", origin: 1 }] }, "s"), { graceTimeSeconds: 1 }), /origin Container/);
     assert.throws(() => containerSpec(parse(containerSpecSchema, { network: "10.1.0.0/24" }, "s"), { graceTimeSeconds: 1 }), /only \/30/);
-    assert.throws(() => processSpec(parse(processSpecSchema, { path: "x", image: { uri: "/r" } }, "p")), /pea/);
+    assert.throws(() => processSpec(parse(processSpecSchema, { path: "x", image: { uri: "/r" }, bind_mounts: [{ src_path: "/a" }] }, "p")), /pea/);
+    const pea = processSpec(parse(processSpecSchema, { path: "x", image: { uri: "/r" }, limits: { memory_limits: { limit_in_bytes: 33554432 } } }, "p"));
+    assert.deepEqual([pea.image, pea.limits], ["/r", { memoryBytes: 33554432n }], "a pea, with limits of its own");
+    assert.deepEqual(processSpec(parse(processSpecSchema, { path: "x", image: { uri: "/r" }, limits: {} }, "p")).limits, {}, "empty limits: its own cgroup all the same");
+    assert.equal(processSpec(parse(processSpecSchema, { path: "x", image: { uri: "/r" } }, "p")).limits, undefined);
   });
 
   it("takes image URIs and paths as Garden does", () => {

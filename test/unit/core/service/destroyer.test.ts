@@ -61,6 +61,7 @@ describe("destroying containers", () => {
       return true;
     });
     assert.deepEqual(s.list(), ["stuck"], "still listed, so it can be destroyed again");
+    assert.equal(m.state.records.get(id)?.destroying, true, "its record says a destroy began, before any step ran");
     assert.equal(m.depot.dirs.size, 1, "its directory is kept until the rest is gone");
     assert.deepEqual(m.filesystem.removed, [], "its writable layer too");
     assert.equal(s.info(h).state, "active");

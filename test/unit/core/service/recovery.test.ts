@@ -95,6 +95,20 @@ describe("recovery after a restart", () => {
     await r.create({});
   });
 
+  it("finishes off a container whose destroy a killed daemon left half-done, even with its init running", async () => {
+    const m = new FakeMachine();
+    const s = m.service();
+    await s.create({ handle: "keep" });
+    await s.create({ handle: "half" });
+    const [keepId, halfId] = [...m.depot.dirs];
+    m.state.records.set(halfId, { ...m.state.records.get(halfId)!, destroying: true });
+    const r = m.service();
+    assert.deepEqual(await r.recover(), { recovered: 1, removed: 1 });
+    assert.deepEqual(r.list(), ["keep"]);
+    assert.ok(m.runtime.destroyed.includes(halfId));
+    assert.deepEqual([...m.depot.dirs], [keepId]);
+  });
+
   it("refuses a second record with a handle already recovered", async () => {
     const m = new FakeMachine();
     const s = m.service();

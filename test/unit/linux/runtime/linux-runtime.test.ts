@@ -80,7 +80,7 @@ describe("linux runtime: processes", () => {
     assert.deepEqual(spec.rlimits, [{ type: "RLIMIT_NOFILE", soft: 1024, hard: 1024 }]);
     assert.equal(await readFile(join(pdir, "stdin"), "utf8"), "echo hi\n");
     assert.deepEqual(JSON.parse(await readFile(join(pdir, "meta.json"), "utf8")), { id: "7" });
-    assert.deepEqual(starter.starts.at(-1), { containerId: ID, dir: pdir, stdin: "file", tty: { rows: 24, columns: 80 }, discardOutput: false });
+    assert.deepEqual(starter.starts.at(-1), { containerId: ID, dir: pdir, stdin: "file", tty: { rows: 24, columns: 80 }, discardOutput: false, owner: { uid: 1001, gid: 1001 } }, "its stdio given to its user (no user namespace here: the same ids)");
     assert.deepEqual(await handle.exited, { kind: "exited", code: 0 });
   });
 

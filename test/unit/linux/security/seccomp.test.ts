@@ -60,6 +60,19 @@ describe("seccomp profile", () => {
     assert.ok(!old.syscalls.some((r) => r.names.includes("futex_waitv")));
   });
 
+  it("takes unshare and clone out of the profile's blanket allow: no new namespaces without CAP_SYS_ADMIN", () => {
+    const podman = { ...profile, syscalls: [...profile.syscalls, { names: ["clone", "clone3", "unshare", "getpid"], action: "SCMP_ACT_ALLOW" }] };
+    const rules = resolveProfile(podman, root).syscalls;
+    assert.ok(rules.some((r) => r.names.includes("getpid") && !r.names.includes("unshare")), "the rest of the rule stays");
+    const allow = rules.find((r) => r.names.includes("unshare") && r.action === "SCMP_ACT_ALLOW")!;
+    assert.deepEqual(allow.args, [{ index: 0, value: 0x7e020000, valueTwo: 0, op: "SCMP_CMP_MASKED_EQ" }], "allowed without any namespace flag");
+    const userns = rules.find((r) => r.names.includes("clone") && r.action === "SCMP_ACT_ERRNO")!;
+    assert.deepEqual([userns.errnoRet, userns.args![0].value, userns.args![0].valueTwo], [1, 0x10000000, 0x10000000], "EPERM for a user namespace");
+    assert.equal(rules.find((r) => r.names.includes("clone3"))!.errnoRet, 38, "clone3: ENOSYS, so libc uses clone");
+    const admin = resolveProfile(podman, { ...root, capabilities: ["CAP_SYS_ADMIN"] }).syscalls;
+    assert.ok(admin.some((r) => r.names.includes("unshare") && r.action === "SCMP_ACT_ALLOW" && !r.args), "CAP_SYS_ADMIN keeps the profile's rule");
+  });
+
   it("refuses what is not a profile", () => {
     assert.throws(() => resolveProfile({ syscalls: [] }, root), SeccompProfileError);
     assert.throws(() => resolveProfile({ defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["x"] }] }, root), SeccompProfileError);

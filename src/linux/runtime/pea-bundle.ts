@@ -1,0 +1,47 @@
+// A pea's OCI bundle, made from its container's: the container's mounts of
+// the system (proc, dev, sys), seccomp filter and devices, on a root of its
+// own, joining the container's namespaces (network, IPC, UTS, PID, and the
+// user one when it has it) by its init's /proc entries, with a mount
+// namespace of its own. Its /etc/hosts and /etc/resolv.conf are the
+// container's own files, bound in. Its cgroup is under the container's
+// (sharing its limits) or beside it with limits of its own.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { OciProcess, OciSpec } from "./oci-spec.js";
+
+export interface PeaBundle {
+  process: OciProcess;
+  rootfsPath: string;
+  initPid: number;
+  cgroupsPath: string;
+  limits?: { memoryBytes?: bigint; cpuShares?: bigint };
+  /** The container's /etc, on the host (its writable layer's). */
+  etc: string;
+}
+
+const SYSTEM_MOUNTS = new Set(["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys"]);
+const JOINED: Record<string, string> = { network: "net", ipc: "ipc", uts: "uts", pid: "pid", user: "user" };
+
+export function peaBundle(container: OciSpec, pea: PeaBundle): OciSpec {
+  const joined = container.linux.namespaces
+    .filter((ns) => ns.type in JOINED)
+    .map((ns) => ({ type: ns.type, path: `/proc/${pea.initPid}/ns/${JOINED[ns.type]}` }));
+  const mounts = container.mounts.filter((m) => SYSTEM_MOUNTS.has(m.destination));
+  for (const name of ["hosts", "resolv.conf"]) {
+    const source = join(pea.etc, name);
+    if (existsSync(source)) mounts.push({ destination: `/etc/${name}`, type: "bind", source, options: ["rbind", "rw"] });
+  }
+  const resources: OciSpec["linux"]["resources"] = { devices: container.linux.resources.devices };
+  if (pea.limits?.memoryBytes) (resources as Record<string, unknown>).memory = { limit: pea.limits.memoryBytes };
+  if (pea.limits?.cpuShares) (resources as Record<string, unknown>).cpu = { shares: pea.limits.cpuShares };
+  const { uidMappings: _u, gidMappings: _g, ...linux } = container.linux;
+  // Joining the container's UTS namespace: its host name is the container's already.
+  const { hostname: _h, ...rest } = container;
+  return {
+    ...rest,
+    process: pea.process,
+    root: { path: pea.rootfsPath, readonly: false },
+    mounts,
+    linux: { ...linux, namespaces: [{ type: "mount" }, ...joined], cgroupsPath: pea.cgroupsPath, resources },
+  } as OciSpec;
+}
