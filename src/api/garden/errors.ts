@@ -37,6 +37,10 @@ export function gardenError(err: unknown): { status: number; body: GardenErrorBo
       return { status: 500, body: { ...body, Type: "ExecutableNotFoundError", Binary: e.details.path ?? "", Message: `exec: "${e.details.path ?? ""}": executable file not found in $PATH` } };
     case "HANDLE_TAKEN":
       return { status: 500, body: { ...body, Message: `Handle '${e.details.handle ?? ""}' already in use` } };
+    case "INVALID_REQUEST":
+      // Guardian answers 500 to everything but an unknown handle or process; a client's own mistake is
+      // a 400 here (Garden's clients read the body, whatever the status).
+      return { status: 400, body };
     case "SHUTTING_DOWN":
       return { status: 500, body: { ...body, Type: "ServiceUnavailableError" } };
     default:

@@ -74,7 +74,7 @@ export class GardenProcesses {
       } catch {
         throw new SyntaxError("the process spec is not JSON");
       }
-      ref = await this.service.run(handle, processSpec(parse(processSpecSchema, json, "process spec")));
+      ref = await this.service.run(handle, processSpec(parse(processSpecSchema, json, "the process spec")));
     } catch (err) {
       release?.();
       if (err instanceof SyntaxError) return writeJson(socket, 400, `${JSON.stringify({ Type: "", Message: err.message, Handle: "", ProcessID: "", Binary: "" })}\n`);

@@ -92,8 +92,8 @@ export function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T 
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  const path = issue.path.length > 0 ? issue.path.join(".") : what;
-  throw errors.invalid(`${what}: ${path}: ${issue.message}`);
+  const where = issue.path.length > 0 ? `${what}: ${issue.path.join(".")}` : what;
+  throw errors.invalid(`${where}: ${issue.message}`);
 }
 
 const NS_PER_SECOND = 1_000_000_000;

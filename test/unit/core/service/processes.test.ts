@@ -213,3 +213,52 @@ describe("processes", () => {
     assert.notEqual(a.id, b.id);
   });
 });
+
+describe("peas: processes on a root of their own", () => {
+  let m: FakeMachine;
+  let s: ContainerService;
+  let h: string;
+
+  beforeEach(async () => {
+    m = new FakeMachine();
+    s = m.service();
+    h = await s.create({ env: ["FROM_CONTAINER=1"] });
+  });
+
+  it("starts on its own root as root in /, with the container's env, and removes what it made when it ends", async () => {
+    const ref = await s.run(h, { path: "/bin/sh", image: "/images/busybox", env: ["OWN=1"] });
+    const id = m.id();
+    const [{ id: container, pea, launch }] = m.runtime.peas;
+    assert.equal(container, id);
+    assert.equal(pea.rootfsPath, `/fake/${id}/peas/${pea.id}`);
+    assert.deepEqual(m.filesystem.peaRoots.get(`${id}/${pea.id}`), { kind: "directory", path: "/images/busybox" });
+    assert.deepEqual([launch.user.name, launch.dir], ["root", "/"]);
+    assert.ok(launch.env.includes("FROM_CONTAINER=1") && launch.env.includes("OWN=1"));
+    assert.ok(await s.peaMetrics(ref.id), "its metrics are asked for by process id");
+    assert.equal(await s.peaMetrics("nope"), undefined);
+    m.runtime.started.at(-1)!.exit(0);
+    await ref.wait();
+    await settle();
+    assert.deepEqual(m.runtime.peasRemoved, [`${id}/${pea.id}`]);
+    assert.equal(m.filesystem.peaRoots.size, 0);
+    assert.equal(await s.peaMetrics(ref.id), undefined, "an ended pea has none");
+    assert.deepEqual(s.list(), [h], "the container stays");
+  });
+
+  it("finds its user in its own root's accounts, and leaves nothing when the user is not there", async () => {
+    m.filesystem.peaPasswd = "root:x:0:0:root:/root:/bin/sh\noperator:x:37:37::/var:/bin/sh\n";
+    await s.run(h, { path: "/bin/id", image: "/images/busybox", user: "operator" });
+    assert.deepEqual([m.runtime.peas[0].launch.user.uid, m.runtime.peas[0].launch.user.gid], [37, 37]);
+    await assert.rejects(s.run(h, { path: "/bin/id", image: "/images/busybox", user: "vcap" }), /vcap/);
+    assert.equal(m.runtime.peas.length, 1, "nothing started for an unknown user");
+    assert.equal(m.filesystem.peaRoots.size, 1, "only the first pea's root is there");
+  });
+
+  it("passes limits of its own to the runtime, and numbers each pea apart", async () => {
+    const shared = await s.run(h, { path: "/bin/sh", image: "/images/busybox" });
+    const own = await s.run(h, { path: "/bin/sh", image: "/images/busybox", limits: { memoryBytes: 1n << 25n } });
+    assert.deepEqual(m.runtime.peas.map((p) => p.pea.limits), [undefined, { memoryBytes: 1n << 25n }]);
+    assert.notEqual(m.runtime.peas[0].pea.id, m.runtime.peas[1].pea.id);
+    assert.notEqual(shared.id, own.id);
+  });
+});

@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { buildBundle } from "../../../../src/linux/runtime/bundle.js";
+import { peaBundle } from "../../../../src/linux/runtime/pea-bundle.js";
+import type { OciProcess } from "../../../../src/linux/runtime/oci-spec.js";
+
+describe("a pea's OCI bundle", () => {
+  let etc: string;
+  const container = buildBundle({
+    id: "17l4t3ofu7b",
+    rootfsPath: "/depot/17l4t3ofu7b/rootfs",
+    bindMounts: [{ srcPath: "/host/data", dstPath: "/data", mode: "rw" }],
+    cgroupParent: "warden",
+    initPath: "/usr/bin/catatonit",
+    namespaces: { network: "/run/netns/17l4t3ofu7b", user: "/run/userns/17l4t3ofu7b" },
+    idMap: { hostId: 1_000_000_000, size: 65536 },
+  });
+  const process: OciProcess = { terminal: false, user: { uid: 0, gid: 0 }, args: ["/bin/sh"], env: [], cwd: "/", noNewPrivileges: true };
+
+  before(async () => {
+    etc = await mkdtemp(join(tmpdir(), "wpea-"));
+    await writeFile(join(etc, "hosts"), "127.0.0.1 localhost\n");
+  });
+  after(() => rm(etc, { recursive: true, force: true }));
+
+  it("joins the container's namespaces through its init, with a mount namespace of its own", () => {
+    const spec = peaBundle(container, { process, rootfsPath: "/depot/x/peas/p7/rootfs", initPid: 4242, cgroupsPath: "/warden/17l4t3ofu7b/p7", etc });
+    const byType = new Map(spec.linux.namespaces.map((n) => [n.type, n.path]));
+    assert.equal(byType.get("mount"), undefined);
+    assert.ok(byType.has("mount"));
+    for (const [type, ns] of [["network", "net"], ["ipc", "ipc"], ["uts", "uts"], ["pid", "pid"], ["user", "user"]]) {
+      assert.equal(byType.get(type), `/proc/4242/ns/${ns}`, type);
+    }
+    // Joining a user namespace, a runtime must not be asked to map ids again, nor to set a host name in a UTS namespace it joins.
+    assert.equal(spec.linux.uidMappings, undefined);
+    assert.equal(spec.linux.gidMappings, undefined);
+    assert.equal(spec.hostname, undefined);
+    assert.deepEqual(spec.root, { path: "/depot/x/peas/p7/rootfs", readonly: false });
+    assert.equal(spec.process, process);
+    assert.equal(spec.linux.cgroupsPath, "/warden/17l4t3ofu7b/p7");
+  });
+
+  it("keeps the container's system mounts, not its bind mounts, and binds its /etc files that exist", () => {
+    const spec = peaBundle(container, { process, rootfsPath: "/r", initPid: 1, cgroupsPath: "/c", etc });
+    const destinations = spec.mounts.map((m) => m.destination);
+    assert.ok(destinations.includes("/proc") && destinations.includes("/dev") && destinations.includes("/sys"));
+    assert.ok(!destinations.includes("/data"), "the container's bind mounts are its own");
+    assert.deepEqual(spec.mounts.find((m) => m.destination === "/etc/hosts")?.source, join(etc, "hosts"));
+    assert.ok(!destinations.includes("/etc/resolv.conf"), "a file the container lacks is not bound");
+  });
+
+  it("sets limits of its own only when given, and keeps the container's device rules", () => {
+    const shared = peaBundle(container, { process, rootfsPath: "/r", initPid: 1, cgroupsPath: "/c", etc });
+    const own = peaBundle(container, { process, rootfsPath: "/r", initPid: 1, cgroupsPath: "/c", etc, limits: { memoryBytes: 1n << 25n, cpuShares: 512n } });
+    const resources = (s: typeof own) => s.linux.resources as Record<string, unknown>;
+    assert.equal(resources(shared).memory, undefined);
+    assert.deepEqual([resources(own).memory, resources(own).cpu], [{ limit: 1n << 25n }, { shares: 512n }]);
+    assert.deepEqual(own.linux.resources.devices, container.linux.resources.devices);
+  });
+});
