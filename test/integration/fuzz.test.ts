@@ -204,3 +204,114 @@ describe("hostile clients", { timeout: 600_000 }, () => {
     assert.ok(afterwards.fds <= before.fds + 2, `file descriptors: ${before.fds} before, ${afterwards.fds} after`);
   });
 });
+
+// Garden's HTTP API, the same way: requests made and mutated at random,
+// each on a connection of its own, then stalled and silent ones.
+const HTTP_REQUESTS = 3000;
+const HTTP_CONCURRENCY = 16;
+const HTTP_TEMPLATES = [
+  "GET /ping HTTP/1.1\r\nHost: g\r\n\r\n",
+  "GET /containers?a=b HTTP/1.1\r\nHost: g\r\n\r\n",
+  "GET /containers/nope/info HTTP/1.1\r\nHost: g\r\n\r\n",
+  "GET /containers/bulk_info?handles=nope,x HTTP/1.1\r\nHost: g\r\n\r\n",
+  "GET /containers/bulk_metrics?handles=nope HTTP/1.1\r\nHost: g\r\n\r\n",
+  'POST /containers HTTP/1.1\r\nHost: g\r\nContent-Type: application/json\r\nContent-Length: 29\r\n\r\n{"rootfs":"/no/such/rootfs"}\n',
+  'POST /containers HTTP/1.1\r\nHost: g\r\nContent-Length: 20\r\n\r\n{"grace_time":"x"}\r\n',
+  'PUT /containers/nope/properties/k HTTP/1.1\r\nHost: g\r\nContent-Length: 13\r\n\r\n{"value":"v"}',
+  "DELETE /containers/nope HTTP/1.1\r\nHost: g\r\n\r\n",
+  'POST /containers/nope/processes HTTP/1.1\r\nHost: g\r\nContent-Length: 17\r\n\r\n{"path":"/bin/x"}',
+  "GET /containers/nope/processes/7 HTTP/1.1\r\nHost: g\r\n\r\n",
+  'POST /containers/nope/net/out HTTP/1.1\r\nHost: g\r\nContent-Length: 16\r\n\r\n{"protocol":999}',
+];
+
+function mutatedHttp(rand: () => number): Buffer {
+  const kind = rand();
+  if (kind < 0.15) return randomBytes(rand, 512);
+  const bytes = Buffer.from(pick(rand, HTTP_TEMPLATES), "latin1");
+  if (kind < 0.45) return bytes;
+  if (kind < 0.7) {
+    for (let i = 0, n = 1 + Math.floor(rand() * 4); i < n; i++) bytes[Math.floor(rand() * bytes.length)] ^= 1 << Math.floor(rand() * 8);
+    return bytes;
+  }
+  if (kind < 0.85) return bytes.subarray(0, Math.floor(rand() * bytes.length));
+  return Buffer.concat([bytes, randomBytes(rand, 64)]);
+}
+
+/** The status line of the one answer (or "" when the connection was closed unanswered). */
+function httpExchange(path: string, bytes: Buffer): Promise<string> {
+  return new Promise((resolve) => {
+    const s = createConnection(path);
+    let got = "";
+    s.on("data", (b) => {
+      got += b.toString("latin1");
+      // The status line is all this asks; a kept-alive connection is let go then.
+      if (got.includes("\r\n")) s.destroy();
+    });
+    s.on("error", () => {});
+    s.on("close", () => resolve(got.split("\r\n")[0]));
+    s.write(bytes);
+    // Not a half-close (it drops a request in Node's HTTP server): the client waits, then goes.
+    setTimeout(() => s.destroy(), 400);
+  });
+}
+
+describe("hostile HTTP clients (Garden's API)", { timeout: 600_000 }, () => {
+  let daemon: TestDaemon;
+  let sock: string;
+
+  before(async () => {
+    daemon = await startDaemon({ config: { logging: { level: "warn" } } });
+    sock = `${daemon.dir}/garden.sock`;
+  });
+
+  after(async () => {
+    await daemon.stop();
+  });
+
+  it(`answers ${HTTP_REQUESTS} random and mutated requests with HTTP or a hang-up, and stays bounded`, async () => {
+    const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
+    const rand = seededRandom(seed);
+    const before = await status(daemon.pid);
+    const statuses = new Map<string, number>();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: HTTP_CONCURRENCY }, async () => {
+        while (next < HTTP_REQUESTS) {
+          next++;
+          const line = await httpExchange(sock, mutatedHttp(rand));
+          const code = line === "" ? "none" : (/^HTTP\/1\.1 (\d{3})/.exec(line)?.[1] ?? `garbled: ${line}`);
+          statuses.set(code, (statuses.get(code) ?? 0) + 1);
+        }
+      }),
+    );
+    const codes = [...statuses.keys()];
+    assert.deepEqual(codes.filter((c) => c.startsWith("garbled")), [], `seed ${seed}`);
+    assert.ok(statuses.get("200") && statuses.get("404") && statuses.get("400"), `seed ${seed}: ${JSON.stringify([...statuses])}`);
+    await new Promise((r) => setTimeout(r, 300));
+    const afterwards = await status(daemon.pid);
+    assert.ok(afterwards.rssKiB - before.rssKiB < 128 * 1024, `daemon grew from ${before.rssKiB} to ${afterwards.rssKiB} KiB (seed ${seed})`);
+    assert.ok(afterwards.fds <= before.fds + 2, `file descriptors: ${before.fds} before, ${afterwards.fds} after`);
+    assert.match(await httpExchange(sock, Buffer.from("GET /ping HTTP/1.1\r\nHost: g\r\n\r\n")), /^HTTP\/1\.1 200/);
+  });
+
+  it("serves others while connections stall mid-request or mid-stream", async () => {
+    const before = await status(daemon.pid);
+    const stalled: Socket[] = [];
+    for (const bytes of ["GET /conta", "POST /containers HTTP/1.1\r\nContent-Length: 100\r\n\r\n{", "POST /containers/x/processes HTTP/1.1\r\nContent-Le"]) {
+      for (let i = 0; i < 50; i++) {
+        const s = createConnection(sock);
+        s.on("error", () => {});
+        s.write(bytes);
+        stalled.push(s);
+      }
+    }
+    assert.match(await httpExchange(sock, Buffer.from("GET /ping HTTP/1.1\r\nHost: g\r\n\r\n")), /^HTTP\/1\.1 200/);
+    const c = await daemon.client();
+    const h = await c.create();
+    assert.match(await httpExchange(sock, Buffer.from(`GET /containers/${h}/info HTTP/1.1\r\nHost: g\r\n\r\n`)), /^HTTP\/1\.1 200/);
+    for (const s of stalled) s.destroy();
+    await new Promise((r) => setTimeout(r, 300));
+    const afterwards = await status(daemon.pid);
+    assert.ok(afterwards.fds <= before.fds + 4, `file descriptors: ${before.fds} before, ${afterwards.fds} after`);
+  });
+});
