@@ -202,7 +202,7 @@ export class GardenRoutes {
     // Guardian's host name is the handle, its last 49 characters when longer.
     const hostname = spec.handle && /^[^\s\x00/]+$/.test(spec.handle) ? spec.handle.slice(-49) : undefined;
     const handle = await this.service.create({ ...spec, privileged, capabilities: gardenCapabilities(privileged), hostname });
-    return { handle };
+    return { Handle: handle };
   }
 
   private async destroy(handle: string): Promise<unknown> {

@@ -65,7 +65,8 @@ export class GardenServer {
   }
 
   private async start(listen: (s: NetServer) => void): Promise<void> {
-    const server = createNetServer((socket) => this.accept(socket));
+    // No Nagle: frames and small answers go out at once (Go, the usual client, sets TCP_NODELAY too).
+    const server = createNetServer({ noDelay: true }, (socket) => this.accept(socket));
     server.maxConnections = this.options.maxConnections;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);

@@ -4,7 +4,7 @@
 // controller, as on this machine) and v2 (one unified hierarchy) behind one
 // interface.
 import { readFile, readdir, rmdir, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { MEMORY_STATS_FIELDS, type CpuStats, type Limits, type MemoryStats } from "../../core/interfaces/limits.js";
 import { readMountInfo } from "../mountinfo.js";
 
@@ -28,6 +28,18 @@ async function subdirs(dir: string): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+/**
+ * The v1 hierarchies under root: the cgroup file systems mounted there, not
+ * any directory (another manager may leave plain ones on the tmpfs). A root
+ * with none mounted (a test's) has its subdirectories.
+ */
+async function hierarchies(root: string): Promise<string[]> {
+  const mounted = (await readMountInfo())
+    .filter((m) => (m.fsType === "cgroup" || m.fsType === "cgroup2") && dirname(m.mountPoint) === root)
+    .map((m) => basename(m.mountPoint));
+  return mounted.length > 0 ? [...new Set(mounted)] : subdirs(root);
 }
 
 // Frozen, nothing forks away; killed, thawed so the kills land; then the
@@ -193,21 +205,21 @@ export class CgroupsV1 implements ContainerCgroups {
   }
 
   async removeParent(): Promise<void> {
-    for (const controller of await readdir(this.root)) {
+    for (const controller of await hierarchies(this.root)) {
       await rmdirIfPresent(join(this.root, controller, this.parent));
     }
   }
 
   async ids(): Promise<string[]> {
     const found = new Set<string>();
-    for (const controller of await subdirs(this.root)) {
+    for (const controller of await hierarchies(this.root)) {
       for (const id of await subdirs(join(this.root, controller, this.parent))) found.add(id);
     }
     return [...found];
   }
 
   async remove(id: string): Promise<void> {
-    const dirs = (await subdirs(this.root)).map((c) => join(this.root, c, this.parent, id));
+    const dirs = (await hierarchies(this.root)).map((c) => join(this.root, c, this.parent, id));
     await killAndRemove(this, id, dirs);
   }
 }

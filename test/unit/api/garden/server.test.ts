@@ -118,7 +118,7 @@ describe("Garden server", () => {
     assert.deepEqual((await call(path, "GET", "/ping")).json, {});
     assert.deepEqual((await call(path, "GET", "/capacity")).json, { memory_in_bytes: 1, disk_in_bytes: 2, schedulable_disk_in_bytes: 2, max_containers: 3 });
     const created = await call(path, "POST", "/containers", { handle: "web", properties: { app: "a" }, env: ["X=1"] });
-    assert.deepEqual(created, { status: 200, json: { handle: "web" }, text: '{"handle":"web"}\n' });
+    assert.deepEqual(created, { status: 200, json: { Handle: "web" }, text: '{"Handle":"web"}\n' });
     await call(path, "POST", "/containers", { properties: { app: "b" } });
     assert.deepEqual((await call(path, "GET", "/containers?app=a")).json, { Handles: ["web"] });
     const info = (await call(path, "GET", "/containers/web/info")).json;
