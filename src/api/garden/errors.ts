@@ -37,6 +37,9 @@ export function gardenError(err: unknown): { status: number; body: GardenErrorBo
       return { status: 500, body: { ...body, Type: "ExecutableNotFoundError", Binary: e.details.path ?? "", Message: `exec: "${e.details.path ?? ""}": executable file not found in $PATH` } };
     case "HANDLE_TAKEN":
       return { status: 500, body: { ...body, Message: `Handle '${e.details.handle ?? ""}' already in use` } };
+    case "USER_NOT_FOUND":
+      // runc's words, as Guardian passes them on.
+      return { status: 500, body: { ...body, Message: `${e.message}: no matching entries in passwd file` } };
     case "INVALID_REQUEST":
       // Guardian answers 500 to everything but an unknown handle or process; a client's own mistake is
       // a 400 here (Garden's clients read the body, whatever the status).

@@ -71,6 +71,8 @@ export function resolveUser(spec: string, passwdText: string, groupText: string)
   const groups = parseGroup(groupText);
   const uidNumber = id(userPart);
   const entry = uidNumber === undefined ? passwd.find((p) => p.name === userPart) : passwd.find((p) => p.uid === uidNumber);
+  // Root is root without an account file (an image may have none), as runtimes have it.
+  if (!entry && userPart === "root" && groupPart === undefined) return { ...ROOT_USER, groups: groups.filter((g) => g.members.includes("root")).map((g) => g.gid) };
   if (!entry && uidNumber === undefined) throw errors.userNotFound(userPart);
   let gid = entry?.gid ?? 0;
   if (groupPart !== undefined) {
@@ -80,9 +82,8 @@ export function resolveUser(spec: string, passwdText: string, groupText: string)
     gid = gidNumber ?? group!.gid;
   }
   const name = entry?.name ?? userPart;
-  const supplementary = entry
-    ? groups.filter((g) => g.members.includes(entry.name) && g.gid !== gid).map((g) => g.gid)
-    : [];
+  // As initgroups(3) makes them: the primary group, then every group naming the user.
+  const supplementary = entry ? [gid, ...groups.filter((g) => g.members.includes(entry.name)).map((g) => g.gid)] : [];
   return {
     name,
     uid: entry?.uid ?? uidNumber!,

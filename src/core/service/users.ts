@@ -11,7 +11,8 @@ export class UserLookup {
 
   /** The users every container has, as the core made them. */
   known(c: Container, spec: string): ResolvedUser | undefined {
-    if (spec === "root" || spec === "0" || spec === "0:0") return ROOT_USER;
+    // An image's /etc/group may put root in groups of its own: there root is looked up too.
+    if (spec === "root" || spec === "0" || spec === "0:0") return c.image ? undefined : ROOT_USER;
     const name = this.ctx.config.containerUser;
     if (spec === name || spec === String(c.uid) || spec === `${c.uid}:${c.uid}`) {
       return { name, uid: c.uid, gid: c.uid, groups: [], home: `/home/${name}` };

@@ -78,7 +78,8 @@ describe("Garden wire", () => {
   it("gives Garden's error types and statuses", () => {
     assert.deepEqual(gardenError(errors.containerNotFound("x")), { status: 404, body: { Type: "ContainerNotFoundError", Message: "unknown handle: x", Handle: "x", ProcessID: "", Binary: "" } });
     assert.equal(gardenError(errors.processNotFound("7")).body.Type, "ProcessNotFoundError");
+    assert.equal(gardenError(errors.userNotFound("invalid-user")).body.Message, "unable to find user invalid-user: no matching entries in passwd file");
     assert.equal(gardenError(errors.executableNotFound("/x")).body.Type, "ExecutableNotFoundError");
-    assert.deepEqual(gardenError(errors.userNotFound("bob")), { status: 500, body: { Type: "", Message: "unable to find user bob", Handle: "", ProcessID: "", Binary: "" } });
+    assert.deepEqual(gardenError(errors.userNotFound("bob")), { status: 500, body: { Type: "", Message: "unable to find user bob: no matching entries in passwd file", Handle: "", ProcessID: "", Binary: "" } });
   });
 });

@@ -11,14 +11,19 @@ describe("container users", () => {
     assert.deepEqual(parseGroup(group).find((g) => g.name === "staff")!.members, ["alice", "bob"]);
   });
 
-  it("finds a user by name or uid, with the groups that list them", () => {
-    assert.deepEqual(resolveUser("alice", passwd, group), { name: "alice", uid: 1001, gid: 100, groups: [50, 10], home: "/home/alice" });
-    assert.deepEqual(resolveUser("1002", passwd, group), { name: "bob", uid: 1002, gid: 1002, groups: [50], home: "/" });
+  it("finds a user by name or uid, with their primary group and the groups that list them (as initgroups)", () => {
+    assert.deepEqual(resolveUser("alice", passwd, group), { name: "alice", uid: 1001, gid: 100, groups: [100, 50, 10], home: "/home/alice" });
+    assert.deepEqual(resolveUser("1002", passwd, group), { name: "bob", uid: 1002, gid: 1002, groups: [1002, 50], home: "/" });
+  });
+
+  it("knows root without an account file, in the groups that list root", () => {
+    assert.deepEqual(resolveUser("root", "", "wheel:x:10:root\n"), { name: "root", uid: 0, gid: 0, groups: [10], home: "/root" });
+    assert.deepEqual(resolveUser("root", "root:x:0:0:root:/root:/bin/sh\n", "root:x:0:\nwheel:x:10:root\n").groups, [0, 10]);
   });
 
   it("takes uid:gid and name:group, a group by name too", () => {
     assert.deepEqual(resolveUser("1001:0", passwd, group).gid, 0);
-    assert.deepEqual(resolveUser("alice:staff", passwd, group), { name: "alice", uid: 1001, gid: 50, groups: [10], home: "/home/alice" });
+    assert.deepEqual(resolveUser("alice:staff", passwd, group), { name: "alice", uid: 1001, gid: 50, groups: [50, 10], home: "/home/alice" });
   });
 
   it("runs an unknown uid with gid 0 and / as home, as Docker does", () => {

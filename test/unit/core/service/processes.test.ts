@@ -42,7 +42,7 @@ describe("processes", () => {
     box.group += "alice:x:1001:\nstaff:x:50:alice,bob\n";
     await s.run(h, { path: "/bin/true", user: "alice", env: ["HOME=/elsewhere"] });
     const { launch } = last();
-    assert.deepEqual(launch.user, { name: "alice", uid: 1001, gid: 1001, groups: [50], home: "/home/alice" });
+    assert.deepEqual(launch.user, { name: "alice", uid: 1001, gid: 1001, groups: [1001, 50], home: "/home/alice" });
     assert.equal(launch.dir, "/home/alice");
     assert.deepEqual(box.dirsMade, ["/home/alice"], "her home is made when missing");
     assert.ok(launch.env.includes("HOME=/elsewhere"), "the process's own HOME wins");

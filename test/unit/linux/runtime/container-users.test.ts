@@ -23,7 +23,7 @@ describe("users of a running container", () => {
   it("reads the account files inside the container's user and mount namespaces, with its own busybox", async () => {
     const commands = new RecordingRunner().on("nsenter", { stdout: files("present") });
     const users = new ContainerUsers(commands, async () => 4242, proc(true));
-    assert.deepEqual(await users.resolve("c", "alice"), { name: "alice", uid: 1001, gid: 1001, groups: [50], home: "/home/alice" });
+    assert.deepEqual(await users.resolve("c", "alice"), { name: "alice", uid: 1001, gid: 1001, groups: [1001, 50], home: "/home/alice" });
     const [call] = commands.calls;
     assert.deepEqual(call.argv.slice(0, 7), ["nsenter", "-t", "4242", "-U", "-m", "--", "/dev/.warden/busybox"]);
     assert.deepEqual(call.argv.slice(7, 9), ["sh", "-c"]);
