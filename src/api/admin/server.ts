@@ -9,6 +9,7 @@
 //   POST   /images/prune           {images, bytes}
 //
 // Errors are {"error":{code, message, detail?}} with a status for the code.
+import { readBody } from "../http-body.js";
 import { chmod, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { asCoreError, type ErrorCode } from "../../core/errors.js";
@@ -52,17 +53,11 @@ function errorBody(err: unknown): { status: number; body: object } {
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new BadRequest(`the request body is larger than ${MAX_BODY} bytes`, 413);
-    chunks.push(chunk as Buffer);
-  }
-  if (size === 0) return {};
+  const bytes = await readBody(req, MAX_BODY, () => new BadRequest(`the request body is larger than ${MAX_BODY} bytes`, 413));
+  if (bytes.length === 0) return {};
   let value: unknown;
   try {
-    value = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    value = JSON.parse(bytes.toString("utf8"));
   } catch {
     throw new BadRequest("the request body is not JSON");
   }

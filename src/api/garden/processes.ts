@@ -84,18 +84,24 @@ export class GardenProcesses {
     await this.converse(socket, ref, rest, true, release);
   }
 
-  private async attach(socket: Socket, handle: string, pid: string, rest: Buffer): Promise<void> {
+  /** The process, with a hold on its container; undefined once the client was told why not. */
+  private held(socket: Socket, handle: string, pid: string): { ref: ProcessRef; release: () => void } | undefined {
     let release: (() => void) | undefined;
-    let ref: ProcessRef;
     try {
       release = this.service.hold(handle);
-      ref = this.service.process(handle, pid);
+      return { ref: this.service.process(handle, pid), release };
     } catch (err) {
       release?.();
-      return this.fail(socket, err);
+      this.fail(socket, err);
+      return undefined;
     }
+  }
+
+  private async attach(socket: Socket, handle: string, pid: string, rest: Buffer): Promise<void> {
+    const held = this.held(socket, handle, pid);
+    if (!held) return;
     writeHead(socket, 200, "application/json");
-    await this.converse(socket, ref, rest, false, release);
+    await this.converse(socket, held.ref, rest, false, held.release);
   }
 
   /** The control conversation: frames in (stdin, window size, signals), the end out. */
@@ -176,15 +182,9 @@ export class GardenProcesses {
 
   /** One stream of the process's output, from what is kept, until it ends. */
   private async output(socket: Socket, handle: string, pid: string, which: "stdout" | "stderr"): Promise<void> {
-    let release: (() => void) | undefined;
-    let ref: ProcessRef;
-    try {
-      release = this.service.hold(handle);
-      ref = this.service.process(handle, pid);
-    } catch (err) {
-      release?.();
-      return this.fail(socket, err);
-    }
+    const held = this.held(socket, handle, pid);
+    if (!held) return;
+    const { ref, release } = held;
     writeHead(socket, 200, "application/octet-stream");
     const aborted = new AbortController();
     socket.once("close", () => aborted.abort());

@@ -1,6 +1,7 @@
 // Garden's JSON routes (garden's routes/routes.go), each a call on the
 // container service. A request on a container holds it against the grace
 // reaper while it is served, as Garden's bomberman is paused.
+import { readBody } from "../http-body.js";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { CoreError } from "../../core/errors.js";
 import type { ContainerService } from "../../core/service/container-service.js";
@@ -38,14 +39,8 @@ type Handler = (ctx: Ctx) => Promise<unknown>;
 const MAX_JSON = 8 * 1024 * 1024;
 
 async function body(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_JSON) throw new GardenRequestError(`the request body is larger than ${MAX_JSON} bytes`, 413);
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString("utf8").trim();
+  const bytes = await readBody(req, MAX_JSON, () => new GardenRequestError(`the request body is larger than ${MAX_JSON} bytes`, 413));
+  const text = bytes.toString("utf8").trim();
   if (text === "") return undefined;
   try {
     return JSON.parse(text);

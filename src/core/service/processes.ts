@@ -4,7 +4,7 @@
 // the client did not choose is that number.
 import type { Container, ContainerEvent, ContainerInfo } from "../container/container.js";
 import { errors } from "../errors.js";
-import type { RecoveredProcess, Signal, StdinMode, WindowSize } from "../interfaces/runtime.js";
+import type { ProcessLaunch, RecoveredProcess, ResolvedUser, Signal, StdinMode, WindowSize } from "../interfaces/runtime.js";
 import { parseImageReference } from "../images/reference.js";
 import type { RootfsBase } from "../interfaces/filesystem.js";
 import { completeEnv, mergeEnv } from "../process/environment.js";
@@ -142,30 +142,10 @@ export class ProcessService {
     let seq = await this.nextSeq();
     // A client may have chosen the number a later process gets as its id.
     while (spec.id === undefined && c.processes.isRunning(String(seq))) seq = await this.nextSeq();
-    const id = spec.id ?? String(seq);
-    const output = spec.output ?? { kind: "keep-recent", limit: this.ctx.config.outputLimit };
-    const stdin: StdinMode = spec.stdin ?? { kind: "none" };
-    const meta: ProcessMeta = {
-      id,
-      output,
-      logTag: spec.logTag,
-      forgetWhenCollected: spec.forgetWhenCollected,
-      stdinStream: stdin.kind === "stream",
-    };
-    const handle = await this.ctx.deps.runtime.startProcess(c.id, {
-      seq,
-      path: spec.path,
-      args: spec.args ?? [],
-      env: completeEnv(mergeEnv(image?.env ?? [], c.env, spec.env ?? []), user),
-      dir: dir || user.home,
-      user,
-      rlimits: spec.rlimits ?? {},
-      tty: spec.tty,
-      stdin,
-      discardOutput: output.kind === "discard",
-      meta,
-      capabilities: c.capabilities,
-    });
+    const launch = this.launchOf(c, spec, seq, user, { env: mergeEnv(image?.env ?? [], c.env, spec.env ?? []), dir: dir || user.home });
+    const handle = await this.ctx.deps.runtime.startProcess(c.id, launch);
+    const { meta } = launch;
+    const id = meta.id;
     const process = this.adopt(c, seq, meta, handle, false);
     const log = this.ctx.logFor(c);
     log.debug({ process: id, path: spec.path, user: user.name }, "process started");
@@ -202,28 +182,10 @@ export class ProcessService {
       const user = resolveUser(spec.user || "root", root.passwd, root.group);
       c.assertState("active");
       if (spec.id !== undefined && c.processes.isRunning(spec.id)) throw errors.processIdTaken(spec.id);
-      const output = spec.output ?? { kind: "keep-recent", limit: this.ctx.config.outputLimit };
-      const stdin: StdinMode = spec.stdin ?? { kind: "none" };
-      const meta: ProcessMeta = { id, output, logTag: spec.logTag, forgetWhenCollected: spec.forgetWhenCollected, stdinStream: stdin.kind === "stream", pea: peaId };
+      const launch = this.launchOf(c, spec, seq, user, { env: mergeEnv(c.env, spec.env ?? []), dir: spec.dir || "/", pea: peaId });
+      const { meta } = launch;
       undo.push(() => deps.runtime.removePea(c.id, peaId));
-      const handle = await deps.runtime.startPea(
-        c.id,
-        {
-          seq,
-          path: spec.path,
-          args: spec.args ?? [],
-          env: completeEnv(mergeEnv(c.env, spec.env ?? []), user),
-          dir: spec.dir || "/",
-          user,
-          rlimits: spec.rlimits ?? {},
-          tty: spec.tty,
-          stdin,
-          discardOutput: output.kind === "discard",
-          meta,
-          capabilities: c.capabilities,
-        },
-        { id: peaId, rootfsPath: root.rootfsPath, limits: spec.limits },
-      );
+      const handle = await deps.runtime.startPea(c.id, launch, { id: peaId, rootfsPath: root.rootfsPath, limits: spec.limits });
       const process = this.adopt(c, seq, meta, handle, false);
       this.peas.set(process, { container: c, peaId, ownLimits: spec.limits !== undefined });
       const log = this.ctx.logFor(c);
@@ -238,6 +200,40 @@ export class ProcessService {
       for (const step of undo.reverse()) await step().catch(() => {});
       throw err;
     }
+  }
+
+  /** What the runtime is asked to start, and what is kept of it for a restarted daemon. */
+  private launchOf(
+    c: Container,
+    spec: ProcessSpec,
+    seq: number,
+    user: ResolvedUser,
+    where: { env: string[]; dir: string; pea?: string },
+  ): ProcessLaunch & { meta: ProcessMeta } {
+    const output = spec.output ?? { kind: "keep-recent", limit: this.ctx.config.outputLimit };
+    const stdin: StdinMode = spec.stdin ?? { kind: "none" };
+    const meta: ProcessMeta = {
+      id: spec.id ?? String(seq),
+      output,
+      logTag: spec.logTag,
+      forgetWhenCollected: spec.forgetWhenCollected,
+      stdinStream: stdin.kind === "stream",
+      ...(where.pea ? { pea: where.pea } : {}),
+    };
+    return {
+      seq,
+      path: spec.path,
+      args: spec.args ?? [],
+      env: completeEnv(where.env, user),
+      dir: where.dir,
+      user,
+      rlimits: spec.rlimits ?? {},
+      tty: spec.tty,
+      stdin,
+      discardOutput: output.kind === "discard",
+      meta,
+      capabilities: c.capabilities,
+    };
   }
 
   /** The pea a process id names, in any container: Garden asks for a pea's metrics by it. */
