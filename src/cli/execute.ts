@@ -7,8 +7,9 @@ import { CommandError, commandFor, formatResponse, missingRequired, parseFlags, 
 import { commandHelp, globalHelp } from "./help.js";
 
 export interface Io {
-  stdout(text: string): void;
-  stderr(text: string): void;
+  /** Text, or a job's output as the bytes it wrote. */
+  stdout(text: string | Uint8Array): void;
+  stderr(text: string | Uint8Array): void;
 }
 
 export interface ExecuteOptions {
@@ -81,9 +82,9 @@ async function streamLive(client: WardenClient, handle: string, jobId: number, i
   let status = 255;
   for await (const frame of client.stream(handle, jobId)) {
     if (json) io.stdout(`${JSON.stringify(type.toObject(type.fromObject(frame as object), { longs: String, enums: String }))}\n`);
-    else if (frame.name === "stdout") io.stdout(frame.data);
-    else if (frame.name === "stderr") io.stderr(frame.data);
-    if (Object.prototype.hasOwnProperty.call(frame, "exit_status")) status = frame.exit_status;
+    else if (frame.name === "stdout") io.stdout(frame.data ?? "");
+    else if (frame.name === "stderr") io.stderr(frame.data ?? "");
+    if (frame.exit_status !== undefined) status = frame.exit_status;
   }
   return status;
 }
@@ -94,9 +95,9 @@ async function runLive(client: WardenClient, request: Record<string, unknown>, i
   const jobId = (await client.call("Spawn", spawn)).job_id;
   let status = 255;
   for await (const frame of client.stream(String(request.handle), jobId)) {
-    if (frame.name === "stdout") io.stdout(frame.data);
-    else if (frame.name === "stderr") io.stderr(frame.data);
-    if (Object.prototype.hasOwnProperty.call(frame, "exit_status")) status = frame.exit_status;
+    if (frame.name === "stdout") io.stdout(frame.data ?? "");
+    else if (frame.name === "stderr") io.stderr(frame.data ?? "");
+    if (frame.exit_status !== undefined) status = frame.exit_status;
   }
   return status;
 }

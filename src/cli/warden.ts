@@ -83,7 +83,7 @@ export async function main(argv: string[]): Promise<number> {
       throw new UnreachableError(`warden: cannot connect to ${options.socket} (is wardend running?): ${(err as Error).message}`);
     }
   };
-  const io = { stdout: (t: string) => process.stdout.write(t), stderr: (t: string) => process.stderr.write(t) };
+  const io = { stdout: (t: string | Uint8Array) => process.stdout.write(t), stderr: (t: string | Uint8Array) => process.stderr.write(t) };
   try {
     return await execute(words, connect, io, { json: options.json });
   } catch (err) {

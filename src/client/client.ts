@@ -7,12 +7,14 @@ import {
   decodeResponse,
   encodeRequest,
   has,
+  MessageType,
   type CommandName,
   type Requests,
   type Responses,
   toLong,
   warden,
 } from "../protocol/messages.js";
+import { decodeStreamChunk, type StreamChunk } from "../protocol/output-bytes.js";
 
 /** The server answered with an ErrorResponse. */
 export class ServerError extends Error {
@@ -40,7 +42,7 @@ interface Waiter {
 
 const MAX_RESPONSE_FRAME = 1024 * 1024 * 1024;
 
-export type StreamResponse = warden.StreamResponse;
+export type StreamResponse = StreamChunk;
 
 /** Where a daemon listens: a unix socket's path, or a TCP host and port. */
 export type Endpoint = string | { host: string; port: number };
@@ -156,7 +158,7 @@ export class WardenClient {
     });
   }
 
-  /** Every StreamResponse until the one with exit_status. */
+  /** Every StreamResponse until the one with exit_status; `data` is the job's bytes as it wrote them. */
   async *stream(handle: string, jobId: number): AsyncGenerator<StreamResponse> {
     const queue: Array<{ value?: StreamResponse; error?: Error; last?: boolean }> = [];
     let wake: (() => void) | undefined;
@@ -167,13 +169,15 @@ export class WardenClient {
     this.send(encodeRequest("Stream", { handle, job_id: jobId }), {
       onFrame: (frame) => {
         try {
-          const decoded = decodeResponse(frame);
-          if (decoded.kind === "error") {
-            push({ error: new ServerError(decoded.error.message ?? "", decoded.error.data ?? undefined) });
+          const envelope = warden.Message.decode(frame);
+          if (envelope.type !== MessageType.Stream) {
+            const decoded = decodeResponse(frame);
+            const error = decoded.kind === "error" ? new ServerError(decoded.error.message ?? "", decoded.error.data ?? undefined) : new Error(`a ${decoded.name} response to Stream`);
+            push({ error });
             return true;
           }
-          const response = decoded.response as StreamResponse;
-          const last = has(response as object, "exit_status" as never);
+          const response = decodeStreamChunk(envelope.payload);
+          const last = has(response, "exit_status");
           push({ value: response, last });
           return last;
         } catch (err) {

@@ -49,6 +49,10 @@
 #define MAX_CONNS 16
 #define FRAME_MAX (1 << 20)
 #define COPY_BUF 65536
+/* Capacity of the output pipes (the unprivileged maximum, fs.pipe-max-size, by default). */
+#define PIPE_BYTES (1024 * 1024)
+#define COALESCE_BYTES (256 * 1024)
+#define COALESCE_US 1000
 
 enum { F_ATTACH_STDIN = 'i', F_DATA = 'd', F_EOF = 'e', F_SIGNAL = 's', F_WINSIZE = 'w' };
 
@@ -189,18 +193,22 @@ static void record_exit(int status) {
 
 // Moves what an output pipe holds into its file, without copying through us;
 // at its end (every writer gone) it stops watching it.
-static void drain_output(int fd) {
+static size_t drain_output(int fd) {
   int file = fd == out_r ? out_file : err_file;
+  size_t moved = 0;
   for (;;) {
     ssize_t n = splice(fd, NULL, file, NULL, COPY_BUF * 16, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    if (n > 0) continue;
+    if (n > 0) {
+      moved += (size_t)n;
+      continue;
+    }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno != EAGAIN) {
       // The file takes no more (a full disk): what the pipe holds is dropped, so the process is not stalled.
       char buf[COPY_BUF];
       ssize_t r = read(fd, buf, sizeof buf);
       if (r > 0) continue;
-      if (r < 0 && errno == EAGAIN) return;
+      if (r < 0 && errno == EAGAIN) return moved;
       n = 0;
     }
     if (n == 0) {
@@ -209,7 +217,7 @@ static void drain_output(int fd) {
       if (fd == out_r) out_r = -1;
       else err_r = -1;
     }
-    return;
+    return moved;
   }
 }
 
@@ -638,6 +646,9 @@ int main(int argc, char **argv) {
     lseek(err_file, 0, SEEK_END);
     int out_pipe[2], err_pipe[2];
     if (pipe2(out_pipe, O_CLOEXEC) < 0 || pipe2(err_pipe, O_CLOEXEC) < 0) die("pipe");
+    // Big pipes: a process writing fast blocks less often, and each splice moves more.
+    fcntl(out_pipe[1], F_SETPIPE_SZ, PIPE_BYTES);
+    fcntl(err_pipe[1], F_SETPIPE_SZ, PIPE_BYTES);
     out_r = out_pipe[0];
     err_r = err_pipe[0];
     out_fd = out_pipe[1];
@@ -716,7 +727,13 @@ int main(int argc, char **argv) {
   close(log_fd);
 
   struct epoll_event events[16];
+  size_t moved = 0;
   while (!proc_done) {
+    // A process writing in small pieces wakes us for each: a moment's wait
+    // lets its output gather, so each splice (and the file's change event the
+    // daemon gets for it) carries more. Its pipe holds 1 MiB meanwhile.
+    if (moved > 0 && moved < COALESCE_BYTES) usleep(COALESCE_US);
+    moved = 0;
     int ready = epoll_wait(epfd, events, 16, -1);
     if (ready < 0) {
       if (errno == EINTR) continue;
@@ -741,7 +758,7 @@ int main(int argc, char **argv) {
       } else if (fd == stdin_w) {
         flush_pending();
       } else if (fd == out_r || fd == err_r) {
-        drain_output(fd);
+        moved += drain_output(fd);
       } else {
         for (int c = 0; c < MAX_CONNS; c++)
           if (conns[c].fd == fd) read_conn(&conns[c]);

@@ -87,7 +87,7 @@ for (const runtime of RUNTIMES) {
       // A connection answers in order: the stream gets one of its own.
       const streaming = await daemon.client();
       const stream = streaming.stream(h, trapping);
-      assert.equal((await stream.next()).value?.data, "ready\n");
+      assert.equal((await stream.next()).value?.data?.toString(), "ready\n");
       await eventually(async () => (await c.call("Info", { handle: h })).job_ids.length === 2, "both jobs to run");
       const other = await daemon.client();
       await other.call("Stop", { handle: h });
@@ -173,7 +173,7 @@ for (const runtime of RUNTIMES) {
       const frames: Array<{ at: number; name: string; data: string; exit?: number }> = [];
       const started = Date.now();
       for await (const f of c.stream(handle, job)) {
-        frames.push({ at: Date.now() - started, name: f.name, data: f.data, exit: f.exit_status });
+        frames.push({ at: Date.now() - started, name: f.name ?? "", data: f.data?.toString() ?? "", exit: f.exit_status });
       }
       assert.deepEqual(
         frames.map((f) => [f.name, f.data]),
@@ -214,6 +214,13 @@ for (const runtime of RUNTIMES) {
       assert.ok((await readdir(processesDir)).includes(String(job)), "a job's files are named by its id");
       await c.link(handle, job);
       await eventually(async () => !(await readdir(processesDir)).includes(String(job)), "the job's files to go");
+    });
+
+    it("streams a job's output byte for byte, also bytes that are no UTF-8", async () => {
+      const job = await c.spawn(handle, "printf '\\377\\000\\376\\342\\202'; sleep 0.1; printf '\\254 \\200'");
+      const chunks: Buffer[] = [];
+      for await (const f of c.stream(handle, job)) if (f.name === "stdout" && f.data) chunks.push(f.data);
+      assert.deepEqual(Buffer.concat(chunks), Buffer.from([0xff, 0x00, 0xfe, 0xe2, 0x82, 0xac, 0x20, 0x80]));
     });
 
     it("lets what a job left in the background write on after the job ended", async () => {

@@ -1,6 +1,5 @@
 // From Warden's messages to calls on the container service and back: one
 // handler per request type, each decoding, calling the core, encoding.
-import { StringDecoder } from "node:string_decoder";
 import type Long from "long";
 import { CoreError, errors } from "../../core/errors.js";
 import type { BindMount } from "../../core/interfaces/filesystem.js";
@@ -23,6 +22,7 @@ import type { Reply, RequestHandler } from "./connection.js";
 import { applyDiskRequest, diskLimitFields, type DiskLimitRequest } from "./disk-limits.js";
 import { ConnectionHolds } from "./holds.js";
 import { infoResponse } from "./info.js";
+import { encodeLinkWithOutput, encodeStreamChunk } from "../../protocol/output-bytes.js";
 import { jobExitStatus, jobSpec, type SpawnOptions, type WardenJobsConfig } from "./jobs.js";
 import { checkWirePort, netOutRule } from "./net-out.js";
 
@@ -196,43 +196,33 @@ export class Dispatcher implements RequestHandler {
       },
       Run: async (r, _conn, closed) => {
         const job = await s.run(r.handle, jobSpec(this.jobs, spawnOptions(r)));
-        return reply("Run", await this.link(job, closed));
+        return this.link("Run", job, closed);
       },
-      Link: async (r, _conn, closed) => reply("Link", await this.link(s.process(r.handle, String(r.job_id)), closed)),
+      Link: async (r, _conn, closed) => this.link("Link", s.process(r.handle, String(r.job_id)), closed),
       Stream: async (r, _conn, closed) => this.stream(s.process(r.handle, String(r.job_id)), closed),
     };
   }
 
   // Warden's server puts stdout and stderr on the wire even when empty; clients compare them with "".
-  private async link(job: ProcessRef, closed: AbortSignal): Promise<warden.LinkResponse.$Properties> {
+  // Both go out as the job's bytes, not decoded and encoded again as text.
+  private async link(name: "Link" | "Run", job: ProcessRef, closed: AbortSignal): Promise<Uint8Array> {
     const output: CollectedOutput = await job.collect(closed);
     if (output.result.outputExceeded) await job.recordEvent("process-output-exceeded");
-    return {
-      exit_status: jobExitStatus(output.result),
-      stdout: output.stdout.toString(),
-      stderr: output.stderr.toString(),
-      info: infoResponse(job.containerInfo()),
-    };
+    const response = { exit_status: jobExitStatus(output.result), info: infoResponse(job.containerInfo()) };
+    return encodeLinkWithOutput(name, response, output.stdout, output.stderr);
   }
 
   private stream(job: ProcessRef, closed: AbortSignal): AsyncIterable<Uint8Array> {
     const chunks = job.attach(closed);
-    // One decoder per stream, so a character split between two reads stays whole.
-    const decoders = { stdout: new StringDecoder("utf8"), stderr: new StringDecoder("utf8") };
     return (async function* () {
       try {
         for (;;) {
           const next = await chunks.next();
           if (next.done) {
-            for (const name of ["stdout", "stderr"] as const) {
-              const rest = decoders[name].end();
-              if (rest) yield reply("Stream", { name, data: rest });
-            }
             yield reply("Stream", { exit_status: jobExitStatus(next.value), info: infoResponse(job.containerInfo()) });
             return;
           }
-          const data = decoders[next.value.stream].write(next.value.data);
-          if (data) yield reply("Stream", { name: next.value.stream, data });
+          yield encodeStreamChunk(next.value.stream, next.value.data);
         }
       } finally {
         // A client gone mid-stream leaves the job for a later Stream or Link.

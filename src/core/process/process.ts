@@ -36,11 +36,14 @@ export interface ProcessOptions {
   forgetWhenCollected?: boolean;
   /** Whether its standard input is a stream clients write. */
   stdinStream?: boolean;
+  /** How often at most the output's sizes are looked at (the kill and keep-recent policies); default 20 ms. */
+  checkIntervalMs?: number;
 }
 
 // Output read (and handed to a client) at a time. Per chunk a client pays a
 // read, an encode and a write; 1 MiB chunks carry 50 MB in 50 of them.
 const CHUNK = 1024 * 1024;
+const CHECK_INTERVAL_MS = 20;
 const STREAMS: readonly OutputStream[] = ["stdout", "stderr"];
 
 export class Process {
@@ -51,6 +54,8 @@ export class Process {
   private readersIdle: (() => void)[] = [];
   private checking = false;
   private recheck = false;
+  private checkTimer: NodeJS.Timeout | undefined;
+  private lastCheck = 0;
   private readonly unsubscribe: () => void;
   /** The first offset of each stream still kept. */
   private readonly kept: Record<OutputStream, number> = { stdout: 0, stderr: 0 };
@@ -105,8 +110,26 @@ export class Process {
   }
 
   private onOutput(): void {
-    void this.checkOutput();
+    this.scheduleCheck();
     if (this.options.log) this.forwarding = this.forwarding.then(() => this.forwardLog(false));
+  }
+
+  // Output arrives as a stream of notifications: the sizes are looked at
+  // every CHECK_INTERVAL_MS at most, not once per write.
+  private scheduleCheck(): void {
+    if (this.checkTimer) return;
+    const wait = this.lastCheck + (this.options.checkIntervalMs ?? CHECK_INTERVAL_MS) - Date.now();
+    if (wait <= 0) {
+      this.lastCheck = Date.now();
+      void this.checkOutput();
+      return;
+    }
+    this.checkTimer = setTimeout(() => {
+      this.checkTimer = undefined;
+      this.lastCheck = Date.now();
+      void this.checkOutput();
+    }, wait);
+    this.checkTimer.unref();
   }
 
   private async checkOutput(): Promise<void> {
@@ -210,13 +233,12 @@ export class Process {
         const ended = !this.running;
         let progressed = false;
         if (this.keepsOutput) {
-          const sizes = await this.handle.outputSizes();
+          // Read to the end of what is there (a short read says so): no size asked first.
           for (const name of STREAMS) {
-            while (offsets[name] < sizes[name] && sent < cap) {
+            while (sent < cap) {
               if (offsets[name] < this.kept[name]) offsets[name] = this.kept[name];
               const from = offsets[name];
-              const length = Math.min(CHUNK, sizes[name] - from, cap - sent);
-              if (length <= 0) break;
+              const length = Math.min(CHUNK, cap - sent);
               const data = await this.handle.read(name, from, length);
               if (data.length === 0) break;
               // The bytes were freed while being read: start again from what is kept.
@@ -225,6 +247,7 @@ export class Process {
               sent += data.length;
               progressed = true;
               yield { stream: name, data };
+              if (data.length < length) break;
             }
           }
         }

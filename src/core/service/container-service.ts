@@ -287,6 +287,8 @@ export class ContainerService {
   async shutdown(): Promise<void> {
     this.ctx.reaper.stop();
     for (const c of this.ctx.registry.all()) c.stopWatchingOom?.();
+    // The processes run on; this daemon stops watching them and lets go of their files.
+    for (const c of this.ctx.registry.all()) for (const p of c.processes.all()) p.detach();
     await this.creator.close();
   }
 

@@ -4,7 +4,7 @@
 // restarted daemon picks a process up from its directory alone. Standard
 // input, signals and window sizes go to the shim over its ctl.sock.
 import { watch, type FSWatcher } from "node:fs";
-import { open, readFile, rm, stat } from "node:fs/promises";
+import { open, readFile, rm, stat, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { OutputStream } from "../../core/interfaces/process-log.js";
 import { SIGNAL_NUMBERS, type ProcessExit, type ProcessHandle, type Signal, type WindowSize } from "../../core/interfaces/runtime.js";
@@ -13,6 +13,11 @@ import { isAlive, readPidFile } from "../process.js";
 import { ShimControl, ShimGone } from "./shim-control.js";
 
 const LIVENESS_POLL_MS = 1000;
+const READERS_IDLE_MS = 1000;
+// Scratch buffers for reads, shared by every process (each read takes its own).
+const SCRATCH_BYTES = 1024 * 1024;
+const SCRATCH_POOL = 4;
+const scratchPool: Buffer[] = [];
 const MAX_EXIT_FILE = 64 * 1024;
 /** Disk space is freed in whole blocks. */
 const PUNCH_ALIGN = 4096;
@@ -134,27 +139,58 @@ export class ShimProcess implements ProcessHandle {
     return { stdout, stderr };
   }
 
-  async read(stream: OutputStream, offset: number, length: number): Promise<Buffer> {
+  // Opened once and kept while the process is read: a stream of output is
+  // many reads, and an open and a close for each cost more than the read.
+  // Closed after a second without reads (kept ended processes hold no
+  // descriptors), and when the process is let go of.
+  private readonly readers: Partial<Record<OutputStream, Promise<FileHandle | undefined>>> = {};
+  private readersIdle: NodeJS.Timeout | undefined;
+
+  private reader(stream: OutputStream): Promise<FileHandle | undefined> {
     const path = this.options.outputs[stream];
-    if (!path || length <= 0) return Buffer.alloc(0);
-    let handle;
-    try {
-      handle = await open(path, "r");
-    } catch {
-      return Buffer.alloc(0);
+    if (!path) return Promise.resolve(undefined);
+    const opened = (this.readers[stream] ??= open(path, "r").catch(() => undefined));
+    // A file not there yet is looked for again next time.
+    void opened.then((h) => {
+      if (!h && this.readers[stream] === opened) delete this.readers[stream];
+    });
+    return opened;
+  }
+
+  private closeReaders(): void {
+    if (this.readersIdle) clearTimeout(this.readersIdle);
+    this.readersIdle = undefined;
+    for (const name of ["stdout", "stderr"] as const) {
+      const opened = this.readers[name];
+      delete this.readers[name];
+      void opened?.then((h) => h?.close().catch(() => {}));
     }
+  }
+
+  async read(stream: OutputStream, offset: number, length: number): Promise<Buffer> {
+    if (length <= 0) return Buffer.alloc(0);
+    if (this.readersIdle) clearTimeout(this.readersIdle);
+    this.readersIdle = setTimeout(() => this.closeReaders(), READERS_IDLE_MS);
+    this.readersIdle.unref();
+    const handle = await this.reader(stream);
+    if (!handle) return Buffer.alloc(0);
+    // Read into a scratch buffer and copied out at the size read: a reader at
+    // the end of a growing file gets little per read, and a fresh buffer of
+    // `length` for each would keep the collector busy.
+    const scratch = length <= SCRATCH_BYTES ? (scratchPool.pop() ?? Buffer.allocUnsafe(SCRATCH_BYTES)) : Buffer.allocUnsafe(length);
+    let got = 0;
     try {
-      const buf = Buffer.alloc(length);
-      let got = 0;
       while (got < length) {
-        const { bytesRead } = await handle.read(buf, got, length - got, offset + got);
+        const { bytesRead } = await handle.read(scratch, got, length - got, offset + got);
         if (bytesRead === 0) break;
         got += bytesRead;
       }
-      return buf.subarray(0, got);
-    } finally {
-      await handle.close();
+    } catch {
+      // closed under us (the process was let go of): what was read is all there is
     }
+    const data = Buffer.from(scratch.subarray(0, got));
+    if (scratch.length === SCRATCH_BYTES && scratchPool.length < SCRATCH_POOL) scratchPool.push(scratch);
+    return data;
   }
 
   // The file keeps its size (the process writes at its end); the blocks
@@ -211,6 +247,7 @@ export class ShimProcess implements ProcessHandle {
 
   /** Stops watching without touching the files (the daemon is going away, the process is not). */
   detach(): void {
+    this.closeReaders();
     this.stopWatching();
     this.control?.close();
     this.listeners.clear();

@@ -81,7 +81,7 @@ function fakeClient(answers: Record<string, unknown>, errors: Record<string, str
 
 function capture() {
   const out = { stdout: "", stderr: "" };
-  return { out, io: { stdout: (t: string) => (out.stdout += t), stderr: (t: string) => (out.stderr += t) } };
+  return { out, io: { stdout: (t: string | Uint8Array) => (out.stdout += Buffer.from(t).toString()), stderr: (t: string | Uint8Array) => (out.stderr += Buffer.from(t).toString()) } };
 }
 
 describe("running a command", () => {

@@ -6,6 +6,7 @@ import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import protobuf from "protobufjs/minimal.js";
 import { WardenClient } from "../../../../src/client/client.js";
 import { encodeFrame, FrameDecoder } from "../../../../src/protocol/frame.js";
 import { decodeResponse, encodeRequest, has, MessageType, warden } from "../../../../src/protocol/messages.js";
@@ -86,8 +87,8 @@ describe("server", () => {
     const frames = [];
     for await (const f of c.stream(handle, job)) frames.push(f);
     assert.deepEqual(
-      frames.map((f) => [f.name, f.data]),
-      [["stdout", "a"], ["stderr", "b"], ["", ""]],
+      frames.map((f) => [f.name, f.data?.toString()]),
+      [["stdout", "a"], ["stderr", "b"], [undefined, undefined]],
     );
     assert.deepEqual(frames.map((f) => has(f, "exit_status")), [false, false, true]);
     assert.equal(frames[2].exit_status, 4);
@@ -95,20 +96,35 @@ describe("server", () => {
     c.close();
   });
 
-  it("keeps a UTF-8 character whole when the output splits it between two reads", async () => {
+  it("passes output on as the bytes written: a character split between two reads, bytes that are no UTF-8", async () => {
     const c = await WardenClient.connect(path);
     const handle = await c.create();
     const job = await c.spawn(handle, "echo");
     const p = lastJob();
     const euro = Buffer.from("€");
+    const binary = Buffer.from([0xff, 0x00, 0xfe, 0x80]);
     p.write("stdout", euro.subarray(0, 1));
     setTimeout(() => {
-      p.write("stdout", euro.subarray(1));
+      p.write("stdout", Buffer.concat([euro.subarray(1), binary]));
       p.exit(0);
     }, 20);
-    let text = "";
-    for await (const f of c.stream(handle, job)) text += f.data;
-    assert.equal(text, "€");
+    const chunks: Buffer[] = [];
+    for await (const f of c.stream(handle, job)) if (f.data) chunks.push(f.data);
+    assert.deepEqual(Buffer.concat(chunks), Buffer.concat([euro, binary]));
+    // Link carries them as bytes too: a client reading its string field as bytes gets them whole.
+    const linked = await c.spawn(handle, "echo");
+    lastJob().write("stdout", binary);
+    lastJob().exit(0);
+    const frame = await c.sendRaw(encodeFrame(encodeRequest("Link", { handle, job_id: linked })));
+    const payload = warden.Message.decode(frame).payload;
+    const reader = protobuf.Reader.create(payload);
+    let stdout: Uint8Array | undefined;
+    while (reader.pos < reader.len) {
+      const tag = reader.uint32();
+      if (tag >>> 3 === 2) stdout = reader.bytes();
+      else reader.skipType(tag & 7);
+    }
+    assert.deepEqual(Buffer.from(stdout!), binary);
     c.close();
   });
 

@@ -9,7 +9,7 @@ function make(output: OutputPolicy, extra: { log?: FakeProcessLog; logFromNow?: 
     seq: 1, path: "/p", args: [], env: [], dir: "/", rlimits: {}, stdin: { kind: "none" }, discardOutput: output.kind === "discard", meta: {},
     user: { name: "root", uid: 0, gid: 0, groups: [], home: "/root" },
   });
-  const process = new Process("1", 1, handle, { output, logger: nullLogger, log: extra.log?.open("t"), logFromNow: extra.logFromNow });
+  const process = new Process("1", 1, handle, { output, logger: nullLogger, log: extra.log?.open("t"), logFromNow: extra.logFromNow, checkIntervalMs: 0 });
   return { handle, process };
 }
 

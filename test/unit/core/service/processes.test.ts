@@ -154,6 +154,8 @@ describe("processes", () => {
     const fake = last();
     fake.write("stdout", "a".repeat(150));
     fake.write("stdout", "b".repeat(100));
+    // Sizes are looked at every 20 ms at most while output flows.
+    await new Promise((r) => setTimeout(r, 30));
     await settle();
     assert.equal(fake.discarded.stdout, 150, "beyond twice the limit (100 bytes), all but the last 100 are freed");
     fake.exit(0);
