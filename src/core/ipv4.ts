@@ -49,6 +49,12 @@ export function cidrContains(cidr: Cidr, address: number): boolean {
   return maskAddress(address, cidr.prefix) === cidr.network;
 }
 
+/** Whether two networks share an address (one holds the other). */
+export function overlaps(a: Cidr, b: Cidr): boolean {
+  const prefix = Math.min(a.prefix, b.prefix);
+  return maskAddress(a.network, prefix) === maskAddress(b.network, prefix);
+}
+
 /** A NetOut destination as the client wrote it. */
 export type NetworkSpec =
   | { kind: "address"; address: string }

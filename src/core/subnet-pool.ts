@@ -48,18 +48,31 @@ export class SubnetPool {
     return this.pool.inUse;
   }
 
-  acquire(): ContainerNetwork {
-    const network = this.pool.acquire();
-    if (network === undefined) throw errors.networkUnavailable();
-    return subnetOf(network);
+  /**
+   * The next free block that `busy` (the host routes it already: another
+   * daemon's leftover, a network of the host's) does not refuse; refused
+   * ones go back, held back as released ones are.
+   */
+  acquire(busy: (network: number) => boolean = () => false): ContainerNetwork {
+    const refused: number[] = [];
+    try {
+      for (;;) {
+        const network = this.pool.acquire();
+        if (network === undefined) throw errors.networkUnavailable();
+        if (!busy(network)) return subnetOf(network);
+        refused.push(network);
+      }
+    } finally {
+      for (const network of refused) this.pool.release(network);
+    }
   }
 
   /** The block holding `address` (masked to /30), when it is in the pool and free. */
-  acquireAddress(address: string): ContainerNetwork {
+  acquireAddress(address: string, busy: (network: number) => boolean = () => false): ContainerNetwork {
     const value = parseIPv4(address);
     if (value === undefined) throw errors.invalid(`Invalid network address: ${address}`);
     const network = maskAddress(value, 30);
-    if (!this.pool.acquireSpecific(network)) throw errors.networkUnavailable(formatIPv4(network));
+    if (busy(network) || !this.pool.acquireSpecific(network)) throw errors.networkUnavailable(formatIPv4(network));
     return subnetOf(network);
   }
 

@@ -267,6 +267,12 @@ export class FakeNetwork implements Network {
   failCreate: Error | undefined;
   failNetIn: Error | undefined;
   orphans: string[] = [];
+  /** What the host routes, as hostRoutes answers. */
+  routes: string[] = [];
+
+  async hostRoutes(): Promise<string[]> {
+    return this.routes;
+  }
 
   async create(id: string, network: ContainerNetwork): Promise<NetworkAttachment> {
     if (this.failCreate) throw this.failCreate;

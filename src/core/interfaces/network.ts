@@ -58,6 +58,8 @@ export interface KnownNetworkRules {
 }
 
 export interface Network {
+  /** The networks the host routes now ("a.b.c.d/n"): a new container's /30 must not be one of them. */
+  hostRoutes?(): Promise<string[]>;
   /** Makes the container's network, wired to the host; returns what the runtime joins. */
   /** A privileged container's namespace is made without a user namespace. */
   create(id: string, network: ContainerNetwork, options?: { privileged?: boolean }): Promise<NetworkAttachment>;

@@ -4,7 +4,7 @@
 import type { Container } from "../container/container.js";
 import { errors } from "../errors.js";
 import type { ContainerNetwork } from "../interfaces/network.js";
-import type { Cidr } from "../ipv4.js";
+import { overlaps, type Cidr } from "../ipv4.js";
 import { Pool } from "../pool.js";
 import { SubnetPool } from "../subnet-pool.js";
 
@@ -35,9 +35,15 @@ export class Allocator {
     this.ports = new Pool(Array.from({ length: config.portPoolSize }, (_, i) => config.portPoolStart + i));
   }
 
-  /** A network and a uid for a new container; nothing is kept when either is missing. */
-  acquire(network?: string): { uid: number; network: ContainerNetwork } {
-    const net = network !== undefined ? this.subnets.acquireAddress(network) : this.subnets.acquire();
+  /**
+   * A network and a uid for a new container; nothing is kept when either is
+   * missing. No /30 that overlaps one of `hostRoutes` (CIDRs the host routes,
+   * more specific than the pool) is handed out.
+   */
+  acquire(network?: string, hostRoutes: readonly Cidr[] = []): { uid: number; network: ContainerNetwork } {
+    const routes = hostRoutes.filter((r) => r.prefix > this.subnets.cidr.prefix);
+    const busy = (block: number) => routes.some((r) => overlaps(r, { network: block, prefix: 30 }));
+    const net = network !== undefined ? this.subnets.acquireAddress(network, busy) : this.subnets.acquire(busy);
     const uid = this.uids.acquire();
     if (uid === undefined) {
       this.subnets.release(net);

@@ -8,6 +8,7 @@ import { errors } from "../errors.js";
 import { parseImageReference } from "../images/reference.js";
 import type { RootfsBase } from "../interfaces/filesystem.js";
 import type { Image } from "../interfaces/image-store.js";
+import { parseCidr, type Cidr } from "../ipv4.js";
 import type { ServiceContext } from "./context.js";
 import type { LimitsService } from "./limits.js";
 import type { NetworkingService } from "./networking.js";
@@ -61,7 +62,9 @@ export class Creator {
     let uid: number;
     let network;
     try {
-      ({ uid, network } = allocator.acquire(spec.network));
+      // A /30 the host already routes (another daemon's, or the host's own network) is passed over.
+      const routes = ((await deps.network.hostRoutes?.()) ?? []).map(parseCidr).filter((c): c is Cidr => c !== undefined);
+      ({ uid, network } = allocator.acquire(spec.network, routes));
     } catch (err) {
       registry.unreserve(handle);
       throw err;

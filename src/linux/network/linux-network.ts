@@ -14,6 +14,7 @@ import type {
 } from "../../core/interfaces/network.js";
 import { CommandError, type CommandRunner } from "../command.js";
 import type { IdMap } from "../security/id-map.js";
+import { hostRoutes } from "./host-routes.js";
 import { NamespacedLinks } from "./links.js";
 import { NftBatcher } from "./nft-batch.js";
 import { idOfChain } from "./names.js";
@@ -83,6 +84,10 @@ export class LinuxNetwork implements Network {
     } catch (err) {
       if (!(err instanceof CommandError && /No such file/.test(err.stderr))) throw err;
     }
+  }
+
+  hostRoutes(): Promise<string[]> {
+    return hostRoutes();
   }
 
   create(id: string, network: ContainerNetwork, options?: { privileged?: boolean }): Promise<NetworkAttachment> {

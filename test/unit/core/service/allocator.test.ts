@@ -21,6 +21,16 @@ describe("allocator", () => {
     assert.equal(b.use().networks.inUse, 1, "the second network went back");
   });
 
+  it("passes over a /30 the host routes more specifically than the pool, not over the pool's own or wider routes", () => {
+    const a = new Allocator({ ...config, uidPoolSize: 4 });
+    const leftover = { network: 0x0afe0000, prefix: 30 }; // 10.254.0.0/30, another daemon's
+    const wide = [{ network: 0x0a000000, prefix: 8 }, { network: 0x0afe0000, prefix: 29 }, { network: 0, prefix: 0 }];
+    assert.equal(a.acquire(undefined, [leftover, ...wide]).network.subnet, "10.254.0.4/30");
+    assert.throws(() => a.acquire("10.254.0.2", [leftover]), { code: "NETWORK_UNAVAILABLE" }, "not when asked for by name either");
+    assert.throws(() => a.acquire(undefined, [leftover]), { code: "NETWORK_UNAVAILABLE" }, "the pool has nothing else");
+    assert.equal(a.acquire(undefined, []).network.subnet, "10.254.0.0/30", "once the route is gone, it is handed out");
+  });
+
   it("forwards a host port once, from the pool or named, and a named pool port leaves the pool", () => {
     const a = new Allocator(config);
     assert.deepEqual(a.acquirePort("c1"), { port: 61001, fromPool: true });

@@ -24,6 +24,14 @@ describe("creating containers", () => {
     assert.equal(info.path, "/depot/000000000v8");
   });
 
+  it("passes over a network the host already routes (a leftover of another daemon)", async () => {
+    const first = s.info(await s.create({})).network.subnet;
+    m.network.routes = ["0.0.0.0/0", first.replace(/\.\d+\/30$/, ".4/30")];
+    const second = s.info(await s.create({})).network.subnet;
+    assert.notEqual(second, first.replace(/\.\d+\/30$/, ".4/30"));
+    assert.notEqual(second, first);
+  });
+
   it("refuses a handle that is taken, also by a create under way", async () => {
     await s.create({ handle: "a" });
     await assert.rejects(s.create({ handle: "a" }), { code: "HANDLE_TAKEN", details: { handle: "a" } });
