@@ -8,14 +8,13 @@
 //   npm run build && node dist/bench/garden.js [ROUNDS]     (as root; ROUNDS defaults to 20)
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, rm, rmdir } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hostCommands, run } from "../src/linux/command.js";
 import { readMountInfo } from "../src/linux/mountinfo.js";
 import { NamespacedLinks } from "../src/linux/network/links.js";
 import { RuntimeMountNamespace } from "../src/linux/runtime/mount-namespace.js";
-import { DEFAULT_ROOTFS, REPO, startDaemon } from "../test/integration/harness.js";
+import { DEFAULT_ROOTFS, freePort, REPO, startDaemon } from "../test/integration/harness.js";
 import { GardenClient } from "./lib/garden-client.js";
 import { Podman } from "./lib/podman.js";
 import { RawRuntime } from "./lib/raw-runtime.js";
@@ -39,14 +38,6 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Guardian on a port of its own; undefined when its tools are not here. */
 async function startGuardian(): Promise<{ client: GardenClient; depot: string } | undefined> {

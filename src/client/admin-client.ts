@@ -1,21 +1,10 @@
 // A client of wardend's admin channel (src/api/admin/server.ts): the image
 // store. By default the channel is the Warden socket's path + ".admin".
 import { request } from "node:http";
+import type { ImageSummary, PullProgress } from "../core/interfaces/image-store.js";
 
-export interface ImageSummary {
-  name: string;
-  id: string;
-  size: number;
-  holders: string[];
-}
-
-export interface PullProgress {
-  image: string;
-  layersDone: number;
-  layers: number;
-  bytes: number;
-  totalBytes: number;
-}
+// The admin channel sends the store's own summaries and progress as they are.
+export type { ImageSummary, PullProgress };
 
 export interface PulledImage {
   name: string;

@@ -4,11 +4,11 @@
 // daemon that stays up and serves on under hostile input.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { execFile } from "node:child_process";
-import { REPO, startDaemon, type TestDaemon } from "./harness.js";
+import { freePort, REPO, startDaemon, type TestDaemon } from "./harness.js";
 
 const GARDENPING = join(REPO, "../shared/tools/garden/gardenping");
 
@@ -19,14 +19,6 @@ function gardenping(args: string[]): Promise<{ ok: boolean; out: string }> {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Sends raw bytes on a new connection to the Garden socket; resolves with what came back before it closed. */
 function raw(path: string, bytes: Buffer | string, { end = true, waitMs = 2000 } = {}): Promise<string> {

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -340,6 +341,15 @@ export async function assertNoNetworkLeft(table: string, before: Set<string>): P
   assert.deepEqual(links, [], "interfaces left behind");
   const { stdout } = await run(["nft", "list", "tables"]);
   assert.ok(!stdout.includes(` ${table}\n`) && !stdout.endsWith(` ${table}`), `nftables table ${table} left behind`);
+}
+
+/** A loopback port nothing listens on now. */
+export async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return port;
 }
 
 /**

@@ -7,20 +7,13 @@ import { createSign, randomUUID } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { createServer, get as httpGet, type Server } from "node:http";
 import { get as httpsGet } from "node:https";
-import { createServer as createNetServer, type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import bcrypt from "bcryptjs";
 import { stringify } from "yaml";
 import { run } from "../../src/linux/command.js";
-import { eventually } from "./harness.js";
+import { eventually, freePort } from "./harness.js";
 
-export async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** A CA, a server certificate for 127.0.0.1 and a token-signing certificate, made with openssl. */
 export interface TestPki {

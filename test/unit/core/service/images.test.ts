@@ -44,13 +44,16 @@ describe("containers from images", () => {
     assert.deepEqual([second.user.name, second.dir], ["root", "/tmp"], "what the process asks for wins");
   });
 
-  it("looks root up in an image's account files (an image may put root in groups of its own); a directory's root is known", async () => {
+  it("looks root up once in an image's account files (an image may put root in groups of its own); a directory's root is known", async () => {
     m.images.add("registry.local:5000/app:v1");
     const h = await s.create({ rootfs: "registry.local:5000/app:v1" });
     m.runtime.container(m.id()).group += "wheel:x:10:root\n";
     await s.run(h, { path: "/bin/true", user: "root" });
     assert.deepEqual(m.runtime.started[0].launch.user.groups, [0, 10]);
     assert.equal(m.runtime.resolved.length, 1, "looked up");
+    await s.run(h, { path: "/bin/true", user: "0" });
+    assert.deepEqual(m.runtime.started[1].launch.user.groups, [0, 10]);
+    assert.equal(m.runtime.resolved.length, 1, "then known: looked up once per container");
     const plain = await s.create({});
     await s.run(plain, { path: "/bin/true", user: "root" });
     assert.equal(m.runtime.resolved.length, 1, "not looked up");
