@@ -204,7 +204,6 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     }),
     logger: log,
   });
-  await wardenServer.listen();
   const adminPath = server.admin_unix_domain_path ?? `${server.unix_domain_path}.admin`;
   const adminServer = new AdminServer({ path: adminPath, permissions: server.unix_domain_permissions, images: service.images, logger: log });
   await adminServer.listen();
@@ -229,6 +228,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   await gardenServer.listen();
   const health = config.health_check_server.port ? await startHealthCheck(config.health_check_server.port) : undefined;
   const metricsServer = metrics && config.metrics.port !== undefined ? await metrics.listen(config.metrics.port) : undefined;
+  // Last: clients (and supervisors) take an answering Warden socket as "the daemon is up",
+  // so everything else must already be listening when it does.
+  await wardenServer.listen();
   if (server.pidfile) writeFileSync(server.pidfile, `${process.pid}\n`);
   log.info(
     {
