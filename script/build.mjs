@@ -1,5 +1,6 @@
 // Builds the project: the protobuf codec from the .proto, TypeScript to
-// dist/, and the process supervisor (C) to dist/bin/warden-shim. The
+// dist/, the process supervisor (C) to dist/bin/warden-shim and the
+// containers' init (C, static) to dist/bin/warden-init. The
 // generated codec is plain JS, so it is copied next to the compiled code.
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
@@ -16,6 +17,12 @@ try {
   execFileSync(
     "cc",
     ["-O2", "-Wall", "-Wextra", "-Werror", "-o", join(root, "dist/bin/warden-shim"), join(root, "src/shim/warden-shim.c")],
+    { stdio: "inherit" },
+  );
+  // Static: it runs inside containers, whose root filesystems need not have a C library.
+  execFileSync(
+    "cc",
+    ["-O2", "-static", "-Wall", "-Wextra", "-Werror", "-o", join(root, "dist/bin/warden-init"), join(root, "src/shim/warden-init.c")],
     { stdio: "inherit" },
   );
 } catch {

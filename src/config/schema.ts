@@ -47,7 +47,12 @@ export const serverSchema = z
     conmon_path: absolutePath.default("/usr/bin/conmon"),
     /** Supervises each process of a container (built from src/shim); default: the one built with the daemon. */
     shim_path: absolutePath.optional(),
-    init_path: absolutePath.default("/usr/bin/catatonit"),
+    /**
+     * PID 1 of containers (static: it runs in any root filesystem); default: warden-init, built with
+     * the daemon, which also starts the container's processes. Another (catatonit) only reaps, and
+     * every process then goes through the runtime's exec.
+     */
+    init_path: absolutePath.optional(),
     /** A static busybox, bind-mounted read-only into containers for CopyIn and CopyOut. */
     copy_helper_path: absolutePath.default("/usr/bin/busybox"),
     /** Runtime state, the pinned mount namespace, conmon's socket links. */

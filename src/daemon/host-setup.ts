@@ -2,7 +2,7 @@
 // it stops with no container left: directories, the runtime's private mount
 // namespace, a null device of our own, the parent cgroups.
 import { access, chmod, constants, mkdir, open, readdir, rm, rmdir, stat } from "node:fs/promises";
-import { delimiter, dirname, join } from "node:path";
+import { basename, delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config/schema.js";
 import type { ContainerCgroups } from "../linux/cgroups/cgroups.js";
@@ -61,24 +61,31 @@ export async function findTool(name: string, configured?: string): Promise<strin
 
 /** The shim built with the daemon (npm run build): dist/bin/warden-shim. */
 export const BUILT_SHIM = fileURLToPath(new URL("../../bin/warden-shim", import.meta.url));
+/** The containers' init built with the daemon: dist/bin/warden-init. */
+export const BUILT_INIT = fileURLToPath(new URL("../../bin/warden-init", import.meta.url));
 
-export async function checkTools(config: Config): Promise<{ runtimePath: string; shimPath: string }> {
+export async function checkTools(
+  config: Config,
+): Promise<{ runtimePath: string; shimPath: string; initPath: string; initStartsProcesses: boolean }> {
   if (process.getuid?.() !== 0) throw new SetupError("linux containers require root privileges");
   const shimPath = config.server.shim_path ?? BUILT_SHIM;
+  const initPath = config.server.init_path ?? BUILT_INIT;
   for (const [key, path] of [
     ["server.conmon_path", config.server.conmon_path],
-    ["server.init_path", config.server.init_path],
+    ["server.init_path", initPath],
     ["server.copy_helper_path", config.server.copy_helper_path],
     ["server.shim_path", shimPath],
   ] as const) {
     if (!(await executable(path))) {
-      throw new SetupError(`${key}: ${path} is not an executable${key === "server.shim_path" ? " (npm run build makes it)" : ""}`);
+      const built = key === "server.shim_path" || (key === "server.init_path" && path === BUILT_INIT);
+      throw new SetupError(`${key}: ${path} is not an executable${built ? " (npm run build makes it)" : ""}`);
     }
   }
-  // It runs in containers of any root filesystem: it must need no library of theirs.
+  // They run in containers of any root filesystem: they must need no library of theirs.
   if (!(await isStaticElf(config.server.copy_helper_path))) {
     throw new SetupError(`server.copy_helper_path: ${config.server.copy_helper_path} is not statically linked (install busybox-static)`);
   }
+  if (!(await isStaticElf(initPath))) throw new SetupError(`server.init_path: ${initPath} is not statically linked`);
   for (const tool of ["nsenter", "unshare", "mount", "umount", "mknod", "ip", "tc", "nft", "fallocate"]) await findTool(tool);
   if (config.server.quota.disk_quota_enabled) {
     for (const tool of ["btrfs", "mkfs.btrfs", "truncate"]) await findTool(tool);
@@ -91,7 +98,8 @@ export async function checkTools(config: Config): Promise<{ runtimePath: string;
       `container_rootfs_path does not exist: ${config.server.container_rootfs_path} (make it with bin/warden-rootfs)`,
     );
   }
-  return { runtimePath, shimPath };
+  // Only ours starts processes; another init (catatonit) leaves them to the runtime's exec.
+  return { runtimePath, shimPath, initPath, initStartsProcesses: basename(initPath) === "warden-init" };
 }
 
 export async function setUpHost(

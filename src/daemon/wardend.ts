@@ -60,7 +60,7 @@ export interface RunningDaemon {
 
 export async function startDaemon(config: Config, log: Logger): Promise<RunningDaemon> {
   checkUidPool(config, readFileSync("/etc/passwd", "utf8"));
-  const { runtimePath, shimPath } = await checkTools(config);
+  const { runtimePath, shimPath, initPath, initStartsProcesses } = await checkTools(config);
   const server = config.server;
   const paths = hostPaths(config);
   const net = networkSettings(config);
@@ -117,7 +117,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     shimPath,
     cgroups,
     cgroupParent: server.cgroup_parent,
-    initPath: server.init_path,
+    initPath,
+    initStartsProcesses,
     pidsLimit: server.container_pids_limit,
     socketDir: paths.socketDir,
     copyHelperPath: server.copy_helper_path,

@@ -25,6 +25,10 @@
 //
 // The first process exits once the process runs (0) or could not be started
 // (2), so wardend's spawn of it answers "started?"; a second one supervises.
+//
+// With --init-socket, the container's init (warden-init) starts the process
+// instead of the runtime's `exec`: we pass it process.spec and the stdio over
+// its socket, and it tells us the pid, then how the process ended.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +57,8 @@
 #define PIPE_BYTES (1024 * 1024)
 #define COALESCE_BYTES (256 * 1024)
 #define COALESCE_US 1000
+/* How long the container's init may take to start a process (it is busy only with others' starts). */
+#define INIT_TIMEOUT_MS 30000
 
 enum { F_ATTACH_STDIN = 'i', F_DATA = 'd', F_EOF = 'e', F_SIGNAL = 's', F_WINSIZE = 'w' };
 
@@ -74,6 +80,9 @@ static unsigned short tty_rows = 24, tty_cols = 80;
 static int discard;
 /* Run mode: the process is a container of its own (a pea) whose bundle is here, made with `run`. */
 static const char *bundle_dir;
+/* The container's init, which starts processes for us (no runtime exec), and our connection to it. */
+static const char *init_socket;
+static int init_conn = -1;
 /* The process's host uid and gid: its ends of the stdio pipes are theirs. */
 static int owner_uid = -1, owner_gid = -1;
 /* Our ends of the output pipes, and the files they go to. */
@@ -103,7 +112,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: warden-shim --runtime PATH [--runtime-arg ARG]... --container ID\n"
           "                   [--stdin none|file|pipe] [--null PATH] [--tty ROWS COLS] [--discard]\n"
-          "                   [--bundle DIR] [--owner UID:GID]\n");
+          "                   [--bundle DIR] [--owner UID:GID] [--init-socket PATH]\n");
   exit(1);
 }
 
@@ -178,6 +187,13 @@ static void record_failure(const char *fallback) {
   char line[2048], quoted[4200], text[4300];
   last_runtime_line(line, sizeof line);
   json_string(quoted, sizeof quoted, line[0] ? line : fallback);
+  snprintf(text, sizeof text, "{\"error\":%s}\n", quoted);
+  write_file_atomically("exit", text);
+}
+
+static void record_error(const char *why) {
+  char quoted[4200], text[4300];
+  json_string(quoted, sizeof quoted, why);
   snprintf(text, sizeof text, "{\"error\":%s}\n", quoted);
   write_file_atomically("exit", text);
 }
@@ -551,6 +567,124 @@ static void reap(void) {
   }
 }
 
+static void write_pid_file(pid_t pid) {
+  char text[32];
+  snprintf(text, sizeof text, "%d\n", pid);
+  write_file_atomically("pid", text);
+}
+
+// Asks the container's init to start the process with these as its stdio.
+// Returns 0 once it runs (proc_pid known), else -1 with why in `why`.
+static int start_through_init(int in_fd, int out_fd, int err_fd, char *why, size_t why_size) {
+  int spec = open("process.spec", O_RDONLY | O_CLOEXEC);
+  if (spec < 0) return snprintf(why, why_size, "process.spec: %s", strerror(errno)), -1;
+  int status[2];
+  if (pipe2(status, O_CLOEXEC) < 0) die("pipe");
+  int conn = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (conn < 0) die("socket");
+  int on = 1;
+  // The init's child sends a byte as it is about to exec: the kernel adds its pid, as our namespace sees it.
+  setsockopt(conn, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  snprintf(addr.sun_path, sizeof addr.sun_path, "%s", init_socket);
+  int rc;
+  do rc = connect(conn, (struct sockaddr *)&addr, sizeof addr);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) {
+    snprintf(why, why_size, "the container's init does not answer: %s", strerror(errno));
+    close(spec), close(status[0]), close(status[1]), close(conn);
+    return -1;
+  }
+  int fds[5] = {spec, in_fd, out_fd, err_fd, status[1]};
+  char control[CMSG_SPACE(sizeof fds)];
+  memset(control, 0, sizeof control);
+  struct iovec iov = {.iov_base = "R", .iov_len = 1};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+  struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof fds);
+  memcpy(CMSG_DATA(cm), fds, sizeof fds);
+  do rc = (int)sendmsg(conn, &msg, MSG_NOSIGNAL);
+  while (rc < 0 && errno == EINTR);
+  close(spec);
+  close(status[1]);
+  if (rc != 1) {
+    snprintf(why, why_size, "the container's init took no request: %s", strerror(errno));
+    close(status[0]), close(conn);
+    return -1;
+  }
+  // The status pipe ends when the process execs (its end is close-on-exec); before that, it says why not.
+  size_t said = 0;
+  for (;;) {
+    struct pollfd pfd = {.fd = status[0], .events = POLLIN};
+    int ready = poll(&pfd, 1, INIT_TIMEOUT_MS);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) {
+      snprintf(why, why_size, "the container's init did not start the process in %d s", INIT_TIMEOUT_MS / 1000);
+      close(status[0]), close(conn);
+      return -1;
+    }
+    ssize_t n = read(status[0], why + said, why_size - 1 - said);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || said + (size_t)n >= why_size - 1) {
+      if (n > 0) said += (size_t)n;
+      break;
+    }
+    said += (size_t)n;
+  }
+  close(status[0]);
+  why[said] = 0;
+  if (said > 0) {
+    close(conn);
+    return -1;
+  }
+  char byte = 0;
+  char ccontrol[CMSG_SPACE(sizeof(struct ucred))];
+  struct iovec riov = {.iov_base = &byte, .iov_len = 1};
+  struct msghdr rmsg = {.msg_iov = &riov, .msg_iovlen = 1, .msg_control = ccontrol, .msg_controllen = sizeof ccontrol};
+  ssize_t n;
+  do n = recvmsg(conn, &rmsg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  struct cmsghdr *rc_cm = n == 1 ? CMSG_FIRSTHDR(&rmsg) : NULL;
+  if (byte != 'P' || !rc_cm || rc_cm->cmsg_type != SCM_CREDENTIALS) {
+    snprintf(why, why_size, "the container's init did not start the process");
+    close(conn);
+    return -1;
+  }
+  struct ucred cred;
+  memcpy(&cred, CMSG_DATA(rc_cm), sizeof cred);
+  proc_pid = cred.pid;
+  init_conn = conn;
+  fcntl(init_conn, F_SETFL, O_NONBLOCK);
+  write_pid_file(proc_pid);
+  return 0;
+}
+
+// The init's word on how the process ended; its connection ending without
+// one means the init is gone, and with it every process of the container.
+static void read_init(void) {
+  static unsigned char msg[5];
+  static size_t have;
+  for (;;) {
+    ssize_t n = read(init_conn, msg + have, sizeof msg - have);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n > 0) {
+      have += (size_t)n;
+      if (have < sizeof msg) continue;
+      proc_status = (int)((uint32_t)msg[1] << 24 | (uint32_t)msg[2] << 16 | (uint32_t)msg[3] << 8 | msg[4]);
+    } else {
+      proc_status = SIGKILL;
+    }
+    proc_done = 1;
+    epoll_ctl(epfd, EPOLL_CTL_DEL, init_conn, NULL);
+    close(init_conn);
+    init_conn = -1;
+    return;
+  }
+}
+
 static void parse_args(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -562,6 +696,7 @@ static void parse_args(int argc, char **argv) {
     else if (!strcmp(a, "--null") && i + 1 < argc) null_path = argv[++i];
     else if (!strcmp(a, "--discard")) discard = 1;
     else if (!strcmp(a, "--bundle") && i + 1 < argc) bundle_dir = argv[++i];
+    else if (!strcmp(a, "--init-socket") && i + 1 < argc) init_socket = argv[++i];
     else if (!strcmp(a, "--owner") && i + 1 < argc) {
       if (sscanf(argv[++i], "%d:%d", &owner_uid, &owner_gid) != 2) usage();
     }
@@ -702,9 +837,19 @@ int main(int argc, char **argv) {
   args[n++] = container_id;
   args[n] = NULL;
 
-  runtime_pid = fork();
-  if (runtime_pid < 0) die("fork");
-  if (runtime_pid == 0) {
+  if (init_socket && !bundle_dir && !tty) {
+    char why[2048];
+    if (start_through_init(in_fd, out_fd, err_fd, why, sizeof why) < 0) {
+      record_error(why);
+      notify_parent('F');
+      return 0;
+    }
+    started();
+    notify_parent('S');
+    watch_fd(init_conn, EPOLLIN);
+  } else if ((runtime_pid = fork()) < 0) {
+    die("fork");
+  } else if (runtime_pid == 0) {
     int in = tty ? null_fd : in_fd;
     int out = tty ? null_fd : out_fd;
     int err = tty ? log_fd : err_fd;
@@ -759,6 +904,8 @@ int main(int argc, char **argv) {
         flush_pending();
       } else if (fd == out_r || fd == err_r) {
         moved += drain_output(fd);
+      } else if (fd == init_conn) {
+        read_init();
       } else {
         for (int c = 0; c < MAX_CONNS; c++)
           if (conns[c].fd == fd) read_conn(&conns[c]);

@@ -54,7 +54,14 @@ for (const runtime of RUNTIMES) {
       await c.destroy(handle);
     });
 
-    it("runs catatonit as PID 1, which reaps orphaned zombies", async () => {
+    it("starts jobs through its init (their parent is PID 1), not the runtime's exec", async () => {
+      const handle = await c.create();
+      const run = await c.run(handle, "grep PPid /proc/$$/status");
+      assert.equal(run.stdout, "PPid:\t1\n", run.stderr);
+      await c.destroy(handle);
+    });
+
+    it("runs warden-init as PID 1, which reaps orphaned zombies", async () => {
       const handle = await c.create();
       const run = await c.run(handle, "cat /proc/1/cmdline | tr '\\0' ' '; echo; (sleep 0.1 &) ; sleep 0.5; ps -o stat | grep -c Z || true", {
         privileged: true,
@@ -275,6 +282,21 @@ for (const runtime of RUNTIMES) {
 
   });
 }
+
+describe("another init (server.init_path: catatonit)", () => {
+  it("only reaps: jobs go through the runtime's exec, as they did", async () => {
+    const daemon = await startDaemon({ config: { server: { init_path: "/usr/bin/catatonit" } } });
+    try {
+      const c = await daemon.client();
+      const handle = await c.create();
+      const run = await c.run(handle, "cat /proc/1/cmdline | tr '\\0' ' '; grep PPid /proc/$$/status; id -un");
+      assert.equal(run.stdout, "/dev/init -P PPid:\t0\nvcap\n", run.stderr);
+      await c.destroy(handle);
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
 
 /** Streams a job until `text` shows up in its stdout. */
 export async function waitForOutput(daemon: TestDaemon, handle: string, job: number, text: string): Promise<void> {

@@ -13,7 +13,7 @@ export interface BundleContext {
   bindMounts: BindMount[];
   /** cgroups path under every controller: /<parent>/<id>. */
   cgroupParent: string;
-  /** Host path of the init (catatonit), bind-mounted read-only. */
+  /** Host path of the init (warden-init, or catatonit), bind-mounted read-only. */
   initPath: string;
   /** Namespaces to join; new, empty ones when absent. */
   namespaces?: NamespacePaths;
@@ -51,7 +51,7 @@ export const baseRule: BundleRule = (spec, ctx) => {
 };
 
 export const initRule: BundleRule = (spec, ctx) => {
-  // PID 1 only reaps: jobs are exec'd beside it. -P: pause, run no program.
+  // PID 1 reaps, and (warden-init with its socket) starts processes. -P: catatonit's pause, run no program.
   spec.process = {
     terminal: false,
     user: { uid: 0, gid: 0 },

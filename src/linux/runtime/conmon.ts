@@ -62,9 +62,11 @@ export class Conmon {
   /**
    * Creates the container (not yet started) under a conmon of its own, inside
    * the runtime mount namespace. Resolves with the init's host pid.
+   * `initSocket`: warden-init listens there (on fd 3, LISTEN_FDS=1, which
+   * conmon and the runtime pass on to the container's process).
    */
-  async createContainer(id: string, bundleDir: string, runDir: string): Promise<number> {
-    const argv = this.ns.wrap(
+  async createContainer(id: string, bundleDir: string, runDir: string, initSocket?: { init: string; path: string }): Promise<number> {
+    const wrapped = this.ns.wrap(
       [
         this.options.path, "--api-version", "1",
         "-c", id, "-u", id, "-n", id,
@@ -75,10 +77,13 @@ export class Conmon {
         "--persist-dir", runDir,
         "--socket-dir-path", this.options.socketDir,
         "-l", "none",
+        // runc takes LISTEN_FDS only with LISTEN_PID its own.
+        ...(initSocket ? ["--replace-listen-pid"] : []),
       ],
       // conmon writes an `oom` file into its working directory too.
       runDir,
     );
+    const argv = initSocket ? [initSocket.init, "--bind", initSocket.path, "--", ...wrapped] : wrapped;
     await this.launch(argv, runDir, {
       stdin: "ignore",
       stdout: "ignore",
@@ -106,8 +111,9 @@ export class Conmon {
         cwd,
         // setsid before exec: killing our process group cannot reach the supervisor.
         detached: true,
-        stdio: [openFd(stdio.stdin, "r"), openFd(stdio.stdout, "a"), openFd(stdio.stderr, "a"), syncFd],
-        env: { ...process.env, _OCI_SYNCPIPE: "3" },
+        // fd 3 is left free for a listening socket (systemd's LISTEN_FDS start there).
+        stdio: [openFd(stdio.stdin, "r"), openFd(stdio.stdout, "a"), openFd(stdio.stderr, "a"), "ignore", syncFd],
+        env: { ...process.env, _OCI_SYNCPIPE: "4" },
       });
       child.unref();
       // conmon forks and its first process exits at once; a failure here is a bad argument.

@@ -1,13 +1,16 @@
 // The Runtime of the core on Linux: an OCI bundle of ours, run by crun or
-// runc under conmon, with catatonit as PID 1, and processes exec'd beside
-// it, each under a warden-shim of its own.
+// runc under conmon, with warden-init as PID 1, which starts the container's
+// processes, each under a warden-shim of its own (a terminal's, or any in a
+// container whose init only reaps, are exec'd by the runtime instead).
 //
 // Per container, in its depot directory:
 //   bundle/config.json    the OCI spec
-//   run/                  the init's conmon: pid, conmon.pid, sync, exit, oom
-//   processes/<n>/        a process's shim: process.json, meta.json, stdin,
+//   run/                  the init's conmon: pid, conmon.pid, sync, exit, oom;
+//                         init.sock, where the init takes processes to start
+//   processes/<n>/        a process's shim: process.spec (the init's) or
+//                         process.json (the runtime's), meta.json, stdin,
 //                         stdout, stderr, pid, shim.pid, exit
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { errors } from "../../core/errors.js";
 import type { Depot } from "../../core/interfaces/depot.js";
@@ -33,6 +36,7 @@ import { waitFor } from "../wait-for.js";
 import { buildBundle, INIT_PATH_IN_CONTAINER } from "./bundle.js";
 import type { Conmon } from "./conmon.js";
 import { ContainerUsers } from "./container-users.js";
+import { initProcessSpec } from "./init-process-spec.js";
 import type { OciRuntimeCli } from "./oci-runtime.js";
 import { specJson, type OciSpec } from "./oci-spec.js";
 import { DEFAULT_SETS, ociProcess, type CapabilitySets } from "./process-spec.js";
@@ -51,6 +55,11 @@ export interface LinuxRuntimeOptions {
   cgroups: ContainerCgroups;
   cgroupParent: string;
   initPath: string;
+  /**
+   * The init is warden-init: it starts the container's processes on its
+   * socket, faster than the runtime's exec. Another init (catatonit) only reaps.
+   */
+  initStartsProcesses?: boolean;
   socketDir: string;
   pidsLimit: number;
   copyHelperPath?: string;
@@ -71,6 +80,9 @@ export interface LinuxRuntimeOptions {
 
 const SUPERVISOR_EXIT_TIMEOUT_MS = 10_000;
 const PROCESS_META = "meta.json";
+const INIT_SOCKET = "init.sock";
+/** sun_path's size, with its terminating NUL. */
+const MAX_SOCKET_PATH = 107;
 
 export function containerPaths(dir: string) {
   return { bundle: join(dir, "bundle"), run: join(dir, "run"), processes: join(dir, "processes") };
@@ -99,6 +111,8 @@ export class LinuxRuntime implements Runtime {
     await mkdir(paths.bundle, { recursive: true });
     await mkdir(paths.run, { recursive: true });
     await mkdir(paths.processes, { recursive: true });
+    const socketPath = join(paths.run, INIT_SOCKET);
+    const initSocket = this.options.initStartsProcesses && socketPath.length <= MAX_SOCKET_PATH ? socketPath : undefined;
     const bundle = buildBundle({
       id: launch.id,
       hostname: launch.hostname,
@@ -114,23 +128,54 @@ export class LinuxRuntime implements Runtime {
       idmappedBindMounts: this.options.idmappedBindMounts,
       seccomp: launch.privileged ? undefined : this.options.seccomp,
       compiledSeccomp: launch.privileged ? undefined : this.compiledSeccomp,
-      // A container with sets of its own has an init holding root's (Garden's way); else it holds none.
-      initCapabilities: launch.capabilities
-        ? launch.capabilities.root === "all"
-          ? heldCapabilities(await readFile("/proc/self/status", "utf8"))
-          : [...launch.capabilities.root]
-        : undefined,
+      initCapabilities: await this.initCapabilities(launch, initSocket !== undefined),
     });
     await writeFile(join(paths.bundle, "config.json"), specJson(bundle));
     try {
-      await this.options.conmon.createContainer(launch.id, paths.bundle, paths.run);
+      await this.options.conmon.createContainer(
+        launch.id,
+        paths.bundle,
+        paths.run,
+        initSocket ? { init: this.options.initPath, path: initSocket } : undefined,
+      );
       await this.options.oci.start(launch.id);
     } catch (err) {
       throw errors.commandFailed(err instanceof Error ? err.message : String(err), err);
     }
+    if (initSocket) await this.checkInitListens(launch.id, initSocket);
     if (!launch.privileged && this.options.seccomp && this.options.reuseCompiledSeccomp && this.compiledSeccomp === undefined) {
       await this.keepCompiledSeccomp(launch.id);
     }
+  }
+
+  /**
+   * A runtime that did not pass the socket on (fd 3) leaves an init that
+   * only reaps, and a socket nobody accepts on: its processes go through the
+   * runtime's exec instead.
+   */
+  private async checkInitListens(id: string, socket: string): Promise<void> {
+    const init = await this.initPid(id);
+    const fd3 = init === undefined ? undefined : await readlink(`/proc/${init}/fd/3`).catch(() => undefined);
+    if (fd3?.startsWith("socket:")) return;
+    await rm(socket, { force: true });
+  }
+
+  /**
+   * What the init holds. One that starts processes holds every capability
+   * any of them may get (it hands each its own sets); a container with sets
+   * of its own has an init holding root's (Garden's way); else it holds none.
+   */
+  private async initCapabilities(launch: ContainerLaunch, startsProcesses: boolean): Promise<readonly string[] | undefined> {
+    const held = async () => heldCapabilities(await readFile("/proc/self/status", "utf8"));
+    if (startsProcesses) {
+      if (launch.capabilities) {
+        const root = launch.capabilities.root === "all" ? await held() : launch.capabilities.root;
+        return [...new Set([...root, ...launch.capabilities.others])];
+      }
+      return launch.privileged ? held() : (this.options.rootCapabilities ?? DEFAULT_SETS.root);
+    }
+    if (!launch.capabilities) return undefined;
+    return launch.capabilities.root === "all" ? held() : [...launch.capabilities.root];
   }
 
   private async keepCompiledSeccomp(id: string): Promise<void> {
@@ -201,17 +246,20 @@ export class LinuxRuntime implements Runtime {
 
   async startProcess(id: string, launch: ProcessLaunch): Promise<ProcessHandle> {
     // Checked (rlimits against the host's) before anything is made.
-    const spec = specJson(ociProcess(launch, this.hardLimits, await this.capabilitySets(id, launch.capabilities)));
+    const spec = ociProcess(launch, this.hardLimits, await this.capabilitySets(id, launch.capabilities));
+    const initSocket = launch.tty === undefined ? await this.initSocket(id) : undefined;
     const dir = join(this.paths(id).processes, String(launch.seq));
     await mkdir(dir);
     try {
-      await writeFile(join(dir, "process.json"), spec);
+      // The init's spec, or the runtime's: only the one used is written.
+      if (initSocket) await writeFile(join(dir, "process.spec"), initProcessSpec(spec));
+      else await writeFile(join(dir, "process.json"), specJson(spec));
       if (launch.stdin.kind === "data") await writeFile(join(dir, "stdin"), launch.stdin.data);
       // For a restarted daemon. A daemon's death leaves the page cache be, so no fsync is needed here.
       await writeFile(join(dir, PROCESS_META), JSON.stringify(launch.meta));
       const stdin = launch.stdin.kind === "data" ? "file" : launch.stdin.kind === "stream" ? "pipe" : "none";
       await this.options.shim.start(
-        { containerId: id, dir, stdin, tty: launch.tty, discardOutput: launch.discardOutput, owner: await this.hostOwner(id, launch) },
+        { containerId: id, dir, stdin, tty: launch.tty, discardOutput: launch.discardOutput, owner: await this.hostOwner(id, launch), ...(initSocket ? { initSocket } : {}) },
         launch.path,
       );
     } catch (err) {
@@ -221,6 +269,13 @@ export class LinuxRuntime implements Runtime {
     const handle = this.attach(id, dir, launch.discardOutput, launch.tty !== undefined);
     if (launch.stdin.kind === "stream") await handle.attachStdin();
     return handle;
+  }
+
+  /** The socket of a container's init that starts processes; none for an init that only reaps (one made before, or catatonit). */
+  private async initSocket(id: string): Promise<string | undefined> {
+    if (!this.options.initStartsProcesses) return undefined;
+    const path = join(this.paths(id).run, INIT_SOCKET);
+    return (await stat(path).catch(() => undefined))?.isSocket() ? path : undefined;
   }
 
   /** The host ids of the process's user: through the container's map when it has a user namespace. */

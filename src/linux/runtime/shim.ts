@@ -22,6 +22,8 @@ export interface ShimStart {
   bundle?: string;
   /** The process's user's host ids: its stdio pipes are given to it. */
   owner?: { uid: number; gid: number };
+  /** The container's init starts the process (process.spec) on this socket, not the runtime's exec (process.json). */
+  initSocket?: string;
 }
 
 export interface ShimOptions {
@@ -64,6 +66,7 @@ export class ShimLauncher implements ProcessStarter {
       ...(start.discardOutput ? ["--discard"] : []),
       ...(start.bundle ? ["--bundle", start.bundle] : []),
       ...(start.owner ? ["--owner", `${start.owner.uid}:${start.owner.gid}`] : []),
+      ...(start.initSocket ? ["--init-socket", start.initSocket] : []),
     ];
   }
 

@@ -27,6 +27,12 @@ const CAPABILITY_NAMES = [
   "CHECKPOINT_RESTORE",
 ].map((n) => `CAP_${n}`);
 
+/** A capability's number (capability.h); undefined for a name this kernel list lacks. */
+export function capabilityNumber(name: string): number | undefined {
+  const i = CAPABILITY_NAMES.indexOf(name);
+  return i < 0 ? undefined : i;
+}
+
 /** The capabilities in a /proc/<pid>/status set (hex, as CapBnd shows it). */
 export function capabilitiesOf(hex: string): string[] {
   const bits = BigInt(`0x${hex}`);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { errors } from "../../../../src/core/errors.js";
@@ -122,5 +123,57 @@ describe("linux runtime: processes", () => {
     }
     assert.deepEqual(killed, [5000, 5001]);
     assert.deepEqual(frozen, [`freeze ${ID}`, `thaw ${ID}`]);
+  });
+});
+
+describe("linux runtime: processes started by the container's init", () => {
+  let dir: string;
+  let starter: FakeStarter;
+  let runtime: LinuxRuntime;
+  let listening: Server;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "wruntime-"));
+    await mkdir(join(dir, ID, "processes"), { recursive: true });
+    await mkdir(join(dir, ID, "run"), { recursive: true });
+    listening = createServer();
+    await new Promise<void>((r) => listening.listen(join(dir, ID, "run", "init.sock"), r));
+    starter = new FakeStarter();
+    runtime = new LinuxRuntime({
+      depot: new DirectoryDepot(dir),
+      oci: new OciRuntimeCli({ name: "crun", path: "/usr/bin/crun", stateRoot: join(dir, "state") }, new RecordingRunner()),
+      conmon: {} as Conmon,
+      shim: starter,
+      shimPath: "/usr/lib/warden-shim",
+      cgroups: {} as ContainerCgroups,
+      cgroupParent: "w",
+      initPath: "/usr/lib/warden-init",
+      initStartsProcesses: true,
+      socketDir: join(dir, "sockets"),
+      pidsLimit: 64,
+      commands: hostCommands,
+    });
+  });
+  after(async () => {
+    await new Promise((r) => listening.close(r));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("writes the init's spec and points the shim at the init's socket", async () => {
+    await runtime.startProcess(ID, launch(1));
+    const pdir = join(dir, ID, "processes", "1");
+    assert.equal(existsSync(join(pdir, "process.json")), false);
+    const entries = (await readFile(join(pdir, "process.spec"), "utf8")).split("\0");
+    assert.ok(entries.includes("arg=/bin/sh") && entries.includes("env=A=1") && entries.includes("uid=1001") && entries.includes("group=50"));
+    assert.equal(starter.starts.at(-1)?.initSocket, join(dir, ID, "run", "init.sock"));
+  });
+
+  it("leaves a terminal's process to the runtime's exec, as it does in a container whose init has no socket", async () => {
+    await runtime.startProcess(ID, launch(2, { tty: { rows: 24, columns: 80 } }));
+    assert.ok(existsSync(join(dir, ID, "processes", "2", "process.json")));
+    assert.equal(starter.starts.at(-1)?.initSocket, undefined);
+    await rm(join(dir, ID, "run", "init.sock"));
+    await runtime.startProcess(ID, launch(3));
+    assert.ok(existsSync(join(dir, ID, "processes", "3", "process.json")));
+    assert.equal(starter.starts.at(-1)?.initSocket, undefined);
   });
 });
