@@ -196,6 +196,16 @@ export class FakeRuntime implements Runtime {
       .map((p) => ({ ...this.metaOf.get(p)!, handle: p }));
   }
 
+  readonly killed: string[] = [];
+  failKillOnce: Error | undefined;
+  async kill(id: string): Promise<void> {
+    const fail = this.failKillOnce;
+    this.failKillOnce = undefined;
+    if (fail) throw fail;
+    this.killed.push(id);
+    for (const p of this.containers.get(id)?.processes ?? []) p.end({ kind: "signaled", signal: 9 });
+  }
+
   async destroy(id: string): Promise<void> {
     this.destroyed.push(id);
     for (const p of this.containers.get(id)?.processes ?? []) p.end({ kind: "signaled", signal: 9 });

@@ -111,7 +111,11 @@ export class TestDaemon {
       await c.destroy(handle).catch(() => {});
     }
     c.close();
-    const inNamespace = await this.namespaceMounts();
+    // Destroy answers before its clean-up: the mounts go a moment later, while the namespace is still there to look in.
+    const inNamespace = await eventually(async () => {
+      const mounts = await this.namespaceMounts();
+      return mounts.length === 0 ? mounts : undefined;
+    }, "the overlays of destroyed containers to be unmounted").catch(async () => this.namespaceMounts());
     const exited = new Promise<number | null>((r) => this.child.once("exit", (code) => r(code)));
     this.child.kill("SIGTERM");
     const code = await exited;

@@ -7,7 +7,7 @@ import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { freePort, startDaemon } from "./harness.js";
+import { eventually, freePort, startDaemon } from "./harness.js";
 
 
 function healthCheck(port: number): Promise<string> {
@@ -51,7 +51,11 @@ describe("operations", () => {
       const gone = await c.create();
       await c.destroy(gone);
       await assert.rejects(c.create({ rootfs: "/no/such/rootfs" }));
-      const text = await scrape(metrics);
+      // The destroyed container's uid and network come back once its clean-up, after Destroy's answer, is done.
+      const text = await eventually(async () => {
+        const t = await scrape(metrics);
+        return value(t, 'warden_pool_in_use{pool="uids"}') === 2 ? t : undefined;
+      }, "the destroyed container's uid to come back");
       assert.equal(value(text, 'warden_containers{state="active"}'), 1);
       assert.equal(value(text, 'warden_containers{state="stopped"}'), 1);
       assert.equal(value(text, 'warden_jobs{state="running"}'), 1);

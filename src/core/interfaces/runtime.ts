@@ -126,6 +126,11 @@ export type StopSignal = "TERM" | "KILL";
 export interface Runtime {
   /** Starts the container's init under its supervisor. */
   create(launch: ContainerLaunch): Promise<void>;
+  /**
+   * Ends every process of the container at once (its init, and with it the
+   * rest of its pid namespace); resolves once they are gone. Idempotent.
+   */
+  kill(id: string): Promise<void>;
   /** Kills every process, the supervisors included, and removes the runtime's state. Idempotent. */
   destroy(id: string): Promise<void>;
   /** Signals every process of the container but its init. */

@@ -290,10 +290,18 @@ export class ContainerService {
     // The processes run on; this daemon stops watching them and lets go of their files.
     for (const c of this.ctx.registry.all()) for (const p of c.processes.all()) p.detach();
     await this.creator.close();
+    // Clean-ups of destroyed containers finish first: their mounts and links are this daemon's to take down.
+    await this.destroyer.stop();
   }
 
-  /** Destroys every container (for tests and a daemon told to leave nothing). */
+  /** Destroys every container and cleans up after them (for tests and a daemon told to leave nothing). */
   async destroyAll(): Promise<void> {
     await Promise.allSettled(this.ctx.registry.all().map((c) => this.destroyer.destroy(c)));
+    await this.destroyer.cleanUps();
+  }
+
+  /** Resolves once what destroys left to do after their answers (the machine's clean-up) is done. */
+  cleanUps(): Promise<void> {
+    return this.destroyer.cleanUps();
   }
 }

@@ -188,6 +188,18 @@ export class LinuxRuntime implements Runtime {
     }
   }
 
+  async kill(id: string): Promise<void> {
+    const init = await this.initPid(id);
+    if (init === undefined || !(await isAlive(init))) return;
+    signal(init, "SIGKILL");
+    // A pid namespace's init dies last: once it is a zombie, every process it held is gone.
+    await waitFor(this.paths(id).run, async () => !(await isAlive(init)) || undefined, {
+      timeoutMs: SUPERVISOR_EXIT_TIMEOUT_MS,
+      pollMs: 2,
+      what: `the init of ${id} to die`,
+    });
+  }
+
   async destroy(id: string): Promise<void> {
     const paths = this.paths(id);
     // Its peas first: their cgroups may sit inside its own.

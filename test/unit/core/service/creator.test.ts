@@ -80,6 +80,8 @@ describe("creating containers", () => {
     await s.create({ handle: "b" });
     await assert.rejects(s.create({}), { code: "UID_POOL_EMPTY" });
     await s.destroy("a");
+    await assert.rejects(s.create({}), { code: "UID_POOL_EMPTY" }, "not before its clean-up is done");
+    await s.cleanUps();
     await s.create({ handle: "c" });
   });
 

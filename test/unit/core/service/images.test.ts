@@ -25,6 +25,7 @@ describe("containers from images", () => {
     assert.equal(s.info(h).rootfs, "docker:///busybox#1.37.0", "rootfs is what the client named");
     assert.equal(m.state.records.get(id)!.image!.name, image.name);
     await s.destroy(h);
+    await s.cleanUps();
     assert.equal(m.images.holds.size, 0, "destroy lets go of the image");
   });
 

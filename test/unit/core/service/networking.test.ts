@@ -26,6 +26,7 @@ describe("networking", () => {
     assert.deepEqual(await s.netIn(h, {}), { hostPort: 61003, containerPort: 61003 });
     await assert.rejects(s.netIn(h, {}), { code: "PORT_POOL_EMPTY" });
     await s.destroy(h);
+    await s.cleanUps();
     assert.deepEqual(m.network.destroyed[0].known!.netIns.map((r) => r.hostPort), [61001, 61002, 61003]);
     const other = await s.create({});
     assert.equal((await s.netIn(other, {})).hostPort, 61001);
