@@ -1,6 +1,7 @@
 // Builds the project: the protobuf codec from the .proto, TypeScript to
-// dist/, the process supervisor (C) to dist/bin/warden-shim and the
-// containers' init (C, static) to dist/bin/warden-init. The
+// dist/, and the C helpers to dist/bin: the process supervisor (warden-shim),
+// the daemon's command starter (warden-spawn), the namespace maker
+// (warden-netns) and the containers' init (warden-init, static). The
 // generated codec is plain JS, so it is copied next to the compiled code.
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
@@ -19,6 +20,9 @@ try {
     ["-O2", "-Wall", "-Wextra", "-Werror", "-o", join(root, "dist/bin/warden-shim"), join(root, "src/shim/warden-shim.c")],
     { stdio: "inherit" },
   );
+  for (const tool of ["warden-spawn", "warden-netns"]) {
+    execFileSync("cc", ["-O2", "-Wall", "-Wextra", "-Werror", "-o", join(root, "dist/bin", tool), join(root, "src/shim", `${tool}.c`)], { stdio: "inherit" });
+  }
   // Static: it runs inside containers, whose root filesystems need not have a C library.
   execFileSync(
     "cc",

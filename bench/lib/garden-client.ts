@@ -11,6 +11,8 @@ export interface RunResult {
   exitStatus: number;
   stdout: string;
   stderr: string;
+  /** Bytes of stdout, counted (with `countOnly`, stdout itself is not kept). */
+  stdoutBytes: number;
 }
 
 export class GardenClient {
@@ -87,24 +89,28 @@ export class GardenClient {
     }
   }
 
-  private async readAll(socket: Socket, first: Buffer): Promise<string> {
-    const chunks = [first];
-    socket.on("data", (b: Buffer) => chunks.push(b));
+  private async readAll(socket: Socket, first: Buffer, countOnly = false): Promise<{ text: string; bytes: number }> {
+    const chunks = countOnly ? [] : [first];
+    let bytes = first.length;
+    socket.on("data", (b: Buffer) => {
+      bytes += b.length;
+      if (!countOnly) chunks.push(b);
+    });
     socket.resume();
     await new Promise((r) => socket.once("close", r));
-    return Buffer.concat(chunks).toString();
+    return { text: Buffer.concat(chunks).toString(), bytes };
   }
 
   /** Runs a process to its end: its output from the attach streams, and its exit status. */
-  async run(handle: string, spec: { path: string; args?: string[]; user?: string }): Promise<RunResult> {
+  async run(handle: string, spec: { path: string; args?: string[]; user?: string }, options: { countOnly?: boolean } = {}): Promise<RunResult> {
     const h = encodeURIComponent(handle);
     const main = await this.hijack("POST", `/containers/${h}/processes`, JSON.stringify({ ...spec, user: spec.user ?? "root" }));
-    if (main.status >= 300) throw new Error(`run: ${main.status} ${await this.readAll(main.socket, main.rest)}`);
+    if (main.status >= 300) throw new Error(`run: ${main.status} ${(await this.readAll(main.socket, main.rest)).text}`);
     const lines = new LineReader(main.socket, main.rest);
     const { process_id: pid, stream_id: sid } = (await lines.next()) as { process_id: string; stream_id: string };
     const attach = async (name: string) => {
       const s = await this.hijack("GET", `/containers/${h}/processes/${encodeURIComponent(pid)}/attaches/${encodeURIComponent(sid)}/${name}`);
-      return this.readAll(s.socket, s.rest);
+      return this.readAll(s.socket, s.rest, name === "stdout" && options.countOnly);
     };
     const [stdout, stderr] = await Promise.all([attach("stdout"), attach("stderr")]);
     for (;;) {
@@ -112,7 +118,7 @@ export class GardenClient {
       if (payload.error) throw new Error(`run: ${payload.error}`);
       if (payload.exit_status !== undefined) {
         main.socket.destroy();
-        return { exitStatus: payload.exit_status, stdout, stderr };
+        return { exitStatus: payload.exit_status, stdout: stdout.text, stderr: stderr.text, stdoutBytes: stdout.bytes };
       }
     }
   }

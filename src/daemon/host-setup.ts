@@ -61,12 +61,16 @@ export async function findTool(name: string, configured?: string): Promise<strin
 
 /** The shim built with the daemon (npm run build): dist/bin/warden-shim. */
 export const BUILT_SHIM = fileURLToPath(new URL("../../bin/warden-shim", import.meta.url));
+/** The daemon's command starter built with it: dist/bin/warden-spawn. */
+export const BUILT_SPAWN = fileURLToPath(new URL("../../bin/warden-spawn", import.meta.url));
+/** What makes a container's user and network namespaces, built with the daemon: dist/bin/warden-netns. */
+export const BUILT_NETNS = fileURLToPath(new URL("../../bin/warden-netns", import.meta.url));
 /** The containers' init built with the daemon: dist/bin/warden-init. */
 export const BUILT_INIT = fileURLToPath(new URL("../../bin/warden-init", import.meta.url));
 
 export async function checkTools(
   config: Config,
-): Promise<{ runtimePath: string; shimPath: string; initPath: string; initStartsProcesses: boolean }> {
+): Promise<{ runtimePath: string; shimPath: string; initPath: string; initStartsProcesses: boolean; spawnPath: string }> {
   if (process.getuid?.() !== 0) throw new SetupError("linux containers require root privileges");
   const shimPath = config.server.shim_path ?? BUILT_SHIM;
   const initPath = config.server.init_path ?? BUILT_INIT;
@@ -75,9 +79,11 @@ export async function checkTools(
     ["server.init_path", initPath],
     ["server.copy_helper_path", config.server.copy_helper_path],
     ["server.shim_path", shimPath],
+    ["warden-spawn", BUILT_SPAWN],
+    ["warden-netns", BUILT_NETNS],
   ] as const) {
     if (!(await executable(path))) {
-      const built = key === "server.shim_path" || (key === "server.init_path" && path === BUILT_INIT);
+      const built = key === "server.shim_path" || key.startsWith("warden-") || (key === "server.init_path" && path === BUILT_INIT);
       throw new SetupError(`${key}: ${path} is not an executable${built ? " (npm run build makes it)" : ""}`);
     }
   }
@@ -99,7 +105,7 @@ export async function checkTools(
     );
   }
   // Only ours starts processes; another init (catatonit) leaves them to the runtime's exec.
-  return { runtimePath, shimPath, initPath, initStartsProcesses: basename(initPath) === "warden-init" };
+  return { runtimePath, shimPath, initPath, initStartsProcesses: basename(initPath) === "warden-init", spawnPath: BUILT_SPAWN };
 }
 
 export async function setUpHost(

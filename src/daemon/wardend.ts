@@ -27,11 +27,12 @@ import { networkSettings } from "../config/network-settings.js";
 import { createLogger } from "../log.js";
 import { Dispatcher } from "../api/warden/dispatch.js";
 import { WardenServer } from "../api/warden/server.js";
-import { hostCommands } from "../linux/command.js";
+import type { CommandRunner } from "../linux/command.js";
+import { SpawnerRunner } from "../linux/spawner.js";
 import { ShimLauncher } from "../linux/runtime/shim.js";
 import { startHealthCheck } from "./health-check.js";
 import { PrometheusMetrics } from "./metrics.js";
-import { checkTools, hostPaths, SetupError, setUpHost, tearDownHost } from "./host-setup.js";
+import { BUILT_NETNS, checkTools, hostPaths, SetupError, setUpHost, tearDownHost } from "./host-setup.js";
 import { dirname, join } from "node:path";
 import { ShiftedRootfs } from "../linux/fs/shifted-rootfs.js";
 import { LinuxImageStore } from "../linux/images/image-store.js";
@@ -60,11 +61,13 @@ export interface RunningDaemon {
 
 export async function startDaemon(config: Config, log: Logger): Promise<RunningDaemon> {
   checkUidPool(config, readFileSync("/etc/passwd", "utf8"));
-  const { runtimePath, shimPath, initPath, initStartsProcesses } = await checkTools(config);
+  const { runtimePath, shimPath, initPath, initStartsProcesses, spawnPath } = await checkTools(config);
   const server = config.server;
   const paths = hostPaths(config);
   const net = networkSettings(config);
-  const commands = hostCommands;
+  // Commands go through warden-spawn: forking this process costs its event loop a millisecond or more each.
+  const spawner = new SpawnerRunner(spawnPath);
+  const commands: CommandRunner = spawner;
   const ns = new RuntimeMountNamespace(server.run_path, commands);
   const { security } = config;
   const idMap: IdMap | undefined = security.user_namespace
@@ -93,7 +96,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   const network = new LinuxNetwork({
     netnsDir: paths.netnsDir,
     mtu: config.network.mtu,
-    userns: idMap ? { map: idMap, dir: paths.usernsDir } : undefined,
+    userns: idMap ? { map: idMap, dir: paths.usernsDir, helper: BUILT_NETNS } : undefined,
     firewall: {
       table: config.network.nft_table,
       pool: formatCidr(net.pool),
@@ -267,6 +270,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
         } else {
           log.info({ containers: service.containerCount }, "stopped; containers keep running");
         }
+        spawner.close();
       })();
       return stopping;
     },

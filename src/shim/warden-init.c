@@ -5,10 +5,12 @@
 //       every orphan; when fd 3 is a listening socket (passed through the
 //       supervisor and the OCI runtime as systemd's LISTEN_FDS), it also
 //       starts processes for warden-shim, without a runtime `exec` per process.
-//   warden-init --bind PATH -- CMD...  on the host: listens on PATH, makes it
-//       fd 3 with LISTEN_FDS=1 and execs CMD (the supervisor that creates the
-//       container), so the socket reaches the init and nothing inside the
-//       container can see its path.
+//   warden-init --bind PATH [--mount-ns PIN --wd DIR] -- CMD...  on the host:
+//       listens on PATH, makes it fd 3 with LISTEN_FDS=1 and execs CMD (the
+//       supervisor that creates the container), so the socket reaches the init
+//       and nothing inside the container can see its path; with --mount-ns,
+//       in that mount namespace and DIR (opened before entering), as nsenter
+//       would, one program fewer to start.
 //
 // A request is one byte with five descriptors (SCM_RIGHTS): the process's spec
 // (a file of NUL-terminated key=value entries, written by wardend), its stdin,
@@ -26,6 +28,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -70,7 +73,7 @@ static void write_all(int fd, const void *data, size_t len) {
 
 // ---- host side: --bind ----
 
-static int bind_and_exec(const char *path, char **argv) {
+static int bind_and_exec(const char *path, const char *mount_ns, const char *wd, char **argv) {
   int fd = socket(AF_UNIX, SOCK_STREAM, 0);
   if (fd < 0) return perror("warden-init: socket"), 1;
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
@@ -83,6 +86,15 @@ static int bind_and_exec(const char *path, char **argv) {
   if (fd != LISTEN_FD) {
     if (dup2(fd, LISTEN_FD) < 0) return perror("warden-init: dup2"), 1;
     close(fd);
+  }
+  if (mount_ns) {
+    int dir = open(wd, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int ns = open(mount_ns, O_RDONLY | O_CLOEXEC);
+    if (dir < 0 || ns < 0) return perror("warden-init: open"), 1;
+    if (setns(ns, CLONE_NEWNS) < 0) return perror("warden-init: setns"), 1;
+    if (fchdir(dir) < 0) return perror("warden-init: fchdir"), 1;
+    close(dir);
+    close(ns);
   }
   setenv("LISTEN_FDS", "1", 1);
   // runc takes the descriptors only when LISTEN_PID is its own pid: conmon puts it there (--replace-listen-pid).
@@ -378,9 +390,11 @@ static int is_listening_socket(int fd) {
 }
 
 int main(int argc, char **argv) {
-  if (argc >= 4 && !strcmp(argv[1], "--bind") && !strcmp(argv[3], "--")) return bind_and_exec(argv[2], argv + 4);
+  if (argc >= 4 && !strcmp(argv[1], "--bind") && !strcmp(argv[3], "--")) return bind_and_exec(argv[2], NULL, NULL, argv + 4);
+  if (argc >= 8 && !strcmp(argv[1], "--bind") && !strcmp(argv[3], "--mount-ns") && !strcmp(argv[5], "--wd") && !strcmp(argv[7], "--"))
+    return bind_and_exec(argv[2], argv[4], argv[6], argv + 8);
   if (argc > 1 && strcmp(argv[1], "-P")) {
-    fprintf(stderr, "usage: warden-init [-P] | warden-init --bind PATH -- COMMAND...\n");
+    fprintf(stderr, "usage: warden-init [-P] | warden-init --bind PATH [--mount-ns PIN --wd DIR] -- COMMAND...\n");
     return 1;
   }
   // Nothing in the container may read our memory or descriptors through /proc.

@@ -127,16 +127,26 @@ export class BtrfsQuota implements DiskQuota, Volumes {
 
   async create(containerDir: string): Promise<string> {
     const dir = volumeDir(containerDir);
-    const { stdout } = await this.commands.run(["sh", "-c", 'btrfs subvolume create "$1" >/dev/null && btrfs inspect-internal rootid "$1"', "sh", dir]);
-    await writeFile(join(containerDir, QGROUP_ID_FILE), stdout.trim());
+    // Its qgroup's id is asked for when first needed (usage, removal), not on the way to the answer.
+    await this.commands.run(["btrfs", "subvolume", "create", dir]);
     return dir;
+  }
+
+  /** The qgroup id of a container's volume (its subvolume's id), asked of btrfs once and kept beside it. */
+  private async qgroupId(containerDir: string): Promise<string> {
+    const file = join(containerDir, QGROUP_ID_FILE);
+    const known = (await readFile(file, "utf8").catch(() => "")).trim();
+    if (known) return known;
+    const { stdout } = await this.commands.run(["btrfs", "inspect-internal", "rootid", volumeDir(containerDir)]);
+    await writeFile(file, stdout.trim());
+    return stdout.trim();
   }
 
   async remove(containerDir: string): Promise<void> {
     this.qgroupDirs.delete(containerDir.split("/").pop()!);
     const dir = volumeDir(containerDir);
     if (!existsSync(dir)) return;
-    const qgroup = await readFile(join(containerDir, QGROUP_ID_FILE), "utf8").catch(() => "");
+    const qgroup = await this.qgroupId(containerDir).catch(() => "");
     try {
       await this.commands.run(["btrfs", "subvolume", "delete", dir]);
     } catch (err) {
@@ -167,7 +177,7 @@ export class BtrfsQuota implements DiskQuota, Volumes {
   private async qgroupDir(id: string): Promise<string> {
     let dir = this.qgroupDirs.get(id);
     if (!dir) {
-      const qgroup = (await readFile(join(this.containerDir(id), QGROUP_ID_FILE), "utf8")).trim();
+      const qgroup = await this.qgroupId(this.containerDir(id));
       dir = join(this.depot.sysfs, "qgroups", `0_${qgroup}`);
       this.qgroupDirs.set(id, dir);
     }

@@ -66,24 +66,23 @@ export class Conmon {
    * conmon and the runtime pass on to the container's process).
    */
   async createContainer(id: string, bundleDir: string, runDir: string, initSocket?: { init: string; path: string }): Promise<number> {
-    const wrapped = this.ns.wrap(
-      [
-        this.options.path, "--api-version", "1",
-        "-c", id, "-u", id, "-n", id,
-        ...this.runtimeArgs(),
-        "-b", bundleDir,
-        "-p", join(runDir, "pid"),
-        "-P", join(runDir, "conmon.pid"),
-        "--persist-dir", runDir,
-        "--socket-dir-path", this.options.socketDir,
-        "-l", "none",
-        // runc takes LISTEN_FDS only with LISTEN_PID its own.
-        ...(initSocket ? ["--replace-listen-pid"] : []),
-      ],
-      // conmon writes an `oom` file into its working directory too.
-      runDir,
-    );
-    const argv = initSocket ? [initSocket.init, "--bind", initSocket.path, "--", ...wrapped] : wrapped;
+    const own = [
+      this.options.path, "--api-version", "1",
+      "-c", id, "-u", id, "-n", id,
+      ...this.runtimeArgs(),
+      "-b", bundleDir,
+      "-p", join(runDir, "pid"),
+      "-P", join(runDir, "conmon.pid"),
+      "--persist-dir", runDir,
+      "--socket-dir-path", this.options.socketDir,
+      "-l", "none",
+      // runc takes LISTEN_FDS only with LISTEN_PID its own.
+      ...(initSocket ? ["--replace-listen-pid"] : []),
+    ];
+    // conmon writes an `oom` file into its working directory too. warden-init enters the namespace itself (no nsenter).
+    const argv = initSocket
+      ? [initSocket.init, "--bind", initSocket.path, "--mount-ns", this.ns.pinFile, "--wd", runDir, "--", ...own]
+      : this.ns.wrap(own, runDir);
     await this.launch(argv, runDir, {
       stdin: "ignore",
       stdout: "ignore",

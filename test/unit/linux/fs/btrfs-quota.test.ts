@@ -59,7 +59,7 @@ describe("btrfs disk quotas", () => {
     const containerDir = join(depot, ID);
     await mkdir(containerDir);
     await quota.create(containerDir);
-    assert.equal(await readFile(join(containerDir, "fs.qgroup"), "utf8"), "257");
+    assert.equal(commands.lines().at(-1), `btrfs subvolume create ${containerDir}/fs`, "one command on the way to the answer");
     const qgroup = join(sysfs, UUID, "qgroups", "0_257");
     await mkdir(qgroup, { recursive: true });
     await writeFile(join(qgroup, "max_referenced"), "1048576\n");
@@ -67,6 +67,7 @@ describe("btrfs disk quotas", () => {
     await writeFile(join(qgroup, "rsv_data"), "4096\n");
     assert.deepEqual(await quota.limits(ID), { byteSoft: 0n, byteHard: 1048576n, inodeSoft: 0n, inodeHard: 0n });
     assert.deepEqual(await quota.usage(ID), { bytesUsed: 20480n }, "committed and reserved bytes together");
+    assert.equal(await readFile(join(containerDir, "fs.qgroup"), "utf8"), "257", "its qgroup id asked for once, then kept");
     await quota.setLimits(ID, { byteSoft: 0n, byteHard: 0n, inodeSoft: 0n, inodeHard: 0n });
     await writeFile(join(qgroup, "max_referenced"), "18446744073709551615\n");
     assert.equal((await quota.limits(ID)).byteHard, 0n, "no limit reads as 0");

@@ -33,6 +33,24 @@ describe("namespaced links", () => {
     assert.equal(host.input, `link set w-${ID}-0 addrgenmode none\naddr add 10.254.0.5/30 dev w-${ID}-0\nlink set w-${ID}-0 up\n`);
   });
 
+  it("makes a user namespace's network with warden-netns in one program: pins, map, the host's batch and the inside's", async () => {
+    const commands = new RecordingRunner();
+    const links = new NamespacedLinks(join(dir, "netns"), 1500, commands, { map: { hostId: 1e9, size: 65536 }, dir: join(dir, "userns"), helper: "/bin/warden-netns" });
+    const attachment = await links.create(ID, network);
+    const [pin, userPin] = [join(dir, "netns", ID), join(dir, "userns", ID)];
+    assert.deepEqual(attachment, { network: pin, user: userPin });
+    assert.ok(existsSync(pin) && existsSync(userPin), "the pin files are there to mount on");
+    assert.equal(commands.calls.length, 1);
+    const { argv } = commands.calls[0];
+    assert.deepEqual(argv.slice(0, 6), ["/bin/warden-netns", userPin, pin, "1000000000", "65536", "65535"]);
+    assert.equal(
+      argv[6],
+      `link add w-${ID}-0 mtu 1500 type veth peer name w-${ID}-1 mtu 1500 netns ${pin}\n` +
+        `link set w-${ID}-0 addrgenmode none\naddr add 10.254.0.5/30 dev w-${ID}-0\nlink set w-${ID}-0 up\n`,
+    );
+    assert.equal(argv[7], `link set lo up\nlink set w-${ID}-1 addrgenmode none\naddr add 10.254.0.6/30 dev w-${ID}-1\nlink set w-${ID}-1 up\nroute add default via 10.254.0.5\n`);
+  });
+
   it("removes the interfaces and the pins in one shell, and lists what is pinned", async () => {
     const commands = new RecordingRunner();
     const links = new NamespacedLinks(join(dir, "netns"), 1500, commands, { map: { hostId: 1e9, size: 65536 }, dir: join(dir, "userns") });

@@ -28,9 +28,10 @@ while [ $# -gt 0 ]; do
 done
 if grep -q '^fail' script; then echo "executable file \\\`/nope\\\` not found in \\$PATH: No such file or directory" >> "$log"; exit 1; fi
 # A background job's stdin is /dev/null before its redirections: keep ours on fd 3 first.
+# Started from a subshell that exits at once, as a runtime's detached exec is: the shim (a subreaper)
+# becomes its parent, and this shell can never reap it first (dash may, for its own background jobs).
 exec 3<&0
-sh ./script <&3 3<&- &
-echo $! > "$pidfile"
+( sh ./script <&3 3<&- & echo $! > "$pidfile" )
 `;
 
 describe("warden-shim", () => {
