@@ -181,11 +181,17 @@ before(async () => {
 });
 
 after(async () => {
-  await proxy?.stop();
-  for (const r of [plain, secure, tokened, insecure]) await r?.stop();
-  await netns.destroy();
-  await run(["umount", join(work, "small")]).catch(() => {});
-  await rm(work, { recursive: true, force: true });
+  // Every step is tried: a registry left running would keep this file's process alive. The first failure is the error.
+  const steps = [
+    () => proxy?.stop(),
+    ...[plain, secure, tokened, insecure].map((r) => () => r?.stop()),
+    () => netns.destroy(),
+    () => run(["umount", join(work, "small")]).catch(() => {}),
+    () => rm(work, { recursive: true, force: true }),
+  ];
+  let failure: unknown;
+  for (const step of steps) await Promise.resolve().then(step).catch((err) => (failure ??= err));
+  if (failure) throw failure;
 });
 
 describe("containers from images, through Warden's protocol and the CLI", () => {

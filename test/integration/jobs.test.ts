@@ -40,8 +40,12 @@ for (const runtime of RUNTIMES) {
     });
 
     after(async () => {
-      await daemon.stop();
-      await new Promise((r) => syslog.close(r));
+      // The listener goes even when the daemon's stop fails: left open, it keeps this file's process alive.
+      try {
+        await daemon.stop();
+      } finally {
+        await new Promise((r) => syslog.close(r));
+      }
     });
 
     it("runs a script as the unprivileged container user, or as root when privileged", async () => {
