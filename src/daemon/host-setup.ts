@@ -123,8 +123,10 @@ export async function setUpHost(
   await mkdir(config.server.run_path, { recursive: true, mode: 0o700 });
   await mkdir(paths.runtimeStateRoot, { recursive: true, mode: 0o700 });
   await mkdir(paths.socketDir, { recursive: true, mode: 0o700 });
-  // The namespace must see the network namespace pins made later on the host.
-  await ns.ensure([paths.netnsDir, paths.usernsDir], await depotIsEmpty(config.server.container_depot_path));
+  await ns.ensure([], await depotIsEmpty(config.server.container_depot_path), [depot]);
+  // The namespace pins stay on the host: the runtime reaches them through the daemon's root
+  // (/proc/<pid>/root), and every mount in its namespace is copied into each new container's.
+  for (const dir of [paths.netnsDir, paths.usernsDir]) await ns.makePrivate(dir);
   // Runtimes chown a job's stdio to the job's user; a device of our own,
   // in a directory only root can enter, takes the place of /dev/null.
   await rm(paths.nullDevice, { force: true });

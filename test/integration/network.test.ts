@@ -414,7 +414,7 @@ describe("network: after a crash", () => {
 });
 
 describe("network: a half-made host set-up", () => {
-  it("repairs a namespace that does not see the pins (a daemon stopped while setting up)", async () => {
+  it("starts on what a daemon stopped while setting up left (a runtime namespace made before the depot's mount), and its containers work", async () => {
     const daemon = await startDaemon({
       prepare: async (dir) => {
         // What a daemon killed between its mounts leaves: the pin directory

@@ -81,6 +81,15 @@ export interface LinuxRuntimeOptions {
 const SUPERVISOR_EXIT_TIMEOUT_MS = 10_000;
 const PROCESS_META = "meta.json";
 const INIT_SOCKET = "init.sock";
+
+/**
+ * A host path as the runtime, in its own mount namespace, reaches it: through
+ * this daemon's root. The namespace pins stay out of the runtime's
+ * namespace, whose every mount each new container's namespace starts as a copy of.
+ */
+function hostView(path: string): string {
+  return `/proc/${process.pid}/root${path}`;
+}
 /** sun_path's size, with its terminating NUL. */
 const MAX_SOCKET_PATH = 107;
 
@@ -120,7 +129,9 @@ export class LinuxRuntime implements Runtime {
       bindMounts: launch.bindMounts,
       cgroupParent: this.options.cgroupParent,
       initPath: this.options.initPath,
-      namespaces: launch.network.network ? { network: launch.network.network, user: launch.network.user } : undefined,
+      namespaces: launch.network.network
+        ? { network: hostView(launch.network.network), user: launch.network.user && hostView(launch.network.user) }
+        : undefined,
       pidsLimit: launch.pidsLimit ?? this.options.pidsLimit,
       copyHelperPath: this.options.copyHelperPath,
       // Privileged: no user namespace, and no seccomp filter (root holds every capability the daemon has).

@@ -36,14 +36,17 @@ export class RuntimeMountNamespace {
    * that what is later mounted in them on the host (network namespace pins)
    * reaches the namespace. A pinned namespace that does not receive them (a
    * daemon stopped half-way through setting up) is made anew when
-   * `mayRecreate` (no container uses it), and refused otherwise.
+   * `mayRecreate` (no container uses it), and refused otherwise; so is one
+   * made before the host mounted something of `seen` (the depot's own
+   * filesystem), which it then lacks.
    */
-  async ensure(shared: string[] = [], mayRecreate = true): Promise<void> {
+  async ensure(shared: string[] = [], mayRecreate = true, seen: string[] = []): Promise<void> {
     await mkdir(this.pinDir, { recursive: true });
     for (const dir of shared) await this.makeShared(dir);
     let mounts = await this.readMounts();
+    const mounted = seen.filter((d) => mountAt(mounts, d));
     if (mountAt(mounts, this.pinFile)?.fsType === "nsfs") {
-      if (await this.receives(shared)) return;
+      if ((await this.receives(shared)) && (await this.sees(mounted))) return;
       if (!mayRecreate) {
         throw new Error(`the runtime mount namespace at ${this.pinFile} does not see ${shared.join(", ")}; stop the containers and restart`);
       }
@@ -72,12 +75,31 @@ export class RuntimeMountNamespace {
     if (!(await this.receives(shared))) throw new Error(`the runtime mount namespace does not see ${shared.join(", ")}`);
   }
 
+  /**
+   * A mount of its own at `dir` that propagates nowhere: what is mounted in
+   * it later (namespace pins) stays on the host, out of this namespace.
+   */
+  async makePrivate(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    const mount = mountAt(await this.readMounts(), dir);
+    if (!mount) await this.commands.run(["mount", "--bind", dir, dir]);
+    if (!mount || mount.optional.length > 0) await this.commands.run(["mount", "--make-private", dir]);
+  }
+
   /** A mount of its own at `dir`, with shared propagation. */
   private async makeShared(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
     const mount = mountAt(await this.readMounts(), dir);
     if (!mount) await this.commands.run(["mount", "--bind", dir, dir]);
     if (!mount?.optional.some((o) => o.startsWith("shared:"))) await this.commands.run(["mount", "--make-shared", dir]);
+  }
+
+  /** Whether each of `dirs` is a mount point inside the namespace too. */
+  private async sees(dirs: string[]): Promise<boolean> {
+    if (dirs.length === 0) return true;
+    const { stdout } = await this.commands.run(["nsenter", `--mount=${this.pinFile}`, "cat", "/proc/self/mountinfo"]);
+    const inside = parseMountInfo(stdout);
+    return dirs.every((d) => mountAt(inside, d) !== undefined);
   }
 
   /** Whether each of `dirs` is, inside the namespace, a slave of the host's mount. */

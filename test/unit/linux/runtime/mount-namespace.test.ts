@@ -43,6 +43,35 @@ describe("runtime mount namespace", () => {
     assert.deepEqual(ns.wrap(["crun", "create"], "/b"), ["nsenter", `--mount=${pinDir}/mnt`, "--wd=/b", "--", "crun", "create"]);
   });
 
+  it("makes the pin directories private mounts, or turns the shared ones of an older daemon private", async () => {
+    const fresh = join(dir, "pins");
+    const older = join(dir, "older-pins");
+    const mounts: MountEntry[] = [mount(older, "ext4", ["shared:9"])];
+    const commands = new RecordingRunner();
+    const ns = new RuntimeMountNamespace(dir, commands, async () => mounts);
+    await ns.makePrivate(fresh);
+    await ns.makePrivate(older);
+    assert.deepEqual(commands.lines(), [`mount --bind ${fresh} ${fresh}`, `mount --make-private ${fresh}`, `mount --make-private ${older}`]);
+  });
+
+  it("makes anew a pinned namespace that lacks the depot's mount (made before it), when nothing uses it", async () => {
+    const depot = join(dir, "depot");
+    const mounts: MountEntry[] = [mount(depot, "btrfs"), mount(join(dir, "ns"), "ext4"), mount(join(dir, "ns/mnt"), "nsfs")];
+    const commands = new RecordingRunner()
+      .on(/^umount /, () => {
+        mounts.pop();
+        return {};
+      })
+      .on("unshare", () => {
+        mounts.push(mount(join(dir, "ns/mnt"), "nsfs"));
+        return {};
+      })
+      .on("nsenter", () => ({ stdout: "" }));
+    await new RuntimeMountNamespace(dir, commands, async () => mounts).ensure([], true, [depot]);
+    assert.ok(commands.lines().includes(`umount ${dir}/ns/mnt`), "the old namespace is let go");
+    assert.ok(commands.lines().some((l) => l.startsWith(`unshare --mount=${dir}/ns/mnt`)), "and a new one made");
+  });
+
   it("keeps a sound pinned namespace, and refuses one that does not see the shared directories when containers use it", async () => {
     const netns = join(dir, "netns2");
     const pinned = [mount(netns, "ext4", ["shared:7"]), mount(join(dir, "ns/mnt"), "nsfs")];
