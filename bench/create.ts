@@ -9,6 +9,7 @@
 //   npm run build && node dist/bench/create.js          (as root)
 import { readFileSync } from "node:fs";
 import { startDaemon, type TestDaemon } from "../test/integration/harness.js";
+import { createAtOnce } from "./lib/create-at-once.js";
 import { summarize } from "./lib/report.js";
 
 const SEQUENTIAL = 20;
@@ -69,23 +70,9 @@ try {
 
   mark = daemon.logs.length;
   const clients = await Promise.all(Array.from({ length: CLIENTS }, () => daemon.client()));
-  const latencies: number[] = [];
-  const made: Array<[number, string]> = [];
-  await Promise.all(
-    clients.map(async (client, n) => {
-      for (let i = 0; i < EACH; i++) {
-        const t = performance.now();
-        made.push([n, await client.create()]);
-        latencies.push(performance.now() - t);
-      }
-    }),
-  );
-  const s = summarize(latencies);
+  const s = summarize(await createAtOnce(clients, EACH));
   say(`3. ${CLIENTS} clients x ${EACH} creates at once: mean ${s.mean.toFixed(0)} ms, median ${s.median.toFixed(0)}, p99 ${s.p99.toFixed(0)}`);
   say(`   steps under that load (median ms): ${steps(daemon, mark)}`);
-  await Promise.all(clients.map(async (client, n) => {
-    for (const [owner, h] of made) if (owner === n) await client.destroy(h);
-  }));
 } finally {
   await daemon.stop();
 }

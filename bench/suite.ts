@@ -21,6 +21,7 @@ import { NamespacedLinks } from "../src/linux/network/links.js";
 import { RuntimeMountNamespace } from "../src/linux/runtime/mount-namespace.js";
 import { processes } from "../src/linux/process.js";
 import { DEFAULT_ROOTFS, freePort, startDaemon, type TestDaemon } from "../test/integration/harness.js";
+import { createAtOnce } from "./lib/create-at-once.js";
 import { GardenClient } from "./lib/garden-client.js";
 import { Podman } from "./lib/podman.js";
 import { RawRuntime } from "./lib/raw-runtime.js";
@@ -217,39 +218,13 @@ try {
 
   // 3. Garden's gate: 5 clients, 40 creates each, at once.
   say("3. 5 clients creating 40 containers each, at once ...");
-  const gateClients = await Promise.all(Array.from({ length: GATE_CLIENTS }, () => daemon.client()));
-  const created: string[] = [];
-  const gate: number[] = [];
-  await Promise.all(
-    gateClients.map(async (gc) => {
-      for (let i = 0; i < GATE_EACH; i++) {
-        const t = now();
-        created.push(await gc.create());
-        gate.push(now() - t);
-      }
-    }),
-  );
-  await Promise.all(gateClients.map(async (gc, i) => {
-    for (const h of created.filter((_, j) => j % GATE_CLIENTS === i)) await gc.destroy(h);
-  }));
+  const wardenClients = await Promise.all(Array.from({ length: GATE_CLIENTS }, () => daemon.client()));
+  const gate = await createAtOnce(wardenClients, GATE_EACH);
   // The same through Garden's API, once the pools have the networks back.
   await new Promise((r) => setTimeout(r, 5500));
   const gardenClients = Array.from({ length: GATE_CLIENTS }, () => new GardenClient({ host: "127.0.0.1", port: gardenPort }));
-  const gardenCreated: string[] = [];
-  const gardenGate: number[] = [];
-  await Promise.all(
-    gardenClients.map(async (gc) => {
-      for (let i = 0; i < GATE_EACH; i++) {
-        const t = now();
-        gardenCreated.push(await gc.create());
-        gardenGate.push(now() - t);
-      }
-    }),
-  );
-  await Promise.all(gardenClients.map(async (gc, i) => {
-    for (const h of gardenCreated.filter((_, j) => j % GATE_CLIENTS === i)) await gc.destroy(h);
-    gc.close();
-  }));
+  const gardenGate = await createAtOnce(gardenClients, GATE_EACH);
+  for (const gc of gardenClients) gc.close();
   samples.concurrentCreate = { "wardend, 5 clients x 40": gate, "wardend, Garden API, 5 clients x 40": gardenGate };
 
   // 5. Density: create latency at 0, then 250 alive, memory, create latency at 250.

@@ -7,6 +7,7 @@
 // started on first use and again after it dies (the commands it was running
 // then fail).
 import { spawn, type ChildProcess } from "node:child_process";
+import { constants } from "node:os";
 import { CommandError, run, type CommandRunner, type RunOptions, type RunResult } from "./command.js";
 
 interface Pending {
@@ -18,7 +19,7 @@ interface Pending {
   timedOut?: boolean;
 }
 
-const SIGNAL_NAMES: Record<number, string> = { 1: "SIGHUP", 2: "SIGINT", 6: "SIGABRT", 9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 15: "SIGTERM" };
+const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name]));
 
 export class SpawnerRunner implements CommandRunner {
   private helper: ChildProcess | undefined;
@@ -118,7 +119,7 @@ export class SpawnerRunner implements CommandRunner {
     if (p.timedOut) return p.reject(new CommandError(argv, null, stderr, `timed out after ${options.timeoutMs} ms`));
     // A wait status: exited (code in the second byte) or killed (signal in the low seven bits).
     const signal = status & 0x7f;
-    if (signal !== 0) return p.reject(new CommandError(argv, null, stderr, `killed by ${SIGNAL_NAMES[signal] ?? `signal ${signal}`}`));
+    if (signal !== 0) return p.reject(new CommandError(argv, null, stderr, `killed by ${SIGNAL_NAMES.get(signal) ?? `signal ${signal}`}`));
     const code = (status >> 8) & 0xff;
     if (code !== 0 && !(options.okCodes ?? []).includes(code)) return p.reject(new CommandError(argv, code, stderr));
     p.resolve({ code, stdout, stderr });

@@ -45,6 +45,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "write-all.h"
+
 #define LISTEN_FD 3
 #define SPEC_MAX (8 * 1024 * 1024)
 #define MAX_ITEMS 65536
@@ -57,19 +59,6 @@ struct job {
 
 static struct job *jobs;
 static size_t n_jobs, cap_jobs;
-
-static void write_all(int fd, const void *data, size_t len) {
-  const char *p = data;
-  while (len > 0) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    p += n;
-    len -= (size_t)n;
-  }
-}
 
 // ---- host side: --bind ----
 

@@ -49,6 +49,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "write-all.h"
+
 #define MAX_ARGS 64
 #define MAX_CONNS 16
 #define FRAME_MAX (1 << 20)
@@ -116,19 +118,6 @@ static void usage(void) {
   exit(1);
 }
 
-static void write_all(int fd, const void *data, size_t len) {
-  const char *p = data;
-  while (len > 0) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return;
-    }
-    p += n;
-    len -= (size_t)n;
-  }
-}
-
 // Written to a temporary name and renamed, so a reader sees all of it or
 // nothing. No fsync: what must survive is the daemon's death, which leaves
 // the page cache be (a host's crash takes the containers too), and on the
@@ -183,19 +172,19 @@ static void last_runtime_line(char *out, size_t size) {
   out[len] = 0;
 }
 
-static void record_failure(const char *fallback) {
-  char line[2048], quoted[4200], text[4300];
-  last_runtime_line(line, sizeof line);
-  json_string(quoted, sizeof quoted, line[0] ? line : fallback);
-  snprintf(text, sizeof text, "{\"error\":%s}\n", quoted);
-  write_file_atomically("exit", text);
-}
 
 static void record_error(const char *why) {
   char quoted[4200], text[4300];
   json_string(quoted, sizeof quoted, why);
   snprintf(text, sizeof text, "{\"error\":%s}\n", quoted);
   write_file_atomically("exit", text);
+}
+
+// Why the runtime failed, in its own words when it logged any.
+static void record_failure(const char *fallback) {
+  char line[2048];
+  last_runtime_line(line, sizeof line);
+  record_error(line[0] ? line : fallback);
 }
 
 static void record_exit(int status) {

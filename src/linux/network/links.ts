@@ -20,7 +20,7 @@ export class NamespacedLinks {
      * it, so that the container's own sysfs and privileged ports work, and
      * both are pinned (the user namespace in usernsDir).
      */
-    private readonly userns?: { map: IdMap; dir: string; helper?: string },
+    private readonly userns?: { map: IdMap; dir: string; helper: string },
   ) {}
 
   pinOf(id: string): string {
@@ -62,10 +62,9 @@ export class NamespacedLinks {
     return { network: pin };
   }
 
-  // A shell unshares a user and a network namespace and waits. Its id map is
-  // written from here (root may map any range; no newuidmap needed), both
-  // namespaces are pinned and the veth made from the host, then the shell,
-  // which kept its capabilities in the new namespace, configures the inside.
+  // warden-netns (src/shim/warden-netns.c) makes, maps and pins both
+  // namespaces and runs both batches, in one program; groups are counted in
+  // the namespace (its last gid is the map's size less one).
   private async createInUserNamespace(
     id: string,
     pin: string,
@@ -79,21 +78,7 @@ export class NamespacedLinks {
     await mkdir(dir, { recursive: true });
     await writeFile(userPin, "");
     const hostLinks = `link add ${outside} mtu ${this.mtu} type veth peer name ${inside} mtu ${this.mtu} netns ${pin}\n${hostBatch}`;
-    if (helper) {
-      // One program does it all (src/shim/warden-netns.c); groups are counted in the namespace.
-      await this.commands.run([helper, userPin, pin, String(map.hostId), String(map.size), String(map.size - 1), hostLinks, insideBatch]);
-      return { network: pin, user: userPin };
-    }
-    const mapping = `0 ${map.hostId} ${map.size}\n`;
-    await this.commands.run(["unshare", "--user", "--net", "--keep-caps", "--", "sh", "-c", USERNS_SCRIPT, "sh", String(map.size - 1)], {
-      interact: async ({ pid, stdin, nextLine }) => {
-        if ((await nextLine()) !== "ready") throw new Error("the namespace shell did not start");
-        await writeFile(`/proc/${pid}/uid_map`, mapping);
-        await writeFile(`/proc/${pid}/gid_map`, mapping);
-        await this.commands.run(["sh", "-c", PIN_SCRIPT, "sh", String(pid), userPin, pin], { input: hostLinks });
-        stdin.end(`go\n${insideBatch}`);
-      },
-    });
+    await this.commands.run([helper, userPin, pin, String(map.hostId), String(map.size), String(map.size - 1), hostLinks, insideBatch]);
     return { network: pin, user: userPin };
   }
 
@@ -129,22 +114,6 @@ export class NamespacedLinks {
 // for every group: ping works without CAP_NET_RAW, which no job has.
 const NETNS_SCRIPT = `
 echo "0 2147483647" > /proc/sys/net/ipv4/ping_group_range || exit 1
-exec ip -batch -
-`;
-
-// The same in a new user namespace, once its map is written and "go" comes.
-// Groups are read in the namespace: $1 is its last gid.
-const USERNS_SCRIPT = `
-echo ready
-read go && [ "$go" = go ] || exit 1
-echo "0 $1" > /proc/sys/net/ipv4/ping_group_range || exit 1
-exec ip -batch -
-`;
-
-// $1 the namespace shell's pid, $2 user pin, $3 network pin; stdin: the host's ip batch.
-const PIN_SCRIPT = `
-mount --bind "/proc/$1/ns/user" "$2" || exit 1
-mount --bind "/proc/$1/ns/net" "$3" || exit 1
 exec ip -batch -
 `;
 

@@ -25,7 +25,8 @@ export interface LinuxNetworkOptions {
   netnsDir: string;
   mtu: number;
   /** Containers in a user namespace: their network namespaces are made inside it, pinned in usernsDir. */
-  userns?: { map: IdMap; dir: string; helper?: string };
+  /** `helper`: warden-netns, which makes them. */
+  userns?: { map: IdMap; dir: string; helper: string };
   firewall: Omit<FirewallConfig, "externalAddresses">;
   log: Logger;
   commands: CommandRunner;

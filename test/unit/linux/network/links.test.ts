@@ -53,7 +53,7 @@ describe("namespaced links", () => {
 
   it("removes the interfaces and the pins in one shell, and lists what is pinned", async () => {
     const commands = new RecordingRunner();
-    const links = new NamespacedLinks(join(dir, "netns"), 1500, commands, { map: { hostId: 1e9, size: 65536 }, dir: join(dir, "userns") });
+    const links = new NamespacedLinks(join(dir, "netns"), 1500, commands, { map: { hostId: 1e9, size: 65536 }, dir: join(dir, "userns"), helper: "/bin/warden-netns" });
     await writeFile(join(dir, "netns", "00000000zzz"), "");
     assert.deepEqual((await links.pinned()).sort(), ["00000000zzz", ID]);
     await links.destroy(ID);
