@@ -18,6 +18,39 @@ export function encodeFrame(payload: Uint8Array): Buffer {
   return Buffer.concat([prefix, payload, CRLF], prefix.length + payload.length + 2);
 }
 
+/** A frame's body as it is built: one buffer, or pieces that follow each other (a job's output among them). */
+export type FrameBody = Uint8Array | readonly Uint8Array[];
+
+// Pieces at least this long go out as they are; shorter ones are merged with
+// their neighbours, so a frame is a few buffers for one writev.
+const SEPARATE_BYTES = 16 * 1024;
+
+/**
+ * A frame as buffers to write one after another: a large piece of the body
+ * (megabytes of output) is not copied into a frame of its own.
+ */
+export function frameParts(body: FrameBody): Uint8Array[] {
+  if (body instanceof Uint8Array) return [encodeFrame(body)];
+  const length = body.reduce((n, p) => n + p.length, 0);
+  const out: Uint8Array[] = [];
+  let small: Uint8Array[] = [Buffer.from(`${length}\r\n`, "latin1")];
+  const flush = () => {
+    if (small.length > 0) out.push(small.length === 1 ? small[0] : Buffer.concat(small));
+    small = [];
+  };
+  for (const part of body) {
+    if (part.length >= SEPARATE_BYTES) {
+      flush();
+      out.push(part);
+    } else if (part.length > 0) {
+      small.push(part);
+    }
+  }
+  small.push(CRLF);
+  flush();
+  return out;
+}
+
 /**
  * Splits a byte stream into frame payloads. Bytes may arrive split or
  * coalesced in any way. A bad length prefix is fatal for the stream (there is
@@ -100,8 +133,11 @@ export class FrameDecoder {
     return merged.subarray(0, n);
   }
 
+  // A small frame is copied out, so it does not keep the whole chunk it came
+  // in alive; a large one is handed out as it lies (megabytes of output).
   private take(n: number): Buffer {
-    const out = Buffer.from(this.peek(n));
+    const view = this.peek(n);
+    const out = n >= SEPARATE_BYTES ? view : Buffer.from(view);
     this.consume(n);
     return out;
   }

@@ -7,33 +7,38 @@
 // by the generated code; the output fields are appended (field order does
 // not matter to a protobuf decoder).
 import protobuf from "protobufjs/minimal.js";
+import type { FrameBody } from "./frame.js";
 import { warden } from "./gen/warden.js";
 import { MessageType } from "./messages.js";
 
 const LENGTH_DELIMITED = 2;
 
-function envelope(type: number, payload: Uint8Array): Uint8Array {
-  return warden.Message.encode({ type, payload }).finish();
+/** A varint-headed field or envelope start, as protobuf writes them. */
+function tagged(field: number, length: number): Uint8Array {
+  return protobuf.Writer.create().uint32((field << 3) | LENGTH_DELIMITED).uint32(length).finish();
 }
 
-/** The generated encoding of `rest`, then each output field as bytes. */
-function withBytes(head: Uint8Array, fields: Array<[number, Uint8Array | undefined]>): Uint8Array {
-  const writer = protobuf.Writer.create();
+/**
+ * Message{type, payload} whose payload is the generated encoding of the other
+ * fields, then each output field as bytes: in pieces, the output's own
+ * buffers among them, so megabytes of output are not copied into the frame.
+ */
+function withBytes(type: number, head: Uint8Array, fields: Array<[number, Uint8Array | undefined]>): Uint8Array[] {
+  const payload: Uint8Array[] = [head];
+  let length = head.length;
   for (const [field, bytes] of fields) {
     if (bytes === undefined) continue;
-    writer.uint32((field << 3) | LENGTH_DELIMITED).bytes(bytes);
+    const tag = tagged(field, bytes.length);
+    payload.push(tag, bytes);
+    length += tag.length + bytes.length;
   }
-  const tail = writer.finish();
-  const out = new Uint8Array(head.length + tail.length);
-  out.set(head, 0);
-  out.set(tail, head.length);
-  return out;
+  const envelope = protobuf.Writer.create().uint32(1 << 3).uint32(type).finish();
+  return [envelope, tagged(2, length), ...payload];
 }
 
 /** A StreamResponse frame body of one chunk of output. */
-export function encodeStreamChunk(name: "stdout" | "stderr", data: Uint8Array): Uint8Array {
-  const head = warden.StreamResponse.encode({ name }).finish();
-  return envelope(MessageType.Stream, withBytes(head, [[2, data]]));
+export function encodeStreamChunk(name: "stdout" | "stderr", data: Uint8Array): FrameBody {
+  return withBytes(MessageType.Stream, warden.StreamResponse.encode({ name }).finish(), [[2, data]]);
 }
 
 /** A LinkResponse (or RunResponse: the same fields) with stdout and stderr as bytes. */
@@ -42,9 +47,11 @@ export function encodeLinkWithOutput(
   response: Omit<warden.LinkResponse.$Properties, "stdout" | "stderr">,
   stdout: Uint8Array,
   stderr: Uint8Array,
-): Uint8Array {
-  const head = warden.LinkResponse.encode(response).finish();
-  return envelope(MessageType[name], withBytes(head, [[2, stdout], [3, stderr]]));
+): FrameBody {
+  return withBytes(MessageType[name], warden.LinkResponse.encode(response).finish(), [
+    [2, stdout],
+    [3, stderr],
+  ]);
 }
 
 /** A StreamResponse as a client that wants the output's bytes reads it. */

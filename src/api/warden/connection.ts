@@ -5,12 +5,12 @@
 import type { Socket } from "node:net";
 import { asCoreError } from "../../core/errors.js";
 import type { Logger } from "../../core/interfaces/logger.js";
-import { encodeFrame, FrameDecoder, FrameError } from "../../protocol/frame.js";
+import { encodeFrame, FrameDecoder, FrameError, frameParts, type FrameBody } from "../../protocol/frame.js";
 import { decodeRequest, DecodeError, encodeError, type DecodedRequest } from "../../protocol/messages.js";
 import { wardenMessage } from "./errors.js";
 
 /** What a request produced: one frame, or several (Stream). */
-export type Reply = Uint8Array | AsyncIterable<Uint8Array>;
+export type Reply = FrameBody | AsyncIterable<FrameBody>;
 
 export interface RequestHandler {
   /** `closed` aborts when the client goes away, so waits on its behalf (Link, Stream) can end. */
@@ -214,15 +214,15 @@ export class Connection {
       await this.write(encodeError(message, e.detail));
       return;
     }
-    if (reply instanceof Uint8Array) {
-      await this.write(reply);
+    if (reply instanceof Uint8Array || Array.isArray(reply)) {
+      await this.write(reply as FrameBody);
     } else {
-      await this.writeAll(reply, request.name, handle);
+      await this.writeAll(reply as AsyncIterable<FrameBody>, request.name, handle);
     }
     this.log.debug({ conn: this.id, type: request.name, handle, ms: Date.now() - started }, "request answered");
   }
 
-  private async writeAll(frames: AsyncIterable<Uint8Array>, type: string, handle?: string): Promise<void> {
+  private async writeAll(frames: AsyncIterable<FrameBody>, type: string, handle?: string): Promise<void> {
     const iterator = frames[Symbol.asyncIterator]();
     try {
       for (;;) {
@@ -241,9 +241,14 @@ export class Connection {
     }
   }
 
-  private write(message: Uint8Array): Promise<void> {
+  private write(message: FrameBody): Promise<void> {
     if (this.closed || this.socket.destroyed) return Promise.resolve();
-    const ok = this.socket.write(encodeFrame(message));
+    const parts = frameParts(message);
+    // Corked, the pieces of a frame leave in one writev.
+    if (parts.length > 1) this.socket.cork();
+    let ok = true;
+    for (const part of parts) ok = this.socket.write(part);
+    if (parts.length > 1) this.socket.uncork();
     if (ok) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {

@@ -22,6 +22,7 @@ import type { Reply, RequestHandler } from "./connection.js";
 import { applyDiskRequest, diskLimitFields, type DiskLimitRequest } from "./disk-limits.js";
 import { ConnectionHolds } from "./holds.js";
 import { infoResponse } from "./info.js";
+import type { FrameBody } from "../../protocol/frame.js";
 import { encodeLinkWithOutput, encodeStreamChunk } from "../../protocol/output-bytes.js";
 import { jobExitStatus, jobSpec, type SpawnOptions, type WardenJobsConfig } from "./jobs.js";
 import { checkWirePort, netOutRule } from "./net-out.js";
@@ -205,14 +206,14 @@ export class Dispatcher implements RequestHandler {
 
   // Warden's server puts stdout and stderr on the wire even when empty; clients compare them with "".
   // Both go out as the job's bytes, not decoded and encoded again as text.
-  private async link(name: "Link" | "Run", job: ProcessRef, closed: AbortSignal): Promise<Uint8Array> {
+  private async link(name: "Link" | "Run", job: ProcessRef, closed: AbortSignal): Promise<FrameBody> {
     const output: CollectedOutput = await job.collect(closed);
     if (output.result.outputExceeded) await job.recordEvent("process-output-exceeded");
     const response = { exit_status: jobExitStatus(output.result), info: infoResponse(job.containerInfo()) };
     return encodeLinkWithOutput(name, response, output.stdout, output.stderr);
   }
 
-  private stream(job: ProcessRef, closed: AbortSignal): AsyncIterable<Uint8Array> {
+  private stream(job: ProcessRef, closed: AbortSignal): AsyncIterable<FrameBody> {
     const chunks = job.attach(closed);
     return (async function* () {
       try {

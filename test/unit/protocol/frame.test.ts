@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { encodeFrame, FrameDecoder, FrameError } from "../../../src/protocol/frame.js";
+import { encodeFrame, FrameDecoder, FrameError, frameParts } from "../../../src/protocol/frame.js";
 
 const frames = [Buffer.from("hello"), Buffer.alloc(0), Buffer.from([0, 1, 2, 13, 10, 255]), Buffer.alloc(70_000, 7)];
 const wire = Buffer.concat(frames.map((f) => encodeFrame(f)));
@@ -61,5 +61,31 @@ describe("frame codec", () => {
     const decoder = new FrameDecoder(100);
     assert.deepEqual(decoder.push(Buffer.from("3\r")), []);
     assert.deepEqual(decoder.push(Buffer.from("\nabc\r\n")), [Buffer.from("abc")]);
+  });
+
+  it("hands a large frame out as the bytes it arrived in, and copies a small one out of its chunk", () => {
+    const big = Buffer.alloc(100_000, 1);
+    const chunk = Buffer.concat([encodeFrame(big), encodeFrame(Buffer.from("small"))]);
+    const [bigOut, smallOut] = new FrameDecoder(1 << 20).push(chunk);
+    assert.deepEqual(bigOut, big);
+    assert.equal(bigOut.buffer, chunk.buffer, "the large frame is a view of the chunk");
+    assert.equal(smallOut.toString(), "small");
+    assert.notEqual(smallOut.buffer, chunk.buffer, "the small one holds its own bytes");
+  });
+});
+
+describe("frames in parts", () => {
+  it("go out as the same bytes as the body in one piece", () => {
+    const pieces = [Buffer.from([8, 1]), Buffer.alloc(0), Buffer.alloc(40_000, 9), Buffer.from("tail"), Buffer.alloc(20_000, 3)];
+    assert.deepEqual(Buffer.concat(frameParts(pieces)), encodeFrame(Buffer.concat(pieces)));
+    assert.deepEqual(Buffer.concat(frameParts(Buffer.from("one"))), encodeFrame(Buffer.from("one")));
+  });
+
+  it("write a large piece as it is, and merge the small ones around it", () => {
+    const data = Buffer.alloc(1 << 20, 7);
+    const parts = frameParts([Buffer.from([8, 1]), Buffer.from([18, 5]), data]);
+    assert.equal(parts.length, 3, "the head, the data, the CRLF");
+    assert.equal(parts[1], data, "the data is not copied");
+    assert.deepEqual(new FrameDecoder(2 << 20).push(Buffer.concat(parts)), [Buffer.concat([Buffer.from([8, 1, 18, 5]), data])]);
   });
 });

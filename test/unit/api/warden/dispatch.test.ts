@@ -8,15 +8,19 @@ import { wardenMessage } from "../../../../src/api/warden/errors.js";
 import { asCoreError } from "../../../../src/core/errors.js";
 import type { ContainerService } from "../../../../src/core/service/container-service.js";
 import { decodeRequest, decodeResponse, encodeRequest, has, toLong, type CommandName, type Requests, type Responses } from "../../../../src/protocol/messages.js";
+import type { FrameBody } from "../../../../src/protocol/frame.js";
 import { settle } from "../../../fakes/fakes.js";
 import { FakeMachine } from "../../../fakes/service.js";
 
 const JOBS = { containerUser: "vcap", outputLimit: 100, containerRlimits: {}, lang: "C" };
 
+// A frame built in pieces is read as the pieces one after another.
+const whole = (body: FrameBody): Uint8Array => (body instanceof Uint8Array ? body : Buffer.concat(body));
+
 async function frames(reply: Reply): Promise<Uint8Array[]> {
-  if (reply instanceof Uint8Array) return [reply];
+  if (reply instanceof Uint8Array || Array.isArray(reply)) return [whole(reply as FrameBody)];
   const out: Uint8Array[] = [];
-  for await (const f of reply) out.push(f);
+  for await (const f of reply as AsyncIterable<FrameBody>) out.push(whole(f));
   return out;
 }
 
