@@ -34,8 +34,10 @@ try {
 }
 const out = join(root, "dist/src/protocol/gen");
 mkdirSync(out, { recursive: true });
-copyFileSync(join(root, "src/protocol/gen/warden.js"), join(out, "warden.js"));
-// Its types, for the declarations of the published client.
-copyFileSync(join(root, "src/protocol/gen/warden.d.ts"), join(out, "warden.d.ts"));
+for (const name of ["warden", "cri"]) {
+  copyFileSync(join(root, `src/protocol/gen/${name}.js`), join(out, `${name}.js`));
+  // Its types, for the declarations of the published client.
+  copyFileSync(join(root, `src/protocol/gen/${name}.d.ts`), join(out, `${name}.d.ts`));
+}
 // The CLI reflects over the .proto for flag names and types.
 copyFileSync(join(root, "src/protocol/warden.proto"), join(root, "dist/src/protocol/warden.proto"));

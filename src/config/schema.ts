@@ -175,6 +175,11 @@ const gardenSchema = z.strictObject({
   allow_privileged: z.boolean().default(false),
 });
 
+// Kubernetes' CRI (gRPC) on a unix socket, for a kubelet, crictl or critest; off unless a socket is named.
+const criSchema = z.strictObject({
+  socket: absolutePath.optional(),
+});
+
 // Ours: Prometheus text on 127.0.0.1:<port>/metrics.
 const metricsSchema = z.strictObject({ port: z.number().int().min(0).max(65535).optional() });
 
@@ -189,6 +194,7 @@ export const configSchema = z.strictObject({
   security: securitySchema.prefault({}),
   images: imagesSchema.prefault({}),
   garden: gardenSchema.prefault({}),
+  cri: criSchema.prefault({}),
 }).refine(
   (c) => !c.security.user_namespace || c.user.pool_start_uid + c.user.pool_size <= c.security.uid_map_size,
   { message: "the user pool (pool_start_uid + pool_size) must fit in security.uid_map_size", path: ["user", "pool_size"] },

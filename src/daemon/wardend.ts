@@ -39,6 +39,10 @@ import { LinuxImageStore } from "../linux/images/image-store.js";
 import { RegistryClient } from "../linux/images/registry-client.js";
 import { AdminServer } from "../api/admin/server.js";
 import { GardenServer } from "../api/garden/server.js";
+import { imageHandlers } from "../api/cri/image-service.js";
+import { runtimeHandlers } from "../api/cri/runtime-service.js";
+import { CriServer } from "../api/cri/server.js";
+import { wardenVersion } from "./version.js";
 import { statfs } from "node:fs/promises";
 import { totalmem } from "node:os";
 import { ROOT_CAPABILITIES } from "../linux/security/capabilities.js";
@@ -230,6 +234,24 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     },
   });
   await gardenServer.listen();
+  const criServer = config.cri.socket
+    ? new CriServer({
+        socketPath: config.cri.socket,
+        socketPermissions: server.unix_domain_permissions,
+        runtime: runtimeHandlers({
+          runtimeVersion: wardenVersion(),
+          features: { userNamespaces: false, recursiveReadOnlyMounts: false, supplementalGroupsPolicy: false },
+          info: () => ({ config: { runtime: server.runtime, depot: server.container_depot_path, pool: formatCidr(net.pool) } }),
+        }),
+        images: imageHandlers({
+          storePath: config.images.store_path ?? join(server.container_depot_path, ".images"),
+          list: () => service.images.list(),
+          remove: (image) => service.images.remove(image),
+        }),
+        logger: log.child({ api: "cri" }),
+      })
+    : undefined;
+  await criServer?.listen();
   const health = config.health_check_server.port ? await startHealthCheck(config.health_check_server.port) : undefined;
   const metricsServer = metrics && config.metrics.port !== undefined ? await metrics.listen(config.metrics.port) : undefined;
   // Last: clients (and supervisors) take an answering Warden socket as "the daemon is up",
@@ -240,6 +262,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     {
       socket: server.unix_domain_path,
       garden: gardenServer.addresses,
+      cri: config.cri.socket,
       runtime: server.runtime,
       depot: server.container_depot_path,
       pool: formatCidr(net.pool),
@@ -258,6 +281,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
         await wardenServer.drain(server.drain_timeout * 1000);
         await adminServer.close();
         await gardenServer.close();
+        await criServer?.close();
         await service.shutdown();
         health?.close();
         metricsServer?.close();

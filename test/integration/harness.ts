@@ -28,7 +28,11 @@ export interface DaemonOptions {
   config?: Record<string, Record<string, unknown>>;
   /** Runs before the daemon starts, given its directory (to stage a host state). */
   prepare?: (dir: string) => Promise<void>;
+  /** Serves Kubernetes' CRI on `criSocket` too. */
+  cri?: boolean;
 }
+
+const CRI_SOCKET = "cri.sock";
 
 export class TestDaemon {
   private stopped = false;
@@ -44,6 +48,11 @@ export class TestDaemon {
     private readonly output: { text: string },
     private readonly configPath: string,
   ) {}
+
+  /** Where the CRI is served, when asked for (DaemonOptions.cri). */
+  get criSocket(): string {
+    return join(this.dir, CRI_SOCKET);
+  }
 
   get depot(): string {
     return join(this.dir, "depot");
@@ -191,6 +200,7 @@ async function testSetting(options: DaemonOptions): Promise<TestSetting> {
     },
     logging: { level: "debug", ...(extra.logging ?? {}) },
     network: { nft_table: nftTable, ...(extra.network ?? {}) },
+    ...(options.cri ? { cri: { socket: join(dir, CRI_SOCKET), ...(extra.cri ?? {}) } } : {}),
   };
   const configPath = join(dir, "wardend.yml");
   await writeFile(configPath, stringify(config));
