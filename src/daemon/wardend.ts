@@ -41,6 +41,7 @@ import { AdminServer } from "../api/admin/server.js";
 import { GardenServer } from "../api/garden/server.js";
 import { imageHandlers } from "../api/cri/image-service.js";
 import { runtimeHandlers } from "../api/cri/runtime-service.js";
+import { Sandboxes } from "../api/cri/sandboxes.js";
 import { CriServer } from "../api/cri/server.js";
 import { wardenVersion } from "./version.js";
 import { statfs } from "node:fs/promises";
@@ -242,6 +243,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
           runtimeVersion: wardenVersion(),
           features: { userNamespaces: false, recursiveReadOnlyMounts: false, supplementalGroupsPolicy: false },
           info: () => ({ config: { runtime: server.runtime, depot: server.container_depot_path, pool: formatCidr(net.pool) } }),
+          sandboxes: new Sandboxes(service),
         }),
         images: imageHandlers({
           storePath: config.images.store_path ?? join(server.container_depot_path, ".images"),

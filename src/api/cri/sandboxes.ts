@@ -1,0 +1,155 @@
+// Pod sandboxes on the core's containers. A sandbox is a container of the
+// core: its init is PID 1 of the pod and holds the namespaces the pod's
+// containers join, it has its own network from the pool, host name and host
+// port mappings. What only the CRI knows of it (metadata, labels,
+// annotations, log directory, namespace modes) is kept in one property of
+// the container, so it is recorded with the container and survives a
+// restart of the daemon. Its id is the container's handle; a stopped
+// container is a sandbox that is not ready.
+import { randomBytes } from "node:crypto";
+import { status as grpcStatus } from "@grpc/grpc-js";
+import type { ContainerInfo } from "../../core/container/container.js";
+import type { ContainerSpec } from "../../core/container/spec.js";
+import { CoreError } from "../../core/errors.js";
+import type { ContainerService } from "../../core/service/container-service.js";
+import { runtime } from "../../protocol/gen/cri.js";
+import { CriRequestError } from "./errors.js";
+import { nanos } from "./longs.js";
+import v1 = runtime.v1;
+
+/** Marks the containers that are sandboxes (a filter for the core's list). */
+export const KIND_PROPERTY = "cri.kind";
+const RECORD_PROPERTY = "cri.sandbox";
+
+/** What the CRI alone knows of a sandbox. */
+export interface SandboxRecord {
+  metadata: { name: string; uid: string; namespace: string; attempt: number };
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  logDirectory: string;
+  runtimeHandler: string;
+  namespaces: { network: number; pid: number; ipc: number };
+}
+
+export interface Sandbox {
+  id: string;
+  record: SandboxRecord;
+  info: ContainerInfo;
+}
+
+const notFound = (id: string) => new CriRequestError(`pod sandbox ${JSON.stringify(id)} not found`, grpcStatus.NOT_FOUND);
+
+function matchesLabels(labels: Record<string, string>, selector: Record<string, string> | null | undefined): boolean {
+  return Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
+}
+
+export class Sandboxes {
+  constructor(private readonly service: ContainerService) {}
+
+  /** The sandbox, or undefined when there is none of that id (or the container is no sandbox). */
+  find(id: string): Sandbox | undefined {
+    let info: ContainerInfo;
+    try {
+      info = this.service.info(id);
+    } catch (err) {
+      if (err instanceof CoreError && (err.code === "CONTAINER_NOT_FOUND" || err.code === "WRONG_STATE")) return undefined;
+      throw err;
+    }
+    const text = info.properties[RECORD_PROPERTY];
+    if (info.properties[KIND_PROPERTY] !== "sandbox" || text === undefined) return undefined;
+    return { id, record: JSON.parse(text) as SandboxRecord, info };
+  }
+
+  get(id: string): Sandbox {
+    const found = this.find(id);
+    if (!found) throw notFound(id);
+    return found;
+  }
+
+  async run(r: v1.RunPodSandboxRequest): Promise<string> {
+    const config = r.config;
+    if (!config?.metadata) throw new CriRequestError("a pod sandbox needs its metadata");
+    if (r.runtime_handler) throw new CriRequestError(`no runtime handler ${JSON.stringify(r.runtime_handler)}: only the default one ("")`);
+    const m = config.metadata;
+    const ns = config.linux?.security_context?.namespace_options;
+    const record: SandboxRecord = {
+      metadata: { name: m.name ?? "", uid: m.uid ?? "", namespace: m.namespace ?? "", attempt: m.attempt ?? 0 },
+      labels: { ...(config.labels ?? {}) },
+      annotations: { ...(config.annotations ?? {}) },
+      logDirectory: config.log_directory ?? "",
+      runtimeHandler: "",
+      namespaces: { network: ns?.network ?? v1.NamespaceMode.POD, pid: ns?.pid ?? v1.NamespaceMode.POD, ipc: ns?.ipc ?? v1.NamespaceMode.POD },
+    };
+    const id = randomBytes(32).toString("hex");
+    const spec: ContainerSpec = {
+      handle: id,
+      // The kubelet removes what it no longer wants; nothing is reaped behind its back.
+      graceTime: null,
+      properties: { [KIND_PROPERTY]: "sandbox", [RECORD_PROPERTY]: JSON.stringify(record) },
+      netIn: (config.port_mappings ?? [])
+        .filter((p) => (p.host_port ?? 0) > 0)
+        .map((p) => ({ hostPort: p.host_port ?? 0, containerPort: p.container_port || (p.host_port ?? 0) })),
+    };
+    if (config.hostname) spec.hostname = config.hostname;
+    await this.service.create(spec);
+    return id;
+  }
+
+  /** Kills what runs in it (the kubelet stops a pod without a grace period); the init and its namespaces stay. */
+  async stop(id: string): Promise<void> {
+    const sandbox = this.find(id);
+    if (!sandbox || sandbox.info.state === "stopped") return;
+    await this.service.stop(id, { kill: true });
+  }
+
+  async remove(id: string): Promise<void> {
+    if (!this.find(id)) return;
+    try {
+      await this.service.destroy(id);
+    } catch (err) {
+      // Removed meanwhile by another call: what the caller wanted.
+      if (!(err instanceof CoreError && err.code === "CONTAINER_NOT_FOUND")) throw err;
+    }
+  }
+
+  status(id: string): v1.PodSandboxStatus.$Properties {
+    const s = this.get(id);
+    return {
+      id: s.id,
+      metadata: s.record.metadata,
+      state: this.state(s),
+      created_at: nanos(s.info.createdAt),
+      network: { ip: s.info.network.containerIp, additional_ips: [] },
+      linux: { namespaces: { options: { network: s.record.namespaces.network, pid: s.record.namespaces.pid, ipc: s.record.namespaces.ipc } } },
+      labels: s.record.labels,
+      annotations: s.record.annotations,
+      runtime_handler: s.record.runtimeHandler,
+    };
+  }
+
+  list(filter: v1.PodSandboxFilter.$Properties | null | undefined): v1.PodSandbox.$Properties[] {
+    const ids = filter?.id ? [filter.id] : this.service.list({ [KIND_PROPERTY]: "sandbox" });
+    const out: v1.PodSandbox.$Properties[] = [];
+    for (const id of ids) {
+      const s = this.find(id);
+      if (!s) continue;
+      const state = this.state(s);
+      if (filter?.state && filter.state.state !== state) continue;
+      if (!matchesLabels(s.record.labels, filter?.label_selector)) continue;
+      out.push({
+        id: s.id,
+        metadata: s.record.metadata,
+        state,
+        created_at: nanos(s.info.createdAt),
+        labels: s.record.labels,
+        annotations: s.record.annotations,
+        runtime_handler: s.record.runtimeHandler,
+      });
+    }
+    return out;
+  }
+
+  private state(s: Sandbox): v1.PodSandboxState {
+    return s.info.state === "active" ? v1.PodSandboxState.SANDBOX_READY : v1.PodSandboxState.SANDBOX_NOTREADY;
+  }
+}
