@@ -42,6 +42,7 @@ import { GardenServer } from "../api/garden/server.js";
 import { imageHandlers } from "../api/cri/image-service.js";
 import { runtimeHandlers } from "../api/cri/runtime-service.js";
 import { Sandboxes } from "../api/cri/sandboxes.js";
+import { CriContainers } from "../api/cri/containers.js";
 import { CriServer } from "../api/cri/server.js";
 import { wardenVersion } from "./version.js";
 import { statfs } from "node:fs/promises";
@@ -235,6 +236,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     },
   });
   await gardenServer.listen();
+  const sandboxes = new Sandboxes(service);
   const criServer = config.cri.socket
     ? new CriServer({
         socketPath: config.cri.socket,
@@ -243,12 +245,14 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
           runtimeVersion: wardenVersion(),
           features: { userNamespaces: false, recursiveReadOnlyMounts: false, supplementalGroupsPolicy: false },
           info: () => ({ config: { runtime: server.runtime, depot: server.container_depot_path, pool: formatCidr(net.pool) } }),
-          sandboxes: new Sandboxes(service),
+          sandboxes,
+          containers: new CriContainers({ service, sandboxes, listImages: () => service.images.list() }),
         }),
         images: imageHandlers({
           storePath: config.images.store_path ?? join(server.container_depot_path, ".images"),
           list: () => service.images.list(),
           remove: (image) => service.images.remove(image),
+          pull: (image, credentials) => service.images.pull(image, { credentials }),
         }),
         logger: log.child({ api: "cri" }),
       })

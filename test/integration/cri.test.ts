@@ -5,10 +5,13 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { REPO, startDaemon, type TestDaemon } from "./harness.js";
+import { eventually, REPO, startDaemon, type TestDaemon } from "./harness.js";
+import { LayoutWriter, toolsLayer } from "./oci-layout.js";
+import { TestRegistry } from "./registry.js";
 
 const TOOLS = join(REPO, "../shared/tools/cri");
 const CRICTL = join(TOOLS, "crictl");
@@ -24,13 +27,26 @@ function run(file: string, args: string[], cwd?: string): Promise<{ code: number
 
 describe("CRI: Kubernetes' own tools", { skip: !existsSync(CRICTL) && "crictl is not in ../shared/tools" }, () => {
   let daemon: TestDaemon;
+  let work: string;
+  let registry: TestRegistry;
   const crictl = (...args: string[]) => run(CRICTL, ["--runtime-endpoint", `unix://${daemon.criSocket}`, "--image-endpoint", `unix://${daemon.criSocket}`, ...args]);
 
   before(async () => {
-    daemon = await startDaemon({ cri: true });
+    // A BusyBox image on a registry on loopback, which the daemon takes as docker.io's mirror.
+    work = await mkdtemp(join(tmpdir(), "wcri-it-"));
+    await mkdir(join(work, "registry"));
+    registry = await TestRegistry.start({ dir: join(work, "registry") });
+    const layout = new LayoutWriter(join(work, "layout"));
+    await layout.tag("busybox", await layout.image({ layers: [toolsLayer], config: { Env: ["PATH=/bin"], Cmd: ["sh"] } }));
+    await registry.push(layout.dir, "busybox", "library/busybox:1.37.0");
+    daemon = await startDaemon({ cri: true, config: { images: { mirrors: { "docker.io": [registry.url] } } } });
   });
 
-  after(() => daemon.stop());
+  after(async () => {
+    await daemon.stop();
+    await registry.stop();
+    await rm(work, { recursive: true, force: true });
+  });
 
   it("answers crictl version and info: the runtime's name, API version and both conditions ready", async () => {
     const version = await crictl("version");
@@ -94,6 +110,39 @@ describe("CRI: Kubernetes' own tools", { skip: !existsSync(CRICTL) && "crictl is
     assert.equal((await crictl("rmp", id)).code, 0);
     assert.equal((await crictl("pods", "-q")).stdout.trim(), "");
     assert.ok(!(await c.call("List")).handles.includes(id));
+  });
+
+  it("pulls an image, runs a container in a pod, and shows its end: crictl pull, create, start, ps, inspect, stop, rm", async () => {
+    const pull = await crictl("pull", "busybox:1.37.0");
+    assert.equal(pull.code, 0, pull.out);
+    assert.match(pull.stdout, /Image is up to date for sha256:[0-9a-f]{64}/);
+    assert.match((await crictl("images")).stdout, /docker.io\/library\/busybox/);
+    const pod = join(work, "pod.json");
+    await writeFile(pod, JSON.stringify({ metadata: { name: "p", namespace: "default", uid: "u2" } }));
+    const ctr = join(work, "ctr.json");
+    await writeFile(ctr, JSON.stringify({ metadata: { name: "c" }, image: { image: "busybox:1.37.0" }, command: ["sh", "-c", "echo $GREETING from $(id -u); exit 3"], envs: [{ key: "GREETING", value: "hi" }], linux: { security_context: { run_as_user: { value: 1000 } } } }));
+    const podId = (await crictl("runp", pod)).stdout.trim();
+    const created = await crictl("create", podId, ctr, pod);
+    assert.equal(created.code, 0, created.out);
+    const id = created.stdout.trim();
+    assert.equal(JSON.parse((await crictl("inspect", id)).stdout).status.state, "CONTAINER_CREATED");
+    assert.equal((await crictl("start", id)).code, 0);
+    await eventually(async () => JSON.parse((await crictl("inspect", id)).stdout).status.state === "CONTAINER_EXITED", "the container to end");
+    const status = JSON.parse((await crictl("inspect", id)).stdout).status as { exitCode: number; reason: string; imageRef: string };
+    assert.equal(status.exitCode, 3);
+    assert.equal(status.reason, "Error");
+    assert.match(status.imageRef, /^sha256:/);
+    assert.match((await crictl("ps", "-a", "-q", "--no-trunc")).stdout, new RegExp(id));
+    // A long-running one, stopped: TERM first, then KILL when its time is up.
+    await writeFile(ctr, JSON.stringify({ metadata: { name: "sleeper" }, image: { image: "busybox:1.37.0" }, command: ["sleep", "600"] }));
+    const sleeper = (await crictl("create", podId, ctr, pod)).stdout.trim();
+    await crictl("start", sleeper);
+    assert.equal(JSON.parse((await crictl("inspect", sleeper)).stdout).status.state, "CONTAINER_RUNNING");
+    assert.equal((await crictl("stop", "--timeout", "1", sleeper)).code, 0);
+    assert.equal(JSON.parse((await crictl("inspect", sleeper)).stdout).status.state, "CONTAINER_EXITED");
+    for (const c of [id, sleeper]) assert.equal((await crictl("rm", c)).code, 0);
+    assert.equal((await crictl("ps", "-a", "-q")).stdout.trim(), "");
+    assert.equal((await crictl("rmp", "-f", podId)).code, 0);
   });
 
   it("leaves the Warden protocol working beside it", async () => {

@@ -1,9 +1,13 @@
-// runtime.v1.ImageService's handlers over the core's image store. This step
-// answers what every client asks before anything else (crictl and critest
-// check the service with ImageFsInfo) and lists the store; pulls, statuses
-// and removal by the CRI's rules come with the image step.
+// runtime.v1.ImageService's handlers over the core's image store: the file
+// system it uses (crictl and critest check the service with ImageFsInfo),
+// pulls (with credentials), statuses by name or id, lists and idempotent
+// removal. An image is known by its canonical name (docker.io/library/
+// busybox:latest for "busybox") and by its id. Several tags of one image,
+// repo digests and the user from its configuration come with the image
+// step.
 import { CoreError } from "../../core/errors.js";
-import type { ImageSummary } from "../../core/interfaces/image-store.js";
+import { imageName, parseImageReference } from "../../core/images/reference.js";
+import type { ImageCredentials, ImageSummary } from "../../core/interfaces/image-store.js";
 import { runtime } from "../../protocol/gen/cri.js";
 import type { ImageHandlers } from "./codec.js";
 import { CriRequestError } from "./errors.js";
@@ -16,6 +20,34 @@ export interface CriImagesOptions {
   list(): Promise<ImageSummary[]>;
   /** By id or name; an image not in the store is an IMAGE_NOT_FOUND. */
   remove(image: string): Promise<unknown>;
+  pull(image: string, credentials?: ImageCredentials): Promise<{ id: string }>;
+}
+
+/** The image a client names (a name, a short name, an id with or without "sha256:"), if the store has it. */
+export function findImage(images: readonly ImageSummary[], text: string): ImageSummary | undefined {
+  let name: string | undefined;
+  try {
+    const ref = parseImageReference(text);
+    if (ref.kind !== "directory") name = imageName(ref);
+  } catch {
+    // not a name: an id, perhaps
+  }
+  return images.find((i) => i.id === text || i.id === `sha256:${text}` || i.name === name);
+}
+
+function credentialsOf(auth: v1.AuthConfig.$Properties | null | undefined): ImageCredentials | undefined {
+  if (!auth) return undefined;
+  if (auth.username) return { username: auth.username, password: auth.password ?? "" };
+  if (auth.auth) {
+    const [username, ...rest] = Buffer.from(auth.auth, "base64").toString().split(":");
+    return { username, password: rest.join(":") };
+  }
+  return undefined;
+}
+
+function imageMessage(i: ImageSummary): v1.Image.$Properties {
+  // The API asks for a size above 0; an image of empty layers still has a manifest.
+  return { id: i.id, repo_tags: [i.name], repo_digests: [], size: u64(Math.max(i.size, 1)) };
 }
 
 export function imageHandlers(options: CriImagesOptions): ImageHandlers {
@@ -35,8 +67,16 @@ export function imageHandlers(options: CriImagesOptions): ImageHandlers {
       }
       return {};
     },
-    ListImages: async () => ({
-      images: (await options.list()).map((i) => ({ id: i.id, repo_tags: [i.name], repo_digests: [], size: u64(i.size) })),
-    }),
+    ListImages: async () => ({ images: (await options.list()).map(imageMessage) }),
+    // An absent image is no error: the answer has no image.
+    ImageStatus: async (r: v1.ImageStatusRequest) => {
+      const found = findImage(await options.list(), r.image?.image ?? "");
+      return found ? { image: imageMessage(found) } : {};
+    },
+    PullImage: async (r: v1.PullImageRequest) => {
+      const image = r.image?.image ?? "";
+      if (!image) throw new CriRequestError("no image named");
+      return { image_ref: (await options.pull(image, credentialsOf(r.auth))).id };
+    },
   };
 }

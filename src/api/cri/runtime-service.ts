@@ -1,13 +1,13 @@
 // runtime.v1.RuntimeService's handlers over the core: what the runtime says
-// of itself, pod sandboxes (sandboxes.ts), and containers, which come in a
-// later step (until then there are none). The API's rules for what is not
-// there hold for both: stopping or removing an unknown sandbox or container
-// succeeds (the kubelet repeats those calls), asking for its status is
-// NotFound.
+// of itself, pod sandboxes (sandboxes.ts) and their containers
+// (containers.ts). The API's rules for what is not there hold for both:
+// stopping or removing an unknown sandbox or container succeeds (the
+// kubelet repeats those calls), asking for its status is NotFound.
 import { runtime } from "../../protocol/gen/cri.js";
 import type { RuntimeHandlers } from "./codec.js";
 import { CriRequestError } from "./errors.js";
 import { nanos } from "./longs.js";
+import type { CriContainers } from "./containers.js";
 import type { Sandboxes } from "./sandboxes.js";
 import { runtimeConfigResponse, statusResponse, versionResponse, type RuntimeFeatures } from "./runtime-info.js";
 import { status as grpcStatus } from "@grpc/grpc-js";
@@ -19,12 +19,13 @@ export interface CriRuntimeOptions {
   /** What Status tells with `verbose` (the daemon's configuration, as the operator should see it). */
   info: () => Record<string, unknown>;
   sandboxes: Sandboxes;
+  containers: CriContainers;
 }
 
 const notFound = (what: string, id: string) => new CriRequestError(`${what} ${JSON.stringify(id)} not found`, grpcStatus.NOT_FOUND);
 
 export function runtimeHandlers(options: CriRuntimeOptions): RuntimeHandlers {
-  const { sandboxes } = options;
+  const { sandboxes, containers } = options;
   return {
     Version: async () => versionResponse(options.runtimeVersion),
     Status: async (r: v1.StatusRequest) => statusResponse(options.features, r.verbose, options.info),
@@ -42,12 +43,21 @@ export function runtimeHandlers(options: CriRuntimeOptions): RuntimeHandlers {
     PodSandboxStatus: async (r: v1.PodSandboxStatusRequest) => ({ status: sandboxes.status(r.pod_sandbox_id), timestamp: nanos(Date.now()) }),
     ListPodSandbox: async (r: v1.ListPodSandboxRequest) => ({ items: sandboxes.list(r.filter) }),
 
-    StopContainer: async () => ({}),
-    RemoveContainer: async () => ({}),
-    ContainerStatus: async (r: v1.ContainerStatusRequest) => {
-      throw notFound("container", r.container_id);
+    CreateContainer: async (r: v1.CreateContainerRequest) => ({ container_id: await containers.create(r) }),
+    StartContainer: async (r: v1.StartContainerRequest) => {
+      await containers.start(r.container_id);
+      return {};
     },
-    ListContainers: async () => ({ containers: [] }),
+    StopContainer: async (r: v1.StopContainerRequest) => {
+      await containers.stop(r.container_id, Number(r.timeout));
+      return {};
+    },
+    RemoveContainer: async (r: v1.RemoveContainerRequest) => {
+      await containers.remove(r.container_id);
+      return {};
+    },
+    ContainerStatus: async (r: v1.ContainerStatusRequest) => ({ status: await containers.status(r.container_id) }),
+    ListContainers: async (r: v1.ListContainersRequest) => ({ containers: await containers.list(r.filter) }),
     ListContainerStats: async () => ({ stats: [] }),
     ListPodSandboxStats: async () => ({ stats: [] }),
   };

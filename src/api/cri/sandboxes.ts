@@ -60,6 +60,14 @@ export class Sandboxes {
     return { id, record: JSON.parse(text) as SandboxRecord, info };
   }
 
+  /** Every sandbox there is. */
+  all(): Sandbox[] {
+    return this.service
+      .list({ [KIND_PROPERTY]: "sandbox" })
+      .map((id) => this.find(id))
+      .filter((s) => s !== undefined);
+  }
+
   get(id: string): Sandbox {
     const found = this.find(id);
     if (!found) throw notFound(id);

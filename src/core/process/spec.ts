@@ -41,6 +41,14 @@ export interface ProcessSpec {
   imageCredentials?: ImageCredentials;
   /** A pea's own limits: present (even empty), a cgroup of its own holds it; absent, it shares the container's. */
   limits?: { memoryBytes?: bigint; cpuShares?: bigint };
+  /**
+   * A pea from an image runs what the image says, as Docker and Podman run
+   * an image: its Entrypoint then its Cmd (path and args are then ignored).
+   * `entrypoint` replaces the image's Entrypoint and drops its Cmd; `cmd`
+   * replaces its Cmd. The image's Env lies under the process's, its
+   * WorkingDir and User apply unless the spec names its own.
+   */
+  fromImage?: { entrypoint?: string[]; cmd?: string[] };
 }
 
 const MAX_ID_BYTES = 256;
@@ -58,8 +66,15 @@ export function checkProcessSpec(spec: ProcessSpec): void {
       throw errors.invalid(`process id must be 1 to ${MAX_ID_BYTES} bytes without control characters`);
     }
   }
-  if (typeof spec.path !== "string" || spec.path === "") throw errors.invalid("a process needs a path");
-  for (const s of [spec.path, ...(spec.args ?? []), spec.dir ?? "", spec.user ?? ""]) {
+  if (spec.fromImage !== undefined) {
+    if (spec.image === undefined) throw errors.invalid("a process from an image needs an image");
+    for (const s of [...(spec.fromImage.entrypoint ?? []), ...(spec.fromImage.cmd ?? [])]) {
+      if (typeof s !== "string" || s.includes("\0")) throw errors.invalid("process arguments must be strings without NUL bytes");
+    }
+  } else if (typeof spec.path !== "string" || spec.path === "") {
+    throw errors.invalid("a process needs a path");
+  }
+  for (const s of [spec.path ?? "", ...(spec.args ?? []), spec.dir ?? "", spec.user ?? ""]) {
     if (typeof s !== "string" || s.includes("\0")) throw errors.invalid("process arguments must be strings without NUL bytes");
   }
   if (spec.dir !== undefined && spec.dir !== "" && !spec.dir.startsWith("/")) throw errors.invalid(`dir ${spec.dir} must be an absolute path`);

@@ -7,6 +7,7 @@ import { errors } from "../errors.js";
 import type { ProcessLaunch, RecoveredProcess, ResolvedUser, Signal, StdinMode, WindowSize } from "../interfaces/runtime.js";
 import { parseImageReference } from "../images/reference.js";
 import type { RootfsBase } from "../interfaces/filesystem.js";
+import type { ImageConfig } from "../interfaces/image-store.js";
 import { completeEnv, mergeEnv } from "../process/environment.js";
 import { resolveUser } from "../process/users.js";
 import { Process, type CollectedOutput, type OutputChunk, type ProcessResult } from "../process/process.js";
@@ -15,6 +16,19 @@ import type { ServiceContext } from "./context.js";
 import type { UserLookup } from "./users.js";
 
 const SEQ_COUNTER = "process-seq";
+
+/** What a pea from an image runs: its Entrypoint and Cmd, each replaced when the spec says (entrypoint drops Cmd). */
+function commandFromImage(
+  over: NonNullable<ProcessSpec["fromImage"]>,
+  config: ImageConfig | undefined,
+  image: string,
+): { path: string; args: string[] } {
+  const entrypoint = over.entrypoint?.length ? over.entrypoint : (config?.entrypoint ?? []);
+  const cmd = over.cmd?.length ? over.cmd : over.entrypoint?.length ? [] : (config?.cmd ?? []);
+  const argv = [...entrypoint, ...cmd];
+  if (argv.length === 0) throw errors.invalid(`image ${image} names no command to run, and none was given`);
+  return { path: argv[0], args: argv.slice(1) };
+}
 const SEQ_BLOCK = 1000;
 
 /** What is kept beside a process for a restarted daemon. */
@@ -83,6 +97,11 @@ export class ProcessRef {
 
   async resize(size: WindowSize): Promise<void> {
     if (this.process.running) await this.process.resize(size);
+  }
+
+  /** An ended process leaves the table (its files go once nobody reads them); a running one stays. */
+  forget(): void {
+    if (!this.process.running && this.container.processes.get(this.id) === this.process) this.service.forget(this.container, this.process);
   }
 
   /** The container as it is now, or as it was when destroyed. */
@@ -171,18 +190,22 @@ export class ProcessService {
     const undo: Array<() => Promise<void>> = [];
     try {
       let base: RootfsBase = { kind: "directory", path: ref.kind === "directory" ? ref.path : "" };
+      let config: ImageConfig | undefined;
       if (ref.kind !== "directory") {
         undo.push(() => deps.images!.release(holder));
         const image = await deps.images!.acquire(ref, holder, { credentials: spec.imageCredentials, privileged: c.privileged });
         base = { kind: "layers", layers: image.layers };
+        config = image.config;
       }
+      if (spec.fromImage) spec = { ...spec, ...commandFromImage(spec.fromImage, config, spec.image!) };
       await deps.filesystem.check({ base, bindMounts: [] });
       undo.push(() => deps.filesystem.removePea(c.id, peaId));
       const root = await deps.filesystem.preparePea({ containerId: c.id, peaId, base, privileged: c.privileged });
-      const user = resolveUser(spec.user || "root", root.passwd, root.group);
+      const image = spec.fromImage ? config : undefined;
+      const user = resolveUser(spec.user || image?.user || "root", root.passwd, root.group);
       c.assertState("active");
       if (spec.id !== undefined && c.processes.isRunning(spec.id)) throw errors.processIdTaken(spec.id);
-      const launch = this.launchOf(c, spec, seq, user, { env: mergeEnv(c.env, spec.env ?? []), dir: spec.dir || "/", pea: peaId });
+      const launch = this.launchOf(c, spec, seq, user, { env: mergeEnv(image?.env ?? [], c.env, spec.env ?? []), dir: spec.dir || image?.workingDir || "/", pea: peaId });
       const { meta } = launch;
       undo.push(() => deps.runtime.removePea(c.id, peaId));
       const handle = await deps.runtime.startPea(c.id, launch, { id: peaId, rootfsPath: root.rootfsPath, limits: spec.limits });

@@ -6,19 +6,23 @@ import { beforeEach, describe, it } from "node:test";
 import { imageHandlers } from "../../../../src/api/cri/image-service.js";
 import { nanos } from "../../../../src/api/cri/longs.js";
 import { runtimeHandlers } from "../../../../src/api/cri/runtime-service.js";
+import { CriContainers } from "../../../../src/api/cri/containers.js";
 import { Sandboxes } from "../../../../src/api/cri/sandboxes.js";
 import { errors } from "../../../../src/core/errors.js";
 import type { ContainerService } from "../../../../src/core/service/container-service.js";
+import { settle, until } from "../../../fakes/fakes.js";
 import { FakeMachine } from "../../../fakes/service.js";
 import { runtime } from "../../../../src/protocol/gen/cri.js";
 import v1 = runtime.v1;
 
 function handlersOn(service: ContainerService) {
+  const sandboxes = new Sandboxes(service);
   return runtimeHandlers({
     runtimeVersion: "9.8.7",
     features: { userNamespaces: false, recursiveReadOnlyMounts: false, supplementalGroupsPolicy: false },
     info: () => ({ config: { runtime: "crun" } }),
-    sandboxes: new Sandboxes(service),
+    sandboxes,
+    containers: new CriContainers({ service, sandboxes, listImages: () => service.images.list() }),
   });
 }
 const handlers = handlersOn(new FakeMachine().service());
@@ -137,6 +141,136 @@ describe("the CRI's pod sandboxes", () => {
   });
 });
 
+describe("the CRI's containers", () => {
+  let m: FakeMachine;
+  let service: ContainerService;
+  let h: ReturnType<typeof handlersOn>;
+  let pod: string;
+  const podConfig = { metadata: { name: "p", uid: "u", namespace: "n" }, log_directory: "/var/log/pods/p" };
+  const containerConfig = {
+    metadata: { name: "c", attempt: 1 },
+    image: { image: "busybox:1.29" },
+    command: ["/bin/sh", "-c"],
+    args: ["echo hi"],
+    envs: [{ key: "A", value: "1" }],
+    labels: { app: "c" },
+    annotations: { note: "x" },
+    log_path: "c/1.log",
+    linux: { security_context: { run_as_user: { value: 1001 }, run_as_group: { value: 1002 } } },
+  };
+
+  const create = async (config: object = containerConfig, sandbox = pod) =>
+    (await h.CreateContainer!(req({ pod_sandbox_id: sandbox, config, sandbox_config: podConfig }))).container_id!;
+  const status = async (id: string) => (await h.ContainerStatus!(req({ container_id: id }))).status!;
+  const list = async (filter?: object) => (await h.ListContainers!(req({ filter }))).containers!;
+
+  beforeEach(async () => {
+    m = new FakeMachine();
+    m.filesystem.peaPasswd = "root:x:0:0:root:/root:/bin/sh\nu:x:1001:1001::/home/u:/bin/sh\n";
+    m.images.add("docker.io/library/busybox:1.29", { cmd: ["sh"], env: ["PATH=/bin"] });
+    service = m.service();
+    h = handlersOn(service);
+    pod = (await h.RunPodSandbox!(req({ config: podConfig }))).pod_sandbox_id!;
+  });
+
+  it("creates a container as a record: created, with what the kubelet gave it and the image's id", async () => {
+    const id = await create();
+    const s = await status(id);
+    assert.equal(s.state, v1.ContainerState.CONTAINER_CREATED);
+    assert.deepEqual(s.metadata, { name: "c", attempt: 1 });
+    assert.equal(s.image_ref, `sha256:${"a".repeat(64)}`);
+    assert.equal(s.image?.image, "busybox:1.29");
+    assert.equal(s.log_path, "/var/log/pods/p/c/1.log");
+    assert.deepEqual(s.labels, { app: "c" });
+    assert.deepEqual(s.annotations, { note: "x" });
+    assert.equal(s.started_at?.toString(), "0");
+    assert.equal(m.runtime.peas.length, 0, "nothing runs before Start");
+    assert.deepEqual((await list()).map((c) => [c.id, c.pod_sandbox_id, c.state]), [[id, pod, v1.ContainerState.CONTAINER_CREATED]]);
+  });
+
+  it("refuses an image not in the store, a sandbox that is not ready, a name taken and a group without a user", async () => {
+    await assert.rejects(create({ ...containerConfig, image: { image: "nginx:1" } }), /not in the store/);
+    await create();
+    await assert.rejects(create(), /is in the sandbox already/);
+    await assert.rejects(create({ ...containerConfig, metadata: { name: "g" }, linux: { security_context: { run_as_group: { value: 5 } } } }), /run_as_group/);
+    await h.StopPodSandbox!(req({ pod_sandbox_id: pod }));
+    await assert.rejects(create({ ...containerConfig, metadata: { name: "late" } }), /not ready/);
+    await assert.rejects(create(containerConfig, "no-such-pod"), /not found/);
+  });
+
+  it("starts it as a pea of the sandbox running the pod's command under the image's, as its user; its end makes it exited", async () => {
+    const id = await create();
+    await h.StartContainer!(req({ container_id: id }));
+    const [{ launch }] = m.runtime.peas;
+    assert.deepEqual([launch.path, ...launch.args], ["/bin/sh", "-c", "echo hi"]);
+    assert.deepEqual([launch.user.uid, launch.user.gid], [1001, 1002]);
+    assert.ok(launch.env.includes("A=1") && launch.env.includes("PATH=/bin"));
+    let s = await status(id);
+    assert.equal(s.state, v1.ContainerState.CONTAINER_RUNNING);
+    assert.ok(BigInt(s.started_at!.toString()) > 0n);
+    await assert.rejects(h.StartContainer!(req({ container_id: id })), /started already/);
+    m.runtime.started.at(-1)!.exit(3);
+    await settle();
+    s = await status(id);
+    assert.equal(s.state, v1.ContainerState.CONTAINER_EXITED);
+    assert.equal(s.exit_code, 3);
+    assert.equal(s.reason, "Error");
+    assert.ok(BigInt(s.finished_at!.toString()) >= BigInt(s.started_at!.toString()));
+  });
+
+  it("runs the image's own command when the pod gives none", async () => {
+    const id = await create({ ...containerConfig, command: [], args: [] });
+    await h.StartContainer!(req({ container_id: id }));
+    assert.deepEqual(m.runtime.peas[0].launch.path, "sh");
+  });
+
+  it("stops with TERM, then KILL when the time is up, and stops an exited one without complaint", async () => {
+    const id = await create();
+    await h.StartContainer!(req({ container_id: id }));
+    const p = m.runtime.started.at(-1)!;
+    const stopping = h.StopContainer!(req({ container_id: id, timeout: 1 }));
+    await until(() => p.signals.includes("TERM"));
+    assert.ok(!p.signals.includes("KILL"), "not killed before its time");
+    const waited = Date.now();
+    while (!p.signals.includes("KILL") && Date.now() - waited < 3000) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(p.signals.includes("KILL"), "killed once the second was up");
+    assert.ok(Date.now() - waited >= 900, "not before");
+    p.end({ kind: "signaled", signal: 9 });
+    await stopping;
+    const s = await status(id);
+    assert.equal(s.state, v1.ContainerState.CONTAINER_EXITED);
+    assert.equal(s.exit_code, 137);
+    await h.StopContainer!(req({ container_id: id, timeout: 0 }));
+  });
+
+  it("removes a container, running or not, and twice without complaint", async () => {
+    const id = await create();
+    await h.StartContainer!(req({ container_id: id }));
+    const p = m.runtime.started.at(-1)!;
+    const removing = h.RemoveContainer!(req({ container_id: id }));
+    await until(() => p.signals.includes("KILL"));
+    p.end({ kind: "signaled", signal: 9 });
+    await removing;
+    await assert.rejects(status(id), /not found/);
+    await h.RemoveContainer!(req({ container_id: id }));
+    assert.deepEqual(await list(), []);
+  });
+
+  it("lists by sandbox, state and labels, and keeps its containers across a restart of the daemon", async () => {
+    const a = await create();
+    const b = await create({ ...containerConfig, metadata: { name: "b" }, labels: { app: "b" } });
+    await h.StartContainer!(req({ container_id: b }));
+    assert.deepEqual((await list({ state: { state: v1.ContainerState.CONTAINER_RUNNING } })).map((c) => c.id), [b]);
+    assert.deepEqual((await list({ label_selector: { app: "c" } })).map((c) => c.id), [a]);
+    assert.deepEqual((await list({ pod_sandbox_id: "other" })).map((c) => c.id), []);
+    const again = m.service();
+    await again.recover();
+    const h2 = handlersOn(again);
+    assert.deepEqual((await h2.ListContainers!(req({}))).containers!.map((c) => c.id).sort(), [a, b].sort());
+    assert.equal((await h2.ContainerStatus!(req({ container_id: b }))).status!.state, v1.ContainerState.CONTAINER_RUNNING);
+  });
+});
+
 describe("the CRI image service", () => {
   const removed: string[] = [];
   const images = imageHandlers({
@@ -146,6 +280,28 @@ describe("the CRI image service", () => {
       if (image !== "busybox") throw errors.imageNotFound(image, "not in the store");
       removed.push(image);
     },
+    pull: async (image, credentials) => {
+      pulled.push({ image, credentials });
+      return { id: "sha256:" + "a".repeat(64) };
+    },
+  });
+  const pulled: Array<{ image: string; credentials?: object }> = [];
+
+  it("pulls with the credentials given, and answers the image's id", async () => {
+    const r = await images.PullImage!(req({ image: { image: "busybox:1.29" }, auth: { auth: Buffer.from("ann:s3:cret").toString("base64") } }));
+    assert.equal(r.image_ref, "sha256:" + "a".repeat(64));
+    assert.deepEqual(pulled.at(-1), { image: "busybox:1.29", credentials: { username: "ann", password: "s3:cret" } });
+    await images.PullImage!(req({ image: { image: "x" }, auth: { username: "bob", password: "pw" } }));
+    assert.deepEqual(pulled.at(-1)?.credentials, { username: "bob", password: "pw" });
+  });
+
+  it("finds an image by name, short name or id, and answers no image (not an error) for one it lacks", async () => {
+    for (const name of ["busybox", "docker.io/library/busybox:latest", "sha256:" + "a".repeat(64), "a".repeat(64)]) {
+      const r = await images.ImageStatus!(req({ image: { image: name } }));
+      assert.equal(r.image?.id, "sha256:" + "a".repeat(64), name);
+      assert.deepEqual(r.image?.repo_tags, ["docker.io/library/busybox:latest"]);
+    }
+    assert.equal((await images.ImageStatus!(req({ image: { image: "nginx" } }))).image, undefined);
   });
 
   it("removes an image, and succeeds for one that is not there", async () => {

@@ -256,6 +256,28 @@ describe("peas: processes on a root of their own", () => {
     assert.equal(m.filesystem.peaRoots.size, 1, "only the first pea's root is there");
   });
 
+  it("runs what its image says when asked to: Entrypoint and Cmd, each replaced as Docker does, its Env, WorkingDir and User", async () => {
+    m.filesystem.peaPasswd = "root:x:0:0:root:/root:/bin/sh\noperator:x:37:37::/var:/bin/sh\n";
+    m.images.add("docker.io/library/app:1", { entrypoint: ["/bin/app"], cmd: ["--serve"], env: ["PATH=/img", "A=image"], workingDir: "/srv", user: "operator" });
+    const argv = async (fromImage: { entrypoint?: string[]; cmd?: string[] }) => {
+      await s.run(h, { path: "", image: "app:1", fromImage, env: ["A=own"] });
+      const { launch } = m.runtime.peas.at(-1)!;
+      return [launch.path, ...launch.args];
+    };
+    assert.deepEqual(await argv({}), ["/bin/app", "--serve"]);
+    assert.deepEqual(await argv({ cmd: ["--check"] }), ["/bin/app", "--check"]);
+    assert.deepEqual(await argv({ entrypoint: ["/bin/sh", "-c"] }), ["/bin/sh", "-c"], "a new entrypoint drops the image's Cmd");
+    assert.deepEqual(await argv({ entrypoint: ["/bin/sh"], cmd: ["-c", "true"] }), ["/bin/sh", "-c", "true"]);
+    const { launch } = m.runtime.peas.at(-1)!;
+    assert.equal(launch.dir, "/srv");
+    assert.equal(launch.user.uid, 37, "the image's user, found in the pea's own accounts");
+    assert.ok(launch.env.includes("PATH=/img") && launch.env.includes("A=own") && launch.env.includes("FROM_CONTAINER=1"));
+    m.images.add("docker.io/library/empty:1", {});
+    await assert.rejects(s.run(h, { path: "", image: "empty:1", fromImage: {} }), /names no command/);
+    await assert.rejects(s.run(h, { path: "", image: "/images/busybox", fromImage: {} }), /names no command/);
+    await assert.rejects(s.run(h, { path: "", fromImage: {} }), /needs an image/);
+  });
+
   it("passes limits of its own to the runtime, and numbers each pea apart", async () => {
     const shared = await s.run(h, { path: "/bin/sh", image: "/images/busybox" });
     const own = await s.run(h, { path: "/bin/sh", image: "/images/busybox", limits: { memoryBytes: 1n << 25n } });

@@ -1,0 +1,302 @@
+// The CRI's containers on the core: each is a pea of its sandbox's
+// container (its image's root of its own, joining the sandbox's network,
+// IPC, UTS and PID namespaces), whose process is the image's Entrypoint and
+// Cmd under the pod's command and args. Created is a record only; Start runs
+// the pea; its end is read from the process. The record (what the CRI alone
+// knows: metadata, labels, annotations, log path, the command, times, how it
+// ended) is one property of the sandbox's container per container, so it is
+// kept with the sandbox and survives a restart of the daemon.
+import { randomBytes } from "node:crypto";
+import { status as grpcStatus } from "@grpc/grpc-js";
+import { CoreError } from "../../core/errors.js";
+import type { ImageSummary } from "../../core/interfaces/image-store.js";
+import type { ProcessExit } from "../../core/interfaces/runtime.js";
+import type { ProcessSpec } from "../../core/process/spec.js";
+import type { ContainerService } from "../../core/service/container-service.js";
+import type { ProcessRef } from "../../core/service/processes.js";
+import { runtime } from "../../protocol/gen/cri.js";
+import { CriRequestError } from "./errors.js";
+import { findImage } from "./image-service.js";
+import { nanos } from "./longs.js";
+import type { Sandbox, Sandboxes } from "./sandboxes.js";
+import v1 = runtime.v1;
+
+const RECORD_PREFIX = "cri.container.";
+const POLL_MS = 50;
+
+/** What the CRI alone knows of a container. */
+export interface ContainerRecord {
+  id: string;
+  sandboxId: string;
+  metadata: { name: string; attempt: number };
+  /** As the client named it, with its annotations. */
+  image: { image: string; annotations: Record<string, string>; user_specified_image: string };
+  /** The store's name for it and its id. */
+  imageName: string;
+  imageId: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** Absolute, or "" when the pod has no log directory. */
+  logPath: string;
+  command: string[];
+  args: string[];
+  env: string[];
+  workingDir: string;
+  /** For the core: a uid, uid:gid or a name; "" for the image's. */
+  user: string;
+  tty: boolean;
+  stdin: boolean;
+  createdAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  exitCode?: number;
+  reason?: string;
+}
+
+const notFound = (id: string) => new CriRequestError(`container ${JSON.stringify(id)} not found`, grpcStatus.NOT_FOUND);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function exitCode(exit: ProcessExit): number {
+  if (exit.kind === "exited") return exit.code;
+  if (exit.kind === "signaled") return 128 + exit.signal;
+  return 255;
+}
+
+function matchesLabels(labels: Record<string, string>, selector: Record<string, string> | null | undefined): boolean {
+  return Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
+}
+
+export interface CriContainersOptions {
+  service: ContainerService;
+  sandboxes: Sandboxes;
+  listImages(): Promise<ImageSummary[]>;
+}
+
+export class CriContainers {
+  constructor(private readonly options: CriContainersOptions) {}
+
+  private get service(): ContainerService {
+    return this.options.service;
+  }
+
+  /** Every record, with its sandbox. */
+  private all(sandboxId?: string): Array<{ sandbox: Sandbox; record: ContainerRecord }> {
+    const sandboxes = sandboxId ? [this.options.sandboxes.find(sandboxId)].filter((s) => s !== undefined) : this.options.sandboxes.all();
+    const out: Array<{ sandbox: Sandbox; record: ContainerRecord }> = [];
+    for (const sandbox of sandboxes) {
+      for (const [key, value] of Object.entries(sandbox.info.properties)) {
+        if (key.startsWith(RECORD_PREFIX)) out.push({ sandbox, record: JSON.parse(value) as ContainerRecord });
+      }
+    }
+    return out;
+  }
+
+  private find(id: string): { sandbox: Sandbox; record: ContainerRecord } | undefined {
+    return id ? this.all().find((e) => e.record.id === id) : undefined;
+  }
+
+  private async save(record: ContainerRecord): Promise<void> {
+    await this.service.setProperty(record.sandboxId, RECORD_PREFIX + record.id, JSON.stringify(record));
+  }
+
+  /** The image in the store by any name the client may use (name, tag, id). */
+  private async image(text: string): Promise<ImageSummary> {
+    const found = findImage(await this.options.listImages(), text);
+    if (!found) throw new CriRequestError(`image ${JSON.stringify(text)} is not in the store: pull it first`, grpcStatus.NOT_FOUND);
+    return found;
+  }
+
+  async create(r: v1.CreateContainerRequest): Promise<string> {
+    const sandbox = this.options.sandboxes.get(r.pod_sandbox_id);
+    if (sandbox.info.state !== "active") throw new CriRequestError(`pod sandbox ${r.pod_sandbox_id} is not ready`, grpcStatus.FAILED_PRECONDITION);
+    const config = r.config;
+    if (!config?.metadata?.name) throw new CriRequestError("a container needs its metadata's name");
+    const imageText = config.image?.image ?? "";
+    if (!imageText) throw new CriRequestError("a container needs an image");
+    const name = config.metadata.name;
+    const attempt = config.metadata.attempt ?? 0;
+    // (name, attempt) is unique in a sandbox for its whole life.
+    if (this.all(sandbox.id).some((e) => e.record.metadata.name === name && e.record.metadata.attempt === attempt)) {
+      throw new CriRequestError(`a container named ${name} (attempt ${attempt}) is in the sandbox already`, grpcStatus.ALREADY_EXISTS);
+    }
+    const image = await this.image(imageText);
+    const sc = config.linux?.security_context;
+    const uid = sc?.run_as_user ? String(sc.run_as_user.value) : "";
+    const gid = sc?.run_as_group ? String(sc.run_as_group.value) : "";
+    if (gid && !uid && !sc?.run_as_username) throw new CriRequestError("run_as_group needs run_as_user or run_as_username");
+    const user = (sc?.run_as_username || uid) + (gid ? `:${gid}` : "");
+    const logDir = sandbox.record.logDirectory;
+    const record: ContainerRecord = {
+      id: randomBytes(32).toString("hex"),
+      sandboxId: sandbox.id,
+      metadata: { name, attempt },
+      image: { image: imageText, annotations: { ...(config.image?.annotations ?? {}) }, user_specified_image: config.image?.user_specified_image ?? "" },
+      imageName: image.name,
+      imageId: image.id,
+      labels: { ...(config.labels ?? {}) },
+      annotations: { ...(config.annotations ?? {}) },
+      logPath: logDir && config.log_path ? `${logDir.replace(/\/+$/, "")}/${config.log_path}` : "",
+      command: [...(config.command ?? [])],
+      args: [...(config.args ?? [])],
+      env: (config.envs ?? []).map((e) => `${e.key ?? ""}=${e.value ?? ""}`),
+      workingDir: config.working_dir ?? "",
+      user,
+      tty: config.tty ?? false,
+      stdin: config.stdin ?? false,
+      createdAt: Date.now(),
+    };
+    await this.save(record);
+    return record.id;
+  }
+
+  async start(id: string): Promise<void> {
+    const found = this.find(id);
+    if (!found) throw notFound(id);
+    const { record } = found;
+    if (record.startedAt !== undefined) throw new CriRequestError(`container ${id} was started already`, grpcStatus.FAILED_PRECONDITION);
+    const spec: ProcessSpec = {
+      id: record.id,
+      path: "",
+      image: record.imageName,
+      fromImage: { entrypoint: record.command, cmd: record.args },
+      env: record.env,
+      ...(record.workingDir ? { dir: record.workingDir } : {}),
+      ...(record.user ? { user: record.user } : {}),
+      ...(record.tty ? { tty: { rows: 24, columns: 80 } } : {}),
+      ...(record.stdin ? { stdin: { kind: "stream" as const } } : {}),
+    };
+    record.startedAt = Date.now();
+    try {
+      const ref = await this.service.run(record.sandboxId, spec);
+      await this.save(record);
+      void this.watch(ref, record.id);
+    } catch (err) {
+      // It could not start: an exited container, as the kubelet expects to see it.
+      record.finishedAt = Date.now();
+      record.exitCode = 128;
+      record.reason = "StartError";
+      await this.save(record).catch(() => {});
+      throw err;
+    }
+  }
+
+  // The end is written into the record when seen, so it outlives the process table.
+  private async watch(ref: ProcessRef, id: string): Promise<void> {
+    const result = await ref.wait().catch(() => undefined);
+    const found = this.find(id);
+    if (!result || !found || found.record.finishedAt !== undefined) return;
+    this.finish(found.record, result.exit);
+    await this.save(found.record).catch(() => {});
+  }
+
+  private finish(record: ContainerRecord, exit: ProcessExit): void {
+    record.finishedAt = Date.now();
+    record.exitCode = exitCode(exit);
+    record.reason = record.exitCode === 0 ? "Completed" : "Error";
+  }
+
+  /** The process of a started container; undefined once forgotten (its end is in the record then). */
+  private process(record: ContainerRecord): ProcessRef | undefined {
+    try {
+      return this.service.process(record.sandboxId, record.id);
+    } catch (err) {
+      if (err instanceof CoreError && (err.code === "PROCESS_NOT_FOUND" || err.code === "CONTAINER_NOT_FOUND" || err.code === "WRONG_STATE")) return undefined;
+      throw err;
+    }
+  }
+
+  /** Brings the record up to date with its process (a restarted daemon learns ends so). */
+  private async current(record: ContainerRecord): Promise<ContainerRecord> {
+    if (record.startedAt === undefined || record.finishedAt !== undefined) return record;
+    const ref = this.process(record);
+    if (ref?.running) return record;
+    if (ref) this.finish(record, (await ref.wait()).exit);
+    else this.finish(record, { kind: "lost" });
+    await this.save(record).catch(() => {});
+    return record;
+  }
+
+  private state(record: ContainerRecord): v1.ContainerState {
+    if (record.startedAt === undefined) return v1.ContainerState.CONTAINER_CREATED;
+    if (record.finishedAt === undefined) return v1.ContainerState.CONTAINER_RUNNING;
+    return v1.ContainerState.CONTAINER_EXITED;
+  }
+
+  /** TERM, then KILL once `timeoutSeconds` have passed (0: KILL at once); a stopped container is left as it is. */
+  async stop(id: string, timeoutSeconds: number): Promise<void> {
+    const found = this.find(id);
+    if (!found) return;
+    const ref = this.process(found.record);
+    if (!ref?.running) return;
+    if (timeoutSeconds > 0) {
+      await ref.signal("TERM");
+      const deadline = Date.now() + timeoutSeconds * 1000;
+      while (ref.running && Date.now() < deadline) await sleep(POLL_MS);
+    }
+    if (ref.running) {
+      await ref.signal("KILL");
+      await ref.wait();
+    }
+    await this.current(found.record);
+  }
+
+  async remove(id: string): Promise<void> {
+    const found = this.find(id);
+    if (!found) return;
+    await this.stop(id, 0);
+    this.process(found.record)?.forget();
+    try {
+      await this.service.removeProperty(found.record.sandboxId, RECORD_PREFIX + id);
+    } catch (err) {
+      if (!(err instanceof CoreError && (err.code === "CONTAINER_NOT_FOUND" || err.code === "PROPERTY_NOT_FOUND"))) throw err;
+    }
+  }
+
+  async status(id: string): Promise<v1.ContainerStatus.$Properties> {
+    const found = this.find(id);
+    if (!found) throw notFound(id);
+    const record = await this.current(found.record);
+    return {
+      id: record.id,
+      metadata: record.metadata,
+      state: this.state(record),
+      created_at: nanos(record.createdAt),
+      started_at: nanos(record.startedAt ?? 0),
+      finished_at: nanos(record.finishedAt ?? 0),
+      exit_code: record.exitCode ?? 0,
+      image: record.image,
+      image_ref: record.imageId,
+      image_id: record.imageId,
+      reason: record.reason ?? "",
+      message: "",
+      labels: record.labels,
+      annotations: record.annotations,
+      mounts: [],
+      log_path: record.logPath,
+    };
+  }
+
+  async list(filter: v1.ContainerFilter.$Properties | null | undefined): Promise<v1.Container.$Properties[]> {
+    const out: v1.Container.$Properties[] = [];
+    for (const { record: stored } of this.all(filter?.pod_sandbox_id || undefined)) {
+      if (filter?.id && stored.id !== filter.id) continue;
+      const record = await this.current(stored);
+      const state = this.state(record);
+      if (filter?.state && filter.state.state !== state) continue;
+      if (!matchesLabels(record.labels, filter?.label_selector)) continue;
+      out.push({
+        id: record.id,
+        pod_sandbox_id: record.sandboxId,
+        metadata: record.metadata,
+        image: record.image,
+        image_ref: record.imageId,
+        image_id: record.imageId,
+        state,
+        created_at: nanos(record.createdAt),
+        labels: record.labels,
+        annotations: record.annotations,
+      });
+    }
+    return out;
+  }
+}
