@@ -245,6 +245,14 @@ export class FakeRuntime implements Runtime {
     return this.startProcess(id, launch);
   }
 
+  /** Processes started in running peas. */
+  readonly peaExecs: Array<{ id: string; peaId: string; launch: ProcessLaunch }> = [];
+
+  async execInPea(id: string, peaId: string, launch: ProcessLaunch): Promise<ProcessHandle> {
+    this.peaExecs.push({ id, peaId, launch });
+    return this.startProcess(id, launch);
+  }
+
   async removePea(id: string, peaId: string): Promise<void> {
     this.peasRemoved.push(`${id}/${peaId}`);
   }

@@ -138,6 +138,18 @@ describe("CRI: Kubernetes' own tools", { skip: !existsSync(CRICTL) && "crictl is
     const sleeper = (await crictl("create", podId, ctr, pod)).stdout.trim();
     await crictl("start", sleeper);
     assert.equal(JSON.parse((await crictl("inspect", sleeper)).stdout).status.state, "CONTAINER_RUNNING");
+    // ExecSync: in the container's own root, its output by stream, its exit code; a time-out kills it.
+    const exec = await crictl("exec", "-s", sleeper, "sh", "-c", "echo out; echo err >&2; test -x /bin/sleep && exit 4");
+    assert.notEqual(exec.code, 0, exec.out);
+    assert.match(exec.out, /exited with 4: err/);
+    const ok = await crictl("exec", "-s", sleeper, "sh", "-c", "echo out; cat /proc/1/cmdline | tr '\\0' ' '");
+    assert.equal(ok.code, 0, ok.out);
+    assert.match(ok.stdout, /^out\n/);
+    const late = await crictl("exec", "-s", "--timeout", "1", sleeper, "sleep", "4321");
+    assert.notEqual(late.code, 0);
+    assert.match(late.out, /DeadlineExceeded|timed out/);
+    const seek = `for f in /proc/[0-9]*/cmdline; do c=$(tr '\\0' ' ' < $f); case "$c" in "sleep 4321"*) echo found;; esac; done; true`;
+    assert.equal((await crictl("exec", "-s", sleeper, "sh", "-c", seek)).stdout.trim(), "", "the timed-out command is gone");
     assert.equal((await crictl("stop", "--timeout", "1", sleeper)).code, 0);
     assert.equal(JSON.parse((await crictl("inspect", sleeper)).stdout).status.state, "CONTAINER_EXITED");
     for (const c of [id, sleeper]) assert.equal((await crictl("rm", c)).code, 0);

@@ -22,6 +22,8 @@ import type { Sandbox, Sandboxes } from "./sandboxes.js";
 import v1 = runtime.v1;
 
 const RECORD_PREFIX = "cri.container.";
+/** ExecSync's output per stream, as the API caps it (what came last is kept). */
+const EXEC_OUTPUT_LIMIT = 16 * 1024 * 1024;
 const POLL_MS = 50;
 
 /** What the CRI alone knows of a container. */
@@ -250,6 +252,38 @@ export class CriContainers {
     } catch (err) {
       if (!(err instanceof CoreError && (err.code === "CONTAINER_NOT_FOUND" || err.code === "PROPERTY_NOT_FOUND"))) throw err;
     }
+  }
+
+  /** Runs a command in the running container and answers its output and exit code; past `timeout` seconds it is killed. */
+  async execSync(r: v1.ExecSyncRequest): Promise<v1.ExecSyncResponse.$Properties> {
+    const found = this.find(r.container_id);
+    if (!found) throw notFound(r.container_id);
+    const record = await this.current(found.record);
+    if (this.state(record) !== v1.ContainerState.CONTAINER_RUNNING) {
+      throw new CriRequestError(`container ${r.container_id} is not running`, grpcStatus.FAILED_PRECONDITION);
+    }
+    const cmd = r.cmd ?? [];
+    if (cmd.length === 0 || !cmd[0]) throw new CriRequestError("no command to run");
+    const ref = await this.service.run(record.sandboxId, {
+      path: cmd[0],
+      args: cmd.slice(1),
+      inPea: record.id,
+      output: { kind: "keep-recent", limit: EXEC_OUTPUT_LIMIT },
+      forgetWhenCollected: true,
+    });
+    const timeout = Number(r.timeout);
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<"expired">((resolve) => {
+      if (timeout > 0) timer = setTimeout(() => resolve("expired"), timeout * 1000);
+    });
+    const output = await Promise.race([ref.collect(), expired]).finally(() => clearTimeout(timer));
+    if (output === "expired") {
+      await ref.signal("KILL");
+      await ref.wait();
+      ref.forget();
+      throw new CriRequestError(`command timed out after ${timeout}s`, grpcStatus.DEADLINE_EXCEEDED);
+    }
+    return { stdout: output.stdout, stderr: output.stderr, exit_code: exitCode(output.result.exit) };
   }
 
   async status(id: string): Promise<v1.ContainerStatus.$Properties> {

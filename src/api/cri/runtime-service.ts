@@ -57,6 +57,7 @@ export function runtimeHandlers(options: CriRuntimeOptions): RuntimeHandlers {
       return {};
     },
     ContainerStatus: async (r: v1.ContainerStatusRequest) => ({ status: await containers.status(r.container_id) }),
+    ExecSync: async (r: v1.ExecSyncRequest) => containers.execSync(r),
     ListContainers: async (r: v1.ListContainersRequest) => ({ containers: await containers.list(r.filter) }),
     ListContainerStats: async () => ({ stats: [] }),
     ListPodSandboxStats: async () => ({ stats: [] }),

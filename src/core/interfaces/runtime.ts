@@ -151,6 +151,8 @@ export interface Runtime {
    * the container's or, with limits of its own, beside it.
    */
   startPea(id: string, launch: ProcessLaunch, pea: PeaLaunch): Promise<ProcessHandle>;
+  /** Starts another process in a running pea: its root, its mount namespace, its cgroup. */
+  execInPea(id: string, peaId: string, launch: ProcessLaunch): Promise<ProcessHandle>;
   /** Removes what a pea that ended left of its container; safe for one already gone. */
   removePea(id: string, peaId: string): Promise<void>;
   /** The cgroup name a pea's usage is read under (by Limits), for its metrics. */

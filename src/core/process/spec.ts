@@ -49,6 +49,12 @@ export interface ProcessSpec {
    * WorkingDir and User apply unless the spec names its own.
    */
   fromImage?: { entrypoint?: string[]; cmd?: string[] };
+  /**
+   * The id of a running pea of the container: the process runs inside it
+   * (its root, its mount namespace, its cgroup), as its user (the spec names
+   * none), with its environment under the spec's.
+   */
+  inPea?: string;
 }
 
 const MAX_ID_BYTES = 256;
@@ -65,6 +71,9 @@ export function checkProcessSpec(spec: ProcessSpec): void {
     if (spec.id === "" || Buffer.byteLength(spec.id) > MAX_ID_BYTES || /[\x00-\x1f\x7f]/.test(spec.id)) {
       throw errors.invalid(`process id must be 1 to ${MAX_ID_BYTES} bytes without control characters`);
     }
+  }
+  if (spec.inPea !== undefined && (spec.image !== undefined || spec.fromImage !== undefined)) {
+    throw errors.invalid("a process in a pea runs on the pea's root: no image of its own");
   }
   if (spec.fromImage !== undefined) {
     if (spec.image === undefined) throw errors.invalid("a process from an image needs an image");

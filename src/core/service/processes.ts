@@ -144,13 +144,14 @@ export class ProcessService {
     private readonly users: UserLookup,
   ) {}
 
-  /** Peas running, for their metrics. */
-  private readonly peas = new Map<Process, { container: Container; peaId: string; ownLimits: boolean }>();
+  /** Peas running: for their metrics, and for processes started in them (as their user, with their environment). */
+  private readonly peas = new Map<Process, { container: Container; peaId: string; ownLimits: boolean; user: ResolvedUser; env: string[]; dir: string }>();
 
   async run(c: Container, spec: ProcessSpec): Promise<ProcessRef> {
     checkProcessSpec(spec);
     if (spec.id !== undefined && c.processes.isRunning(spec.id)) throw errors.processIdTaken(spec.id);
     if (spec.image !== undefined) return this.runPea(c, spec);
+    if (spec.inPea !== undefined) return this.runInPea(c, spec, spec.inPea);
     // What the image says (User, WorkingDir, Env) is the default under what the process asks for.
     const image = c.image?.config;
     const dir = spec.dir || image?.workingDir;
@@ -210,7 +211,7 @@ export class ProcessService {
       undo.push(() => deps.runtime.removePea(c.id, peaId));
       const handle = await deps.runtime.startPea(c.id, launch, { id: peaId, rootfsPath: root.rootfsPath, limits: spec.limits });
       const process = this.adopt(c, seq, meta, handle, false);
-      this.peas.set(process, { container: c, peaId, ownLimits: spec.limits !== undefined });
+      this.peas.set(process, { container: c, peaId, ownLimits: spec.limits !== undefined, user, env: launch.env, dir: launch.dir });
       const log = this.ctx.logFor(c);
       log.debug({ process: id, pea: peaId, image: spec.image }, "pea started");
       void process.finished.then(async () => {
@@ -223,6 +224,24 @@ export class ProcessService {
       for (const step of undo.reverse()) await step().catch(() => {});
       throw err;
     }
+  }
+
+  /** A process in a running pea: on its root, as its user, its environment under the spec's. */
+  private async runInPea(c: Container, spec: ProcessSpec, peaProcessId: string): Promise<ProcessRef> {
+    const pea = [...this.peas].find(([p, info]) => info.container === c && p.id === peaProcessId && p.running)?.[1];
+    if (!pea) {
+      if (!c.processes.get(peaProcessId)) throw errors.processNotFound(peaProcessId);
+      throw errors.wrongState(["running"], "ended");
+    }
+    if (spec.user) throw errors.invalid("a process in a pea runs as the pea's user");
+    const user = pea.user;
+    let seq = await this.nextSeq();
+    while (spec.id === undefined && c.processes.isRunning(String(seq))) seq = await this.nextSeq();
+    const launch = this.launchOf(c, spec, seq, user, { env: mergeEnv(pea.env, spec.env ?? []), dir: spec.dir || pea.dir });
+    const handle = await this.ctx.deps.runtime.execInPea(c.id, pea.peaId, launch);
+    const process = this.adopt(c, seq, launch.meta, handle, false);
+    this.ctx.logFor(c).debug({ process: process.id, pea: pea.peaId, path: spec.path }, "process started in a pea");
+    return new ProcessRef(this, c, process);
   }
 
   /** What the runtime is asked to start, and what is kept of it for a restarted daemon. */

@@ -271,21 +271,34 @@ export class LinuxRuntime implements Runtime {
     // Checked (rlimits against the host's) before anything is made.
     const spec = ociProcess(launch, this.hardLimits, await this.capabilitySets(id, launch.capabilities));
     const initSocket = launch.tty === undefined ? await this.initSocket(id) : undefined;
+    // The init's spec, or the runtime's: only the one used is written.
+    const file = initSocket ? { name: "process.spec", text: initProcessSpec(spec) } : { name: "process.json", text: specJson(spec) };
+    return this.startUnderShim(id, launch, file, { containerId: id, ...(initSocket ? { initSocket } : {}) });
+  }
+
+  /** A process under a shim of its own, in its directory: its spec, its standard input, what a restarted daemon needs. */
+  private async startUnderShim(
+    id: string,
+    launch: ProcessLaunch,
+    spec: { name: string; text: string | Buffer },
+    where: { containerId: string; initSocket?: string; bundleInDir?: boolean },
+    onFailure?: () => Promise<void>,
+  ): Promise<ShimProcess> {
     const dir = join(this.paths(id).processes, String(launch.seq));
     await mkdir(dir);
     try {
-      // The init's spec, or the runtime's: only the one used is written.
-      if (initSocket) await writeFile(join(dir, "process.spec"), initProcessSpec(spec));
-      else await writeFile(join(dir, "process.json"), specJson(spec));
+      await writeFile(join(dir, spec.name), spec.text);
       if (launch.stdin.kind === "data") await writeFile(join(dir, "stdin"), launch.stdin.data);
       // For a restarted daemon. A daemon's death leaves the page cache be, so no fsync is needed here.
       await writeFile(join(dir, PROCESS_META), JSON.stringify(launch.meta));
       const stdin = launch.stdin.kind === "data" ? "file" : launch.stdin.kind === "stream" ? "pipe" : "none";
+      const { bundleInDir, ...shim } = where;
       await this.options.shim.start(
-        { containerId: id, dir, stdin, tty: launch.tty, discardOutput: launch.discardOutput, owner: await this.hostOwner(id, launch), ...(initSocket ? { initSocket } : {}) },
+        { ...shim, ...(bundleInDir ? { bundle: dir } : {}), dir, stdin, tty: launch.tty, discardOutput: launch.discardOutput, owner: await this.hostOwner(id, launch) },
         launch.path,
       );
     } catch (err) {
+      await onFailure?.().catch(() => {});
       await rm(dir, { recursive: true, force: true });
       throw err;
     }
@@ -332,25 +345,15 @@ export class LinuxRuntime implements Runtime {
       etc: join(volumeDir(this.options.depot.path(id)), "upper", "etc"),
     });
     const name = this.peaName(id, pea.id);
-    const dir = join(paths.processes, String(launch.seq));
-    await mkdir(dir);
-    try {
-      await writeFile(join(dir, "config.json"), specJson(spec));
-      if (launch.stdin.kind === "data") await writeFile(join(dir, "stdin"), launch.stdin.data);
-      await writeFile(join(dir, PROCESS_META), JSON.stringify(launch.meta));
-      const stdin = launch.stdin.kind === "data" ? "file" : launch.stdin.kind === "stream" ? "pipe" : "none";
-      await this.options.shim.start(
-        { containerId: name, dir, stdin, tty: launch.tty, discardOutput: launch.discardOutput, bundle: dir, owner: await this.hostOwner(id, launch) },
-        launch.path,
-      );
-    } catch (err) {
-      await this.options.oci.forceDelete(name).catch(() => {});
-      await rm(dir, { recursive: true, force: true });
-      throw err;
-    }
-    const handle = this.attach(id, dir, launch.discardOutput, launch.tty !== undefined);
-    if (launch.stdin.kind === "stream") await handle.attachStdin();
-    return handle;
+    return this.startUnderShim(id, launch, { name: "config.json", text: specJson(spec) }, { containerId: name, bundleInDir: true }, () =>
+      this.options.oci.forceDelete(name),
+    );
+  }
+
+  async execInPea(id: string, peaId: string, launch: ProcessLaunch): Promise<ProcessHandle> {
+    const spec = ociProcess(launch, this.hardLimits, await this.capabilitySets(id, launch.capabilities));
+    // The pea is a container of the runtime's: the process joins it through the runtime's exec.
+    return this.startUnderShim(id, launch, { name: "process.json", text: specJson(spec) }, { containerId: this.peaName(id, peaId) });
   }
 
   async removePea(id: string, peaId: string): Promise<void> {

@@ -256,6 +256,29 @@ describe("the CRI's containers", () => {
     assert.deepEqual(await list(), []);
   });
 
+  it("runs ExecSync inside the running container and answers its output and exit code; kills it past its time-out", async () => {
+    const id = await create();
+    await assert.rejects(h.ExecSync!(req({ container_id: id, cmd: ["ls"] })), /not running/);
+    await h.StartContainer!(req({ container_id: id }));
+    const running = h.ExecSync!(req({ container_id: id, cmd: ["ls", "-l"], timeout: 0 }));
+    await until(() => m.runtime.peaExecs.length === 1);
+    const exec = m.runtime.started.at(-1)!;
+    assert.deepEqual([exec.launch.path, ...exec.launch.args], ["ls", "-l"]);
+    exec.write("stdout", "out");
+    exec.write("stderr", "err");
+    exec.exit(2);
+    const r = await running;
+    assert.deepEqual([Buffer.from(r.stdout!).toString(), Buffer.from(r.stderr!).toString(), r.exit_code], ["out", "err", 2]);
+    const late = h.ExecSync!(req({ container_id: id, cmd: ["sleep", "9"], timeout: 1 }));
+    await until(() => m.runtime.peaExecs.length === 2);
+    const sleeper = m.runtime.started.at(-1)!;
+    const waited = Date.now();
+    while (!sleeper.signals.includes("KILL") && Date.now() - waited < 3000) await new Promise((r) => setTimeout(r, 20));
+    sleeper.end({ kind: "signaled", signal: 9 });
+    await assert.rejects(late, (err: Error & { code?: number }) => err.code === 4 /* DEADLINE_EXCEEDED */);
+    await assert.rejects(h.ExecSync!(req({ container_id: "nope", cmd: ["ls"] })), /not found/);
+  });
+
   it("lists by sandbox, state and labels, and keeps its containers across a restart of the daemon", async () => {
     const a = await create();
     const b = await create({ ...containerConfig, metadata: { name: "b" }, labels: { app: "b" } });

@@ -278,6 +278,25 @@ describe("peas: processes on a root of their own", () => {
     await assert.rejects(s.run(h, { path: "", fromImage: {} }), /needs an image/);
   });
 
+  it("starts a process inside a running pea, as its user with its environment, and not in one that ended", async () => {
+    m.filesystem.peaPasswd = "root:x:0:0:root:/root:/bin/sh\noperator:x:37:37::/var:/bin/sh\n";
+    const pea = await s.run(h, { path: "/bin/sleep", image: "/images/busybox", user: "operator", env: ["PEA=1"], dir: "/work" });
+    const inner = await s.run(h, { path: "/bin/ls", inPea: pea.id, env: ["OWN=2"] });
+    const [exec] = m.runtime.peaExecs;
+    assert.equal(exec.peaId, m.runtime.peas[0].pea.id);
+    assert.equal(exec.launch.user.uid, 37);
+    assert.equal(exec.launch.dir, "/work");
+    assert.ok(exec.launch.env.includes("PEA=1") && exec.launch.env.includes("OWN=2"));
+    assert.notEqual(inner.id, pea.id);
+    await assert.rejects(s.run(h, { path: "/bin/ls", inPea: pea.id, user: "root" }), /pea's user/);
+    await assert.rejects(s.run(h, { path: "/bin/ls", inPea: "nope" }), /nope/);
+    await assert.rejects(s.run(h, { path: "/bin/ls", inPea: pea.id, image: "/images/x" }), /no image of its own/);
+    m.runtime.started[0].exit(0);
+    await settle();
+    await assert.rejects(s.run(h, { path: "/bin/ls", inPea: pea.id }), (err: Error & { code?: string }) => err.code === "WRONG_STATE" || err.code === "PROCESS_NOT_FOUND");
+    assert.equal(m.runtime.peaExecs.length, 1);
+  });
+
   it("passes limits of its own to the runtime, and numbers each pea apart", async () => {
     const shared = await s.run(h, { path: "/bin/sh", image: "/images/busybox" });
     const own = await s.run(h, { path: "/bin/sh", image: "/images/busybox", limits: { memoryBytes: 1n << 25n } });
