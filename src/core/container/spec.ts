@@ -36,6 +36,8 @@ export interface ContainerSpec {
   privileged?: boolean;
   /** Its host name (1-64 characters); absent: its id. */
   hostname?: string;
+  /** Its /etc/resolv.conf; absent: the daemon's servers (or the host's). */
+  dns?: DnsConfig;
   /** What its processes may hold; absent: the daemon's defaults. */
   capabilities?: ContainerCapabilities;
   bindMounts?: BindMount[];
@@ -47,6 +49,13 @@ export interface ContainerSpec {
   limits?: ContainerLimitsSpec;
   netIn?: Array<Partial<NetInRule>>;
   netOut?: NetOutRule[];
+}
+
+/** Name resolution as resolv.conf says it: servers, search domains, options (ndots:5). */
+export interface DnsConfig {
+  servers: string[];
+  searches: string[];
+  options: string[];
 }
 
 export const MAX_HANDLE_BYTES = 1024;
@@ -74,4 +83,11 @@ export function checkContainerSpec(spec: ContainerSpec): void {
   }
   if (spec.env) checkEnv(spec.env);
   if (spec.properties) checkProperties(spec.properties);
+  if (spec.dns) {
+    const dns = spec.dns;
+    for (const word of [...dns.servers, ...dns.searches, ...dns.options]) {
+      if (typeof word !== "string" || !/^[^\s\x00]{1,253}$/.test(word)) throw errors.invalid(`DNS setting ${JSON.stringify(word)} must be a word without blanks`);
+    }
+    if (dns.servers.length > 3 || dns.searches.length > 32) throw errors.invalid("at most 3 DNS servers and 32 search domains");
+  }
 }

@@ -15,6 +15,8 @@ export type RootfsBase =
   | { kind: "layers"; layers: string[] };
 
 /** What the filesystem needs to make a container's root. */
+import type { DnsConfig } from "../container/spec.js";
+
 export interface RootfsSpec {
   id: string;
   base: RootfsBase;
@@ -28,6 +30,8 @@ export interface RootfsSpec {
   hostname?: string;
   /** No user namespace: the base and the container's files keep their ids. */
   privileged?: boolean;
+  /** Its own name resolution; absent: the daemon's. */
+  dns?: DnsConfig;
 }
 
 export interface Filesystem {

@@ -92,7 +92,7 @@ export class Creator {
             base = { kind: "layers", layers: image.layers };
           }
           return phases.time("filesystem", () =>
-            deps.filesystem.prepare({ id, base, bindMounts, uid, containerIp: network.containerIp, hostIp: network.hostIp, privileged, hostname: spec.hostname }),
+            deps.filesystem.prepare({ id, base, bindMounts, uid, containerIp: network.containerIp, hostIp: network.hostIp, privileged, hostname: spec.hostname, ...(spec.dns ? { dns: spec.dns } : {}) }),
           );
         })(),
         phases.time("network", () => deps.network.create(id, network, { privileged })),

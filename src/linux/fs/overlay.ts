@@ -1,6 +1,7 @@
 // The container's root filesystem: an overlay of the read-only base and a
 // writable layer in the container's depot directory, mounted inside the
 // runtime's private mount namespace (see mount-namespace.ts).
+import { dnsResolvConf } from "../network/resolv-conf.js";
 import { chmod, lchown, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join } from "node:path";
 import { errors } from "../../core/errors.js";
@@ -101,7 +102,7 @@ export class OverlayFilesystem implements Filesystem {
       id: spec.hostname ?? spec.id,
       uid: spec.uid,
       containerIp: spec.containerIp,
-      resolvConf: this.resolvConf(spec.hostIp),
+      resolvConf: spec.dns ? dnsResolvConf(spec.dns) : this.resolvConf(spec.hostIp),
       idMap: userns?.map,
     });
     // The base as the client named it: a shifted copy on the depot's btrfs counts its small files' blocks differently.

@@ -69,6 +69,7 @@ describe("the CRI's pod sandboxes", () => {
     annotations: { abc: "def" },
     log_directory: "/var/log/pods/x",
     port_mappings: [{ protocol: 0, container_port: 80, host_port: 12000 }, { container_port: 81 }],
+    dns_config: { servers: ["10.10.10.10"], searches: ["google.com"], options: ["ndots:8"] },
   };
   let m: FakeMachine;
   let service: ContainerService;
@@ -98,6 +99,7 @@ describe("the CRI's pod sandboxes", () => {
     assert.equal(s.network?.ip, info.network.containerIp);
     assert.equal(m.runtime.container(info.id).launch.hostname, "test-hostname");
     assert.deepEqual(info.netIns.map((r) => [r.hostPort, r.containerPort]), [[12000, 80]], "only mappings with a host port");
+    assert.deepEqual(m.filesystem.prepared.get(info.id)?.dns, { servers: ["10.10.10.10"], searches: ["google.com"], options: ["ndots:8"] });
   });
 
   it("lists sandboxes by id, state and labels, and not the core's other containers", async () => {
@@ -277,6 +279,24 @@ describe("the CRI's containers", () => {
     sleeper.end({ kind: "signaled", signal: 9 });
     await assert.rejects(late, (err: Error & { code?: number }) => err.code === 4 /* DEADLINE_EXCEEDED */);
     await assert.rejects(h.ExecSync!(req({ container_id: "nope", cmd: ["ls"] })), /not found/);
+  });
+
+  it("gives each container's usage: its pea's cgroup while it runs, zeros with a time before, by id, labels or sandbox", async () => {
+    const created = await create();
+    const running = await create({ ...containerConfig, metadata: { name: "r" }, labels: { app: "r" } });
+    await h.StartContainer!(req({ container_id: running }));
+    const one = (await h.ContainerStats!(req({ container_id: running }))).stats!;
+    assert.equal(one.attributes?.id, running);
+    assert.equal(one.cpu?.usage_core_nano_seconds?.value?.toString(), "5", "the pea's cgroup, read by the limits");
+    assert.ok(BigInt(one.cpu!.timestamp!.toString()) > 0n && BigInt(one.memory!.timestamp!.toString()) > 0n);
+    const before = (await h.ContainerStats!(req({ container_id: created }))).stats!;
+    assert.equal(before.cpu?.usage_core_nano_seconds?.value?.toString(), "0");
+    assert.ok(BigInt(before.memory!.timestamp!.toString()) > 0n);
+    const all = (await h.ListContainerStats!(req({}))).stats!;
+    assert.deepEqual(all.map((x) => x.attributes?.id).sort(), [created, running].sort());
+    assert.deepEqual((await h.ListContainerStats!(req({ filter: { label_selector: { app: "r" } } }))).stats!.map((x) => x.attributes?.id), [running]);
+    assert.deepEqual((await h.ListContainerStats!(req({ filter: { pod_sandbox_id: "other" } }))).stats, []);
+    await assert.rejects(h.ContainerStats!(req({ container_id: "nope" })), /not found/);
   });
 
   it("lists by sandbox, state and labels, and keeps its containers across a restart of the daemon", async () => {

@@ -95,7 +95,7 @@ describe("creating containers", () => {
     assert.equal(s.info("next").network.hostIp, "10.254.0.1", "the network the failed request did not take goes to the next one");
   });
 
-  it("refuses empty handles, NUL and control characters, NUL in paths, bad grace times, env and properties", async () => {
+  it("refuses empty handles, NUL and control characters, NUL in paths, bad grace times, env, properties and DNS settings", async () => {
     for (const spec of [
       { handle: "" },
       { handle: "x\0y" },
@@ -107,6 +107,9 @@ describe("creating containers", () => {
       { graceTime: -1 },
       { env: ["NOEQUALS"] },
       { properties: { "": "v" } },
+      { dns: { servers: ["1.1.1.1 evil"], searches: [], options: [] } },
+      { dns: { servers: ["1", "2", "3", "4"], searches: [], options: [] } },
+      { dns: { servers: [], searches: ["a\nnameserver 6.6.6.6"], options: [] } },
     ]) {
       await assert.rejects(s.create(spec), { code: "INVALID_REQUEST" }, JSON.stringify(spec));
     }

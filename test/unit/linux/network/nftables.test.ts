@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { baseRuleset, netInScript, netOutMatch, netOutScript, removeScript } from "../../../../src/linux/network/nftables.js";
-import { resolvConf } from "../../../../src/linux/network/resolv-conf.js";
+import { dnsResolvConf, resolvConf } from "../../../../src/linux/network/resolv-conf.js";
 import { parseTbf, UNLIMITED } from "../../../../src/linux/network/shaper.js";
 import { idOfChain, idOfInterface } from "../../../../src/linux/network/names.js";
 
@@ -66,6 +66,10 @@ describe("nftables rules", () => {
 });
 
 describe("resolv.conf", () => {
+  it("writes a container's own servers, search domains and options as given", () => {
+    assert.equal(dnsResolvConf({ servers: ["10.10.10.10"], searches: ["google.com", "svc"], options: ["ndots:8"] }), "nameserver 10.10.10.10\nsearch google.com svc\noptions ndots:8\n");
+    assert.equal(dnsResolvConf({ servers: [], searches: [], options: [] }), "");
+  });
   it("uses the configured DNS servers", () => {
     assert.equal(resolvConf("nameserver 1.1.1.1\n", ["8.8.8.8", "8.8.4.4"], "10.254.0.1"), "nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
   });
