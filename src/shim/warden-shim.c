@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "write-all.h"
+#include "container-log.h"
 
 #define MAX_ARGS 64
 #define MAX_CONNS 16
@@ -62,7 +63,7 @@
 /* How long the container's init may take to start a process (it is busy only with others' starts). */
 #define INIT_TIMEOUT_MS 30000
 
-enum { F_ATTACH_STDIN = 'i', F_DATA = 'd', F_EOF = 'e', F_SIGNAL = 's', F_WINSIZE = 'w' };
+enum { F_ATTACH_STDIN = 'i', F_DATA = 'd', F_EOF = 'e', F_SIGNAL = 's', F_WINSIZE = 'w', F_REOPEN_LOG = 'l' };
 
 struct conn {
   int fd;
@@ -114,7 +115,7 @@ static void usage(void) {
   fprintf(stderr,
           "usage: warden-shim --runtime PATH [--runtime-arg ARG]... --container ID\n"
           "                   [--stdin none|file|pipe] [--null PATH] [--tty ROWS COLS] [--discard]\n"
-          "                   [--bundle DIR] [--owner UID:GID] [--init-socket PATH]\n");
+          "                   [--bundle DIR] [--owner UID:GID] [--init-socket PATH] [--log PATH]\n");
   exit(1);
 }
 
@@ -202,7 +203,18 @@ static size_t drain_output(int fd) {
   int file = fd == out_r ? out_file : err_file;
   size_t moved = 0;
   for (;;) {
-    ssize_t n = splice(fd, NULL, file, NULL, COPY_BUF * 16, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    ssize_t n;
+    if (container_log_path) {
+      // With a container log the bytes are looked at (for its lines): read, then written to both.
+      static char buf[COPY_BUF * 4];
+      n = read(fd, buf, sizeof buf);
+      if (n > 0) {
+        write_all(file, buf, (size_t)n);
+        container_log_write(fd == out_r ? 0 : 1, buf, (size_t)n);
+      }
+    } else {
+      n = splice(fd, NULL, file, NULL, COPY_BUF * 16, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    }
     if (n > 0) {
       moved += (size_t)n;
       continue;
@@ -217,6 +229,7 @@ static size_t drain_output(int fd) {
       n = 0;
     }
     if (n == 0) {
+      container_log_flush(fd == out_r ? 0 : 1);
       epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
       close(fd);
       if (fd == out_r) out_r = -1;
@@ -390,6 +403,9 @@ static void handle_frame(struct conn *c, unsigned char type, const unsigned char
     case F_WINSIZE:
       if (len == 4) set_winsize((unsigned short)(p[0] << 8 | p[1]), (unsigned short)(p[2] << 8 | p[3]));
       break;
+    case F_REOPEN_LOG:
+      container_log_open();
+      break;
     default:
       break;
   }
@@ -483,6 +499,7 @@ static int copy_master(int drain) {
     ssize_t n = read(master_fd, buf, sizeof buf);
     if (n > 0) {
       write_all(out_fd, buf, (size_t)n);
+      container_log_write(0, buf, (size_t)n);
       if (!drain) return 1;
       continue;
     }
@@ -686,6 +703,7 @@ static void parse_args(int argc, char **argv) {
     else if (!strcmp(a, "--discard")) discard = 1;
     else if (!strcmp(a, "--bundle") && i + 1 < argc) bundle_dir = argv[++i];
     else if (!strcmp(a, "--init-socket") && i + 1 < argc) init_socket = argv[++i];
+    else if (!strcmp(a, "--log") && i + 1 < argc) container_log_path = argv[++i];
     else if (!strcmp(a, "--owner") && i + 1 < argc) {
       if (sscanf(argv[++i], "%d:%d", &owner_uid, &owner_gid) != 2) usage();
     }
@@ -702,6 +720,7 @@ static void parse_args(int argc, char **argv) {
 int main(int argc, char **argv) {
   parse_args(argc, argv);
   for (int i = 0; i < MAX_CONNS; i++) conns[i].fd = -1;
+  container_log_open();
 
   int notify[2];
   if (pipe2(notify, O_CLOEXEC) < 0) die("pipe");
@@ -906,7 +925,10 @@ int main(int argc, char **argv) {
         if (conns[c].fd >= 0 && conns[c].len > 0) process_frames(&conns[c]);
     }
   }
-  if (master_fd >= 0) copy_master(1);
+  if (master_fd >= 0) {
+    copy_master(1);
+    container_log_flush(0);
+  }
   // What the process wrote before it ended is in the pipes: all of it goes to the files first.
   if (out_r >= 0) drain_output(out_r);
   if (err_r >= 0) drain_output(err_r);

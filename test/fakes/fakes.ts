@@ -120,6 +120,11 @@ export class FakeProcess implements ProcessHandle {
     this.sizes.push(size);
   }
 
+  logReopened = 0;
+  async reopenLog(): Promise<void> {
+    this.logReopened++;
+  }
+
   async kill(): Promise<void> {
     this.killed = true;
     this.end({ kind: "signaled", signal: 9 });

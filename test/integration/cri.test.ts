@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -120,7 +120,8 @@ describe("CRI: Kubernetes' own tools", { skip: !existsSync(CRICTL) && "crictl is
     const pod = join(work, "pod.json");
     await writeFile(pod, JSON.stringify({ metadata: { name: "p", namespace: "default", uid: "u2" } }));
     const ctr = join(work, "ctr.json");
-    await writeFile(ctr, JSON.stringify({ metadata: { name: "c" }, image: { image: "busybox:1.37.0" }, command: ["sh", "-c", "echo $GREETING from $(id -u); exit 3"], envs: [{ key: "GREETING", value: "hi" }], linux: { security_context: { run_as_user: { value: 1000 } } } }));
+    await writeFile(ctr, JSON.stringify({ metadata: { name: "c" }, image: { image: "busybox:1.37.0" }, command: ["sh", "-c", "echo $GREETING from $(id -u); echo oops >&2; exit 3"], envs: [{ key: "GREETING", value: "hi" }], log_path: "c/0.log", linux: { security_context: { run_as_user: { value: 1000 } } } }));
+    await writeFile(pod, JSON.stringify({ metadata: { name: "p", namespace: "default", uid: "u2" }, log_directory: join(work, "logs") }));
     const podId = (await crictl("runp", pod)).stdout.trim();
     const created = await crictl("create", podId, ctr, pod);
     assert.equal(created.code, 0, created.out);
@@ -133,6 +134,12 @@ describe("CRI: Kubernetes' own tools", { skip: !existsSync(CRICTL) && "crictl is
     assert.equal(status.reason, "Error");
     assert.match(status.imageRef, /^sha256:/);
     assert.match((await crictl("ps", "-a", "-q", "--no-trunc")).stdout, new RegExp(id));
+    // Its log, in Kubernetes' format where the pod's log directory says, as crictl reads it.
+    const logs = await crictl("logs", id);
+    assert.equal(logs.stdout, "hi from 1000\n");
+    assert.match(logs.out, /oops/);
+    const file = (await readFile(join(work, "logs", "c", "0.log"), "utf8")).split("\n").slice(0, -1).map((l) => l.replace(/^\S+Z /, "")).sort();
+    assert.deepEqual(file, ["stderr F oops", "stdout F hi from 1000"]);
     // A long-running one, stopped: TERM first, then KILL when its time is up.
     await writeFile(ctr, JSON.stringify({ metadata: { name: "sleeper" }, image: { image: "busybox:1.37.0" }, command: ["sleep", "600"] }));
     const sleeper = (await crictl("create", podId, ctr, pod)).stdout.trim();

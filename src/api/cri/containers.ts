@@ -166,6 +166,7 @@ export class CriContainers {
       ...(record.user ? { user: record.user } : {}),
       ...(record.tty ? { tty: { rows: 24, columns: 80 } } : {}),
       ...(record.stdin ? { stdin: { kind: "stream" as const } } : {}),
+      ...(record.logPath ? { logFile: record.logPath } : {}),
     };
     record.startedAt = Date.now();
     try {
@@ -252,6 +253,18 @@ export class CriContainers {
     } catch (err) {
       if (!(err instanceof CoreError && (err.code === "CONTAINER_NOT_FOUND" || err.code === "PROPERTY_NOT_FOUND"))) throw err;
     }
+  }
+
+  /** The kubelet moved the log away (rotation): the container writes a new one at its path. */
+  async reopenLog(id: string): Promise<void> {
+    const found = this.find(id);
+    if (!found) throw notFound(id);
+    const record = await this.current(found.record);
+    const ref = this.state(record) === v1.ContainerState.CONTAINER_RUNNING ? this.process(record) : undefined;
+    // A container that does not run gets no new file (the API's rule when refusing).
+    if (!ref?.running) throw new CriRequestError(`container ${id} is not running`, grpcStatus.FAILED_PRECONDITION);
+    if (!record.logPath) throw new CriRequestError(`container ${id} has no log`, grpcStatus.FAILED_PRECONDITION);
+    await ref.reopenLog();
   }
 
   /** Runs a command in the running container and answers its output and exit code; past `timeout` seconds it is killed. */

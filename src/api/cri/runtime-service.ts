@@ -58,6 +58,10 @@ export function runtimeHandlers(options: CriRuntimeOptions): RuntimeHandlers {
     },
     ContainerStatus: async (r: v1.ContainerStatusRequest) => ({ status: await containers.status(r.container_id) }),
     ExecSync: async (r: v1.ExecSyncRequest) => containers.execSync(r),
+    ReopenContainerLog: async (r: v1.ReopenContainerLogRequest) => {
+      await containers.reopenLog(r.container_id);
+      return {};
+    },
     ListContainers: async (r: v1.ListContainersRequest) => ({ containers: await containers.list(r.filter) }),
     ContainerStats: async (r: v1.ContainerStatsRequest) => ({ stats: await containers.stats(r.container_id) }),
     ListContainerStats: async (r: v1.ListContainerStatsRequest) => ({ stats: await containers.listStats(r.filter) }),

@@ -91,6 +91,8 @@ export interface ProcessLaunch {
   meta: Record<string, unknown>;
   /** The container's, when it has its own. */
   capabilities?: ContainerCapabilities;
+  /** Its output also goes here, line by line, in Kubernetes' container log format. */
+  logFile?: string;
 }
 
 /** A process running under a supervisor that outlives this daemon. */
@@ -107,6 +109,8 @@ export interface ProcessHandle {
   closeStdin(): Promise<void>;
   signal(signal: Signal): Promise<void>;
   resize(size: WindowSize): Promise<void>;
+  /** Opens its log file again, at its path (the old one was moved away); resolves once the file is there. */
+  reopenLog(): Promise<void>;
   /** Kills the process and everything it started. */
   kill(): Promise<void>;
   /** Forgets the process and removes its files. */

@@ -318,6 +318,10 @@ export class Process {
     return this.handle.resize(size);
   }
 
+  reopenLog(): Promise<void> {
+    return this.handle.reopenLog();
+  }
+
   kill(): Promise<void> {
     return this.handle.kill();
   }

@@ -55,6 +55,12 @@ export interface ProcessSpec {
    * none), with its environment under the spec's.
    */
   inPea?: string;
+  /**
+   * A file (absolute) its output also goes to, line by line with the time
+   * and the stream, in Kubernetes' container log format; written by its
+   * supervisor, so nothing is lost while the daemon is away.
+   */
+  logFile?: string;
 }
 
 const MAX_ID_BYTES = 256;
@@ -72,6 +78,7 @@ export function checkProcessSpec(spec: ProcessSpec): void {
       throw errors.invalid(`process id must be 1 to ${MAX_ID_BYTES} bytes without control characters`);
     }
   }
+  if (spec.logFile !== undefined && (!spec.logFile.startsWith("/") || spec.logFile.includes("\0"))) throw errors.invalid(`log file ${spec.logFile} must be an absolute path`);
   if (spec.inPea !== undefined && (spec.image !== undefined || spec.fromImage !== undefined)) {
     throw errors.invalid("a process in a pea runs on the pea's root: no image of its own");
   }

@@ -99,6 +99,12 @@ export class ProcessRef {
     if (this.process.running) await this.process.resize(size);
   }
 
+  /** Its log file is opened again at its path (rotation); only while it runs. */
+  async reopenLog(): Promise<void> {
+    if (!this.process.running) throw errors.wrongState(["running"], "ended");
+    await this.process.reopenLog();
+  }
+
   /** An ended process leaves the table (its files go once nobody reads them); a running one stays. */
   forget(): void {
     if (!this.process.running && this.container.processes.get(this.id) === this.process) this.service.forget(this.container, this.process);
@@ -275,6 +281,7 @@ export class ProcessService {
       discardOutput: output.kind === "discard",
       meta,
       capabilities: c.capabilities,
+      ...(spec.logFile ? { logFile: spec.logFile } : {}),
     };
   }
 

@@ -294,7 +294,16 @@ export class LinuxRuntime implements Runtime {
       const stdin = launch.stdin.kind === "data" ? "file" : launch.stdin.kind === "stream" ? "pipe" : "none";
       const { bundleInDir, ...shim } = where;
       await this.options.shim.start(
-        { ...shim, ...(bundleInDir ? { bundle: dir } : {}), dir, stdin, tty: launch.tty, discardOutput: launch.discardOutput, owner: await this.hostOwner(id, launch) },
+        {
+          ...shim,
+          ...(bundleInDir ? { bundle: dir } : {}),
+          ...(launch.logFile ? { logFile: launch.logFile } : {}),
+          dir,
+          stdin,
+          tty: launch.tty,
+          discardOutput: launch.discardOutput,
+          owner: await this.hostOwner(id, launch),
+        },
         launch.path,
       );
     } catch (err) {
@@ -302,7 +311,7 @@ export class LinuxRuntime implements Runtime {
       await rm(dir, { recursive: true, force: true });
       throw err;
     }
-    const handle = this.attach(id, dir, launch.discardOutput, launch.tty !== undefined);
+    const handle = this.attach(id, dir, launch.discardOutput, launch.tty !== undefined, launch.logFile);
     if (launch.stdin.kind === "stream") await handle.attachStdin();
     return handle;
   }
@@ -361,9 +370,10 @@ export class LinuxRuntime implements Runtime {
     await this.options.cgroups.remove(this.peaName(id, peaId)).catch(() => {});
   }
 
-  private attach(id: string, dir: string, discardOutput: boolean, tty: boolean): ShimProcess {
+  private attach(id: string, dir: string, discardOutput: boolean, tty: boolean, logFile?: string): ShimProcess {
     return new ShimProcess({
       dir,
+      ...(logFile ? { logFile } : {}),
       outputs: {
         stdout: discardOutput ? undefined : join(dir, "stdout"),
         stderr: discardOutput || tty ? undefined : join(dir, "stderr"),

@@ -7,7 +7,7 @@ import { closeSync, openSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 
-export const FRAME = { attachStdin: "i", data: "d", eof: "e", signal: "s", winsize: "w" } as const;
+export const FRAME = { attachStdin: "i", data: "d", eof: "e", signal: "s", winsize: "w", reopenLog: "l" } as const;
 type FrameType = (typeof FRAME)[keyof typeof FRAME];
 
 /** Stdin goes in pieces no larger than the shim takes in one frame. */
@@ -112,6 +112,11 @@ export class ShimControl {
 
   resize(rows: number, columns: number): Promise<void> {
     return this.send(winsizeFrame(rows, columns));
+  }
+
+  /** The shim opens its container log again (at its path: the old file was moved away). */
+  reopenLog(): Promise<void> {
+    return this.send(encodeFrame(FRAME.reopenLog));
   }
 
   close(): void {

@@ -15,6 +15,7 @@ import { ShimControl, ShimGone } from "./shim-control.js";
 const LIVENESS_POLL_MS = 1000;
 const READERS_IDLE_MS = 1000;
 const MAX_EXIT_FILE = 64 * 1024;
+const REOPEN_WAIT_MS = 2000;
 /** Disk space is freed in whole blocks. */
 const PUNCH_ALIGN = 4096;
 
@@ -46,6 +47,8 @@ export interface ShimProcessOptions {
   outputs: Record<OutputStream, string | undefined>;
   /** Kills a process and everything it started. */
   killTree: (pid: number) => Promise<void>;
+  /** Its container log, when it has one (known to the daemon that started it). */
+  logFile?: string;
   commands: CommandRunner;
 }
 
@@ -234,6 +237,15 @@ export class ShimProcess implements ProcessHandle {
 
   resize(size: WindowSize): Promise<void> {
     return this.tell((c) => c.resize(size.rows, size.columns));
+  }
+
+  async reopenLog(): Promise<void> {
+    await this.tell((c) => c.reopenLog());
+    // The caller looks for the file at once (the kubelet's rotation does): wait for the shim to make it.
+    const path = this.options.logFile;
+    for (let waited = 0; path && waited < REOPEN_WAIT_MS && !(await stat(path).catch(() => undefined)); waited += 10) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   async kill(): Promise<void> {

@@ -24,6 +24,8 @@ export interface ShimStart {
   owner?: { uid: number; gid: number };
   /** The container's init starts the process (process.spec) on this socket, not the runtime's exec (process.json). */
   initSocket?: string;
+  /** Its output is also written here, line by line, in Kubernetes' container log format. */
+  logFile?: string;
 }
 
 export interface ShimOptions {
@@ -67,6 +69,7 @@ export class ShimLauncher implements ProcessStarter {
       ...(start.bundle ? ["--bundle", start.bundle] : []),
       ...(start.owner ? ["--owner", `${start.owner.uid}:${start.owner.gid}`] : []),
       ...(start.initSocket ? ["--init-socket", start.initSocket] : []),
+      ...(start.logFile ? ["--log", start.logFile] : []),
     ];
   }
 

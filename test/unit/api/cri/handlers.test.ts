@@ -220,6 +220,16 @@ describe("the CRI's containers", () => {
     assert.ok(BigInt(s.finished_at!.toString()) >= BigInt(s.started_at!.toString()));
   });
 
+  it("writes its log where the kubelet said, and opens it again on request while it runs", async () => {
+    const id = await create();
+    await assert.rejects(h.ReopenContainerLog!(req({ container_id: id })), /not running/);
+    await h.StartContainer!(req({ container_id: id }));
+    assert.equal(m.runtime.peas[0].launch.logFile, "/var/log/pods/p/c/1.log");
+    await h.ReopenContainerLog!(req({ container_id: id }));
+    assert.equal(m.runtime.started.at(-1)!.logReopened, 1);
+    await assert.rejects(h.ReopenContainerLog!(req({ container_id: "nope" })), /not found/);
+  });
+
   it("runs the image's own command when the pod gives none", async () => {
     const id = await create({ ...containerConfig, command: [], args: [] });
     await h.StartContainer!(req({ container_id: id }));

@@ -51,15 +51,16 @@ describe("warden-shim", () => {
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  async function start(script: string, stdin: "none" | "file" | "pipe" = "none"): Promise<{ dir: string; process: ShimProcess }> {
+  async function start(script: string, stdin: "none" | "file" | "pipe" = "none", logFile?: string): Promise<{ dir: string; process: ShimProcess }> {
     const pdir = join(dir, `p${++n}`);
     await import("node:fs/promises").then((fs) => fs.mkdir(pdir));
     await writeFile(join(pdir, "script"), script);
     await writeFile(join(pdir, "process.json"), "{}");
     if (stdin === "file") await writeFile(join(pdir, "stdin"), "from a file\n");
-    await launcher.start({ containerId: "c1", dir: pdir, stdin, discardOutput: false }, "/bin/sh");
+    await launcher.start({ containerId: "c1", dir: pdir, stdin, discardOutput: false, ...(logFile ? { logFile } : {}) }, "/bin/sh");
     const process = new ShimProcess({
       dir: pdir,
+      ...(logFile ? { logFile } : {}),
       outputs: { stdout: join(pdir, "stdout"), stderr: join(pdir, "stderr") },
       killTree: async () => {},
       commands: hostCommands,
@@ -123,6 +124,41 @@ describe("warden-shim", () => {
     await p.process.signal("TERM");
     assert.deepEqual(await p.process.exited, { kind: "exited", code: 37 });
     await p.process.signal("KILL");
+  });
+
+  it("writes a container log in Kubernetes' format beside the output: whole lines F, a long or unterminated one P", async () => {
+    const log = join(dir, "logs", "pod", "c.log");
+    const long = "x".repeat(20_000);
+    const p = await start(`printf 'one\\n\\ntwo'; printf 'err\\n' >&2; printf '${long}\\n'; printf ' three\\n'`, "none", log);
+    assert.deepEqual(await p.process.exited, { kind: "exited", code: 0 });
+    const lines = (await readFile(log, "utf8")).split("\n").slice(0, -1);
+    const parsed = lines.map((l) => /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z) (stdout|stderr) ([FP]) (.*)$/.exec(l));
+    assert.ok(parsed.every((m) => m), lines.join("\n").slice(0, 500));
+    const entries = parsed.map((m) => [m![2], m![3], m![4]]);
+    const out = entries.filter((e) => e[0] === "stdout");
+    assert.deepEqual(out.map((e) => e[1]), ["F", "F", "P", "F", "F"]);
+    assert.deepEqual(out[0], ["stdout", "F", "one"]);
+    assert.deepEqual(out[1], ["stdout", "F", ""], "an empty line keeps its space after the tag");
+    assert.equal(out[2][2], "two" + "x".repeat(16 * 1024 - 3), "a line longer than 16 KiB is cut into parts");
+    assert.equal(out[3][2], "x".repeat(20_000 - (16 * 1024 - 3)));
+    assert.deepEqual(out[4], ["stdout", "F", " three"]);
+    assert.deepEqual(entries.filter((e) => e[0] === "stderr"), [["stderr", "F", "err"]]);
+    assert.equal((await readFile(join(p.dir, "stdout"), "utf8")).length, 4 + 1 + 3 + 20_001 + 7, "the output file keeps the bytes as they came");
+  });
+
+  it("opens its log again when told, after the file was moved away (rotation)", async () => {
+    const log = join(dir, "rotated.log");
+    const p = await start("echo before; read x; echo after; printf 'no newline'", "pipe", log);
+    await p.process.attachStdin();
+    await new Promise((r) => setTimeout(r, 200));
+    await import("node:fs/promises").then((fs) => fs.rename(log, `${log}.1`));
+    await p.process.reopenLog();
+    assert.equal(await readFile(log, "utf8"), "", "there at once, and empty");
+    await p.process.writeStdin(Buffer.from("go\n"));
+    await p.process.closeStdin();
+    await p.process.exited;
+    assert.match(await readFile(`${log}.1`, "utf8"), /stdout F before\n$/);
+    assert.match(await readFile(log, "utf8"), /stdout F after\n.* stdout P no newline\n$/);
   });
 
   it("frees the disk space of output already read, keeping the file's size", async () => {
