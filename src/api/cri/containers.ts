@@ -48,6 +48,8 @@ export interface ContainerRecord {
   user: string;
   tty: boolean;
   stdin: boolean;
+  /** As the kubelet gave them (echoed in the status). */
+  mounts: Array<{ container_path: string; host_path: string; readonly: boolean; selinux_relabel: boolean; propagation: number }>;
   createdAt: number;
   startedAt?: number;
   finishedAt?: number;
@@ -121,6 +123,8 @@ export class CriContainers {
     if (this.all(sandbox.id).some((e) => e.record.metadata.name === name && e.record.metadata.attempt === attempt)) {
       throw new CriRequestError(`a container named ${name} (attempt ${attempt}) is in the sandbox already`, grpcStatus.ALREADY_EXISTS);
     }
+    // Image volumes (a mount of an image's contents) are an optional feature not served here.
+    if ((config.mounts ?? []).some((mnt) => mnt.image?.image)) throw new CriRequestError("image volumes are not supported", grpcStatus.UNIMPLEMENTED);
     const image = await this.image(imageText);
     const sc = config.linux?.security_context;
     const uid = sc?.run_as_user ? String(sc.run_as_user.value) : "";
@@ -145,6 +149,13 @@ export class CriContainers {
       user,
       tty: config.tty ?? false,
       stdin: config.stdin ?? false,
+      mounts: (config.mounts ?? []).map((mnt) => ({
+        container_path: mnt.container_path ?? "",
+        host_path: mnt.host_path ?? "",
+        readonly: mnt.readonly ?? false,
+        selinux_relabel: mnt.selinux_relabel ?? false,
+        propagation: mnt.propagation ?? v1.MountPropagation.PROPAGATION_PRIVATE,
+      })),
       createdAt: Date.now(),
     };
     await this.save(record);
@@ -167,6 +178,7 @@ export class CriContainers {
       ...(record.tty ? { tty: { rows: 24, columns: 80 } } : {}),
       ...(record.stdin ? { stdin: { kind: "stream" as const } } : {}),
       ...(record.logPath ? { logFile: record.logPath } : {}),
+      bindMounts: (record.mounts ?? []).map((mnt) => ({ srcPath: mnt.host_path, dstPath: mnt.container_path, mode: mnt.readonly ? ("ro" as const) : ("rw" as const) })),
     };
     record.startedAt = Date.now();
     try {
@@ -318,7 +330,7 @@ export class CriContainers {
       message: "",
       labels: record.labels,
       annotations: record.annotations,
-      mounts: [],
+      mounts: record.mounts ?? [],
       log_path: record.logPath,
     };
   }

@@ -1,7 +1,8 @@
 // Pod sandboxes on the core's containers. A sandbox is a container of the
 // core: its init is PID 1 of the pod and holds the namespaces the pod's
-// containers join, it has its own network from the pool, host name and host
-// port mappings. What only the CRI knows of it (metadata, labels,
+// containers join, it has its own network from the pool, host name, DNS
+// settings and host port mappings; no user namespace (Kubernetes' default:
+// a pod's root is the host's, with Docker's default capabilities). What only the CRI knows of it (metadata, labels,
 // annotations, log directory, namespace modes) is kept in one property of
 // the container, so it is recorded with the container and survives a
 // restart of the daemon. Its id is the container's handle; a stopped
@@ -9,6 +10,7 @@
 import { randomBytes } from "node:crypto";
 import { status as grpcStatus } from "@grpc/grpc-js";
 import type { ContainerInfo } from "../../core/container/container.js";
+import { DOCKER_DEFAULT_CAPABILITIES } from "../../core/container/capabilities.js";
 import type { ContainerSpec } from "../../core/container/spec.js";
 import { CoreError } from "../../core/errors.js";
 import type { ContainerService } from "../../core/service/container-service.js";
@@ -91,6 +93,10 @@ export class Sandboxes {
     const id = randomBytes(32).toString("hex");
     const spec: ContainerSpec = {
       handle: id,
+      // A pod without a user namespace of its own, as Kubernetes runs pods by default (the kubelet
+      // asks for one when it wants it): container root is host root, holding Docker's default set.
+      privileged: true,
+      capabilities: { root: DOCKER_DEFAULT_CAPABILITIES, others: DOCKER_DEFAULT_CAPABILITIES },
       // The kubelet removes what it no longer wants; nothing is reaped behind its back.
       graceTime: null,
       properties: { [KIND_PROPERTY]: "sandbox", [RECORD_PROPERTY]: JSON.stringify(record) },

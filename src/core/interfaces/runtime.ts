@@ -38,6 +38,8 @@ export interface PeaLaunch {
   rootfsPath: string;
   /** Limits of its own; absent: it shares the container's. */
   limits?: { memoryBytes?: bigint; cpuShares?: bigint };
+  /** Host paths bound into its root. */
+  bindMounts?: BindMount[];
 }
 
 /** A user of the container, found in its account files (or known to the core). */

@@ -1,5 +1,6 @@
 // What a client asks for when it starts a process in a container.
 import { errors } from "../errors.js";
+import type { BindMount } from "../interfaces/filesystem.js";
 import type { ImageCredentials } from "../interfaces/image-store.js";
 import type { StdinMode, WindowSize } from "../interfaces/runtime.js";
 import { RLIMIT_NAMES, type Rlimits } from "../rlimits.js";
@@ -39,6 +40,8 @@ export interface ProcessSpec {
    */
   image?: string;
   imageCredentials?: ImageCredentials;
+  /** Host paths bound into a pea's root (its mount namespace alone sees them). */
+  bindMounts?: BindMount[];
   /** A pea's own limits: present (even empty), a cgroup of its own holds it; absent, it shares the container's. */
   limits?: { memoryBytes?: bigint; cpuShares?: bigint };
   /**
@@ -81,6 +84,12 @@ export function checkProcessSpec(spec: ProcessSpec): void {
   if (spec.logFile !== undefined && (!spec.logFile.startsWith("/") || spec.logFile.includes("\0"))) throw errors.invalid(`log file ${spec.logFile} must be an absolute path`);
   if (spec.inPea !== undefined && (spec.image !== undefined || spec.fromImage !== undefined)) {
     throw errors.invalid("a process in a pea runs on the pea's root: no image of its own");
+  }
+  if (spec.bindMounts?.length && spec.image === undefined) throw errors.invalid("only a pea (a process with an image) has bind mounts of its own");
+  for (const m of spec.bindMounts ?? []) {
+    if (!m.srcPath.startsWith("/") || !m.dstPath.startsWith("/") || `${m.srcPath}${m.dstPath}`.includes("\0")) {
+      throw errors.invalid(`bind mount ${m.srcPath} -> ${m.dstPath}: both paths must be absolute`);
+    }
   }
   if (spec.fromImage !== undefined) {
     if (spec.image === undefined) throw errors.invalid("a process from an image needs an image");

@@ -205,7 +205,7 @@ export class ProcessService {
         config = image.config;
       }
       if (spec.fromImage) spec = { ...spec, ...commandFromImage(spec.fromImage, config, spec.image!) };
-      await deps.filesystem.check({ base, bindMounts: [] });
+      await deps.filesystem.check({ base, bindMounts: spec.bindMounts ?? [] });
       undo.push(() => deps.filesystem.removePea(c.id, peaId));
       const root = await deps.filesystem.preparePea({ containerId: c.id, peaId, base, privileged: c.privileged });
       const image = spec.fromImage ? config : undefined;
@@ -215,7 +215,12 @@ export class ProcessService {
       const launch = this.launchOf(c, spec, seq, user, { env: mergeEnv(image?.env ?? [], c.env, spec.env ?? []), dir: spec.dir || image?.workingDir || "/", pea: peaId });
       const { meta } = launch;
       undo.push(() => deps.runtime.removePea(c.id, peaId));
-      const handle = await deps.runtime.startPea(c.id, launch, { id: peaId, rootfsPath: root.rootfsPath, limits: spec.limits });
+      const handle = await deps.runtime.startPea(c.id, launch, {
+        id: peaId,
+        rootfsPath: root.rootfsPath,
+        limits: spec.limits,
+        ...(spec.bindMounts?.length ? { bindMounts: spec.bindMounts } : {}),
+      });
       const process = this.adopt(c, seq, meta, handle, false);
       this.peas.set(process, { container: c, peaId, ownLimits: spec.limits !== undefined, user, env: launch.env, dir: launch.dir });
       const log = this.ctx.logFor(c);

@@ -352,6 +352,7 @@ export class LinuxRuntime implements Runtime {
       cgroupsPath: `/${this.options.cgroupParent}/${this.peaCgroup(id, pea.id, pea.limits !== undefined)}`,
       limits: pea.limits,
       etc: join(volumeDir(this.options.depot.path(id)), "upper", "etc"),
+      ...(pea.bindMounts ? { bindMounts: pea.bindMounts } : {}),
     });
     const name = this.peaName(id, pea.id);
     return this.startUnderShim(id, launch, { name: "config.json", text: specJson(spec) }, { containerId: name, bundleInDir: true }, () =>

@@ -7,6 +7,7 @@
 // (sharing its limits) or beside it with limits of its own.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import type { BindMount } from "../../core/interfaces/filesystem.js";
 import type { OciProcess, OciSpec } from "./oci-spec.js";
 
 export interface PeaBundle {
@@ -17,6 +18,8 @@ export interface PeaBundle {
   limits?: { memoryBytes?: bigint; cpuShares?: bigint };
   /** The container's /etc, on the host (its writable layer's). */
   etc: string;
+  /** Host paths bound in (after the system's and the container's files, so they win). */
+  bindMounts?: BindMount[];
 }
 
 const SYSTEM_MOUNTS = new Set(["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys"]);
@@ -30,6 +33,9 @@ export function peaBundle(container: OciSpec, pea: PeaBundle): OciSpec {
   for (const name of ["hosts", "resolv.conf"]) {
     const source = join(pea.etc, name);
     if (existsSync(source)) mounts.push({ destination: `/etc/${name}`, type: "bind", source, options: ["rbind", "rw"] });
+  }
+  for (const m of pea.bindMounts ?? []) {
+    mounts.push({ destination: m.dstPath, type: "bind", source: m.srcPath, options: ["rbind", m.mode === "ro" ? "ro" : "rw", "rprivate"] });
   }
   const resources: OciSpec["linux"]["resources"] = { devices: container.linux.resources.devices };
   if (pea.limits?.memoryBytes) (resources as Record<string, unknown>).memory = { limit: pea.limits.memoryBytes };

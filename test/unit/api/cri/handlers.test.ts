@@ -230,6 +230,18 @@ describe("the CRI's containers", () => {
     await assert.rejects(h.ReopenContainerLog!(req({ container_id: "nope" })), /not found/);
   });
 
+  it("binds the kubelet's volumes into the container's root and shows them in its status; image volumes are not served", async () => {
+    const mounts = [{ container_path: "/data", host_path: "/var/lib/kubelet/v1", readonly: true, selinux_relabel: false, propagation: 0 }];
+    const id = await create({ ...containerConfig, mounts });
+    await h.StartContainer!(req({ container_id: id }));
+    assert.deepEqual(m.runtime.peas[0].pea.bindMounts, [{ srcPath: "/var/lib/kubelet/v1", dstPath: "/data", mode: "ro" }]);
+    assert.deepEqual((await status(id)).mounts, mounts);
+    await assert.rejects(
+      create({ ...containerConfig, metadata: { name: "iv" }, mounts: [{ container_path: "/img", image: { image: "busybox:1.29" } }] }),
+      (err: Error & { code?: number }) => err.code === 12 /* UNIMPLEMENTED */,
+    );
+  });
+
   it("runs the image's own command when the pod gives none", async () => {
     const id = await create({ ...containerConfig, command: [], args: [] });
     await h.StartContainer!(req({ container_id: id }));

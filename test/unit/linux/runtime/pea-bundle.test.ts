@@ -52,6 +52,17 @@ describe("a pea's OCI bundle", () => {
     assert.ok(!destinations.includes("/etc/resolv.conf"), "a file the container lacks is not bound");
   });
 
+  it("binds host paths of its own, read-only when asked, after everything else", () => {
+    const spec = peaBundle(container, {
+      process, rootfsPath: "/r", initPid: 1, cgroupsPath: "/c", etc,
+      bindMounts: [{ srcPath: "/host/data", dstPath: "/data", mode: "ro" }, { srcPath: "/host/tmp", dstPath: "/tmp", mode: "rw" }],
+    });
+    assert.deepEqual(spec.mounts.slice(-2), [
+      { destination: "/data", type: "bind", source: "/host/data", options: ["rbind", "ro", "rprivate"] },
+      { destination: "/tmp", type: "bind", source: "/host/tmp", options: ["rbind", "rw", "rprivate"] },
+    ]);
+  });
+
   it("sets limits of its own only when given, and keeps the container's device rules", () => {
     const shared = peaBundle(container, { process, rootfsPath: "/r", initPid: 1, cgroupsPath: "/c", etc });
     const own = peaBundle(container, { process, rootfsPath: "/r", initPid: 1, cgroupsPath: "/c", etc, limits: { memoryBytes: 1n << 25n, cpuShares: 512n } });
