@@ -17,6 +17,7 @@ import type { ProcessRef } from "../../core/service/processes.js";
 import { runtime } from "../../protocol/gen/cri.js";
 import { CriRequestError } from "./errors.js";
 import { findImage } from "./image-service.js";
+import { containerSecurity, type ContainerSecurity } from "./security-context.js";
 import { nanos, u64 } from "./longs.js";
 import type { Sandbox, Sandboxes } from "./sandboxes.js";
 import v1 = runtime.v1;
@@ -50,6 +51,7 @@ export interface ContainerRecord {
   stdin: boolean;
   /** As the kubelet gave them (echoed in the status). */
   mounts: Array<{ container_path: string; host_path: string; readonly: boolean; selinux_relabel: boolean; propagation: number }>;
+  security: ContainerSecurity;
   createdAt: number;
   startedAt?: number;
   finishedAt?: number;
@@ -131,6 +133,7 @@ export class CriContainers {
     const gid = sc?.run_as_group ? String(sc.run_as_group.value) : "";
     if (gid && !uid && !sc?.run_as_username) throw new CriRequestError("run_as_group needs run_as_user or run_as_username");
     const user = (sc?.run_as_username || uid) + (gid ? `:${gid}` : "");
+    const security = containerSecurity(sc, sandbox.record.privileged ?? false);
     const logDir = sandbox.record.logDirectory;
     const record: ContainerRecord = {
       id: randomBytes(32).toString("hex"),
@@ -156,6 +159,7 @@ export class CriContainers {
         selinux_relabel: mnt.selinux_relabel ?? false,
         propagation: mnt.propagation ?? v1.MountPropagation.PROPAGATION_PRIVATE,
       })),
+      security,
       createdAt: Date.now(),
     };
     await this.save(record);
@@ -179,6 +183,10 @@ export class CriContainers {
       ...(record.stdin ? { stdin: { kind: "stream" as const } } : {}),
       ...(record.logPath ? { logFile: record.logPath } : {}),
       bindMounts: (record.mounts ?? []).map((mnt) => ({ srcPath: mnt.host_path, dstPath: mnt.container_path, mode: mnt.readonly ? ("ro" as const) : ("rw" as const) })),
+      capabilities: record.security.capabilities,
+      peaSecurity: record.security.pea,
+      groups: record.security.groups,
+      allowPrivilegeGain: record.security.allowPrivilegeGain,
     };
     record.startedAt = Date.now();
     try {

@@ -31,6 +31,8 @@ export interface SandboxRecord {
   logDirectory: string;
   runtimeHandler: string;
   namespaces: { network: number; pid: number; ipc: number };
+  /** Its containers may be privileged. */
+  privileged?: boolean;
 }
 
 export interface Sandbox {
@@ -89,6 +91,7 @@ export class Sandboxes {
       logDirectory: config.log_directory ?? "",
       runtimeHandler: "",
       namespaces: { network: ns?.network ?? v1.NamespaceMode.POD, pid: ns?.pid ?? v1.NamespaceMode.POD, ipc: ns?.ipc ?? v1.NamespaceMode.POD },
+      privileged: config.linux?.security_context?.privileged ?? false,
     };
     const id = randomBytes(32).toString("hex");
     const spec: ContainerSpec = {

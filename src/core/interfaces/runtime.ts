@@ -32,6 +32,23 @@ export interface ContainerLaunch {
   pidsLimit?: number;
 }
 
+/** What a pea may or may not do beyond its container's defaults (a Kubernetes security context). */
+export interface PeaSecurity {
+  /** Every capability and device the daemon has, no seccomp filter, no masked or read-only paths. */
+  privileged?: boolean;
+  /** Its root file system is read-only. */
+  readonlyRoot?: boolean;
+  /** These instead of the container's. */
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
+  /**
+   * Absent: the container's filter. "default": the daemon's (even in a
+   * container without one). "unconfined": none. A profile: the seccomp JSON
+   * (OCI's or Docker's form) in this host file.
+   */
+  seccomp?: "default" | "unconfined" | { profilePath: string };
+}
+
 export interface PeaLaunch {
   /** Unique in the container. */
   id: string;
@@ -40,6 +57,7 @@ export interface PeaLaunch {
   limits?: { memoryBytes?: bigint; cpuShares?: bigint };
   /** Host paths bound into its root. */
   bindMounts?: BindMount[];
+  security?: PeaSecurity;
 }
 
 /** A user of the container, found in its account files (or known to the core). */
@@ -95,6 +113,8 @@ export interface ProcessLaunch {
   capabilities?: ContainerCapabilities;
   /** Its output also goes here, line by line, in Kubernetes' container log format. */
   logFile?: string;
+  /** Setuid programs and file capabilities may raise its privileges (no_new_privileges is off). */
+  allowPrivilegeGain?: boolean;
 }
 
 /** A process running under a supervisor that outlives this daemon. */

@@ -2,7 +2,7 @@
 import { errors } from "../errors.js";
 import type { BindMount } from "../interfaces/filesystem.js";
 import type { ImageCredentials } from "../interfaces/image-store.js";
-import type { StdinMode, WindowSize } from "../interfaces/runtime.js";
+import type { ContainerCapabilities, PeaSecurity, StdinMode, WindowSize } from "../interfaces/runtime.js";
 import { RLIMIT_NAMES, type Rlimits } from "../rlimits.js";
 import { checkEnv } from "./environment.js";
 
@@ -40,6 +40,14 @@ export interface ProcessSpec {
    */
   image?: string;
   imageCredentials?: ImageCredentials;
+  /** A pea's security settings beyond its container's (see PeaSecurity). */
+  peaSecurity?: PeaSecurity;
+  /** Its capabilities instead of the container's. */
+  capabilities?: ContainerCapabilities;
+  /** Supplementary groups besides its user's own. */
+  groups?: number[];
+  /** Setuid programs and file capabilities may raise its privileges; absent: they may not (no_new_privileges). */
+  allowPrivilegeGain?: boolean;
   /** Host paths bound into a pea's root (its mount namespace alone sees them). */
   bindMounts?: BindMount[];
   /** A pea's own limits: present (even empty), a cgroup of its own holds it; absent, it shares the container's. */
@@ -85,7 +93,8 @@ export function checkProcessSpec(spec: ProcessSpec): void {
   if (spec.inPea !== undefined && (spec.image !== undefined || spec.fromImage !== undefined)) {
     throw errors.invalid("a process in a pea runs on the pea's root: no image of its own");
   }
-  if (spec.bindMounts?.length && spec.image === undefined) throw errors.invalid("only a pea (a process with an image) has bind mounts of its own");
+  if ((spec.bindMounts?.length || spec.peaSecurity) && spec.image === undefined) throw errors.invalid("only a pea (a process with an image) has bind mounts and security settings of its own");
+  for (const g of spec.groups ?? []) if (!Number.isInteger(g) || g < 0 || g > 0xfffffffe) throw errors.invalid(`group ${g} is no group id`);
   for (const m of spec.bindMounts ?? []) {
     if (!m.srcPath.startsWith("/") || !m.dstPath.startsWith("/") || `${m.srcPath}${m.dstPath}`.includes("\0")) {
       throw errors.invalid(`bind mount ${m.srcPath} -> ${m.dstPath}: both paths must be absolute`);

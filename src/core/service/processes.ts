@@ -4,7 +4,7 @@
 // the client did not choose is that number.
 import type { Container, ContainerEvent, ContainerInfo } from "../container/container.js";
 import { errors } from "../errors.js";
-import type { ProcessLaunch, RecoveredProcess, ResolvedUser, Signal, StdinMode, WindowSize } from "../interfaces/runtime.js";
+import type { ContainerCapabilities, ProcessLaunch, RecoveredProcess, ResolvedUser, Signal, StdinMode, WindowSize } from "../interfaces/runtime.js";
 import { parseImageReference } from "../images/reference.js";
 import type { RootfsBase } from "../interfaces/filesystem.js";
 import type { ImageConfig } from "../interfaces/image-store.js";
@@ -151,7 +151,10 @@ export class ProcessService {
   ) {}
 
   /** Peas running: for their metrics, and for processes started in them (as their user, with their environment). */
-  private readonly peas = new Map<Process, { container: Container; peaId: string; ownLimits: boolean; user: ResolvedUser; env: string[]; dir: string }>();
+  private readonly peas = new Map<
+    Process,
+    { container: Container; peaId: string; ownLimits: boolean; user: ResolvedUser; env: string[]; dir: string; capabilities?: ContainerCapabilities }
+  >();
 
   async run(c: Container, spec: ProcessSpec): Promise<ProcessRef> {
     checkProcessSpec(spec);
@@ -220,9 +223,10 @@ export class ProcessService {
         rootfsPath: root.rootfsPath,
         limits: spec.limits,
         ...(spec.bindMounts?.length ? { bindMounts: spec.bindMounts } : {}),
+        ...(spec.peaSecurity ? { security: spec.peaSecurity } : {}),
       });
       const process = this.adopt(c, seq, meta, handle, false);
-      this.peas.set(process, { container: c, peaId, ownLimits: spec.limits !== undefined, user, env: launch.env, dir: launch.dir });
+      this.peas.set(process, { container: c, peaId, ownLimits: spec.limits !== undefined, user: launch.user, env: launch.env, dir: launch.dir, capabilities: launch.capabilities });
       const log = this.ctx.logFor(c);
       log.debug({ process: id, pea: peaId, image: spec.image }, "pea started");
       void process.finished.then(async () => {
@@ -248,7 +252,7 @@ export class ProcessService {
     const user = pea.user;
     let seq = await this.nextSeq();
     while (spec.id === undefined && c.processes.isRunning(String(seq))) seq = await this.nextSeq();
-    const launch = this.launchOf(c, spec, seq, user, { env: mergeEnv(pea.env, spec.env ?? []), dir: spec.dir || pea.dir });
+    const launch = this.launchOf(c, { capabilities: pea.capabilities, ...spec }, seq, user, { env: mergeEnv(pea.env, spec.env ?? []), dir: spec.dir || pea.dir });
     const handle = await this.ctx.deps.runtime.execInPea(c.id, pea.peaId, launch);
     const process = this.adopt(c, seq, launch.meta, handle, false);
     this.ctx.logFor(c).debug({ process: process.id, pea: pea.peaId, path: spec.path }, "process started in a pea");
@@ -264,6 +268,7 @@ export class ProcessService {
     where: { env: string[]; dir: string; pea?: string },
   ): ProcessLaunch & { meta: ProcessMeta } {
     const output = spec.output ?? { kind: "keep-recent", limit: this.ctx.config.outputLimit };
+    if (spec.groups?.length) user = { ...user, groups: [...new Set([...user.groups, ...spec.groups])] };
     const stdin: StdinMode = spec.stdin ?? { kind: "none" };
     const meta: ProcessMeta = {
       id: spec.id ?? String(seq),
@@ -285,8 +290,9 @@ export class ProcessService {
       stdin,
       discardOutput: output.kind === "discard",
       meta,
-      capabilities: c.capabilities,
+      capabilities: spec.capabilities ?? c.capabilities,
       ...(spec.logFile ? { logFile: spec.logFile } : {}),
+      ...(spec.allowPrivilegeGain ? { allowPrivilegeGain: true } : {}),
     };
   }
 

@@ -97,6 +97,30 @@ export function containerPaths(dir: string) {
   return { bundle: join(dir, "bundle"), run: join(dir, "run"), processes: join(dir, "processes") };
 }
 
+/** A pea's own seccomp filter: none, or the profile in a host file (OCI's form, or Docker's, which is the same but for what it may add). */
+async function peaSeccomp(seccomp: "unconfined" | { profilePath: string }): Promise<OciSeccomp | null> {
+  if (seccomp === "unconfined") return null;
+  // (the daemon's own filter, "default", is the caller's)
+  let profile: Partial<OciSeccomp>;
+  try {
+    profile = JSON.parse(await readFile(seccomp.profilePath, "utf8")) as Partial<OciSeccomp>;
+  } catch (err) {
+    throw errors.invalid(`seccomp profile ${seccomp.profilePath} cannot be read: ${(err as Error).message}`);
+  }
+  if (typeof profile.defaultAction !== "string") throw errors.invalid(`seccomp profile ${seccomp.profilePath} names no defaultAction`);
+  return {
+    defaultAction: profile.defaultAction,
+    ...(profile.defaultErrnoRet !== undefined ? { defaultErrnoRet: profile.defaultErrnoRet } : {}),
+    architectures: Array.isArray(profile.architectures) ? profile.architectures : [],
+    syscalls: (Array.isArray(profile.syscalls) ? profile.syscalls : []).map((r) => ({
+      names: r.names,
+      action: r.action,
+      ...(r.errnoRet !== undefined ? { errnoRet: r.errnoRet } : {}),
+      ...(r.args ? { args: r.args } : {}),
+    })),
+  };
+}
+
 export class LinuxRuntime implements Runtime {
   private readonly hardLimits: HardLimits = readHardLimits();
   /** The filter crun compiled from options.seccomp, base64, once a container has been made with it. */
@@ -259,8 +283,11 @@ export class LinuxRuntime implements Runtime {
    */
   private async capabilitySets(id: string, own: ContainerCapabilities | undefined): Promise<CapabilitySets> {
     if (own) {
-      const root = own.root === "all" ? heldCapabilities(await readFile("/proc/self/status", "utf8")) : own.root;
-      return { root, others: own.others, inheritable: true };
+      // The daemon gives what it holds, no more (root here may lack some, CAP_SYS_RESOURCE on this kind of VM).
+      const held = heldCapabilities(await readFile("/proc/self/status", "utf8"));
+      const heldOnly = (list: readonly string[]) => list.filter((c) => held.includes(c));
+      const root = own.root === "all" ? held : heldOnly(own.root);
+      return { root, others: heldOnly(own.others), inheritable: true };
     }
     const privileged = this.options.idMap !== undefined && !(await this.users.hasUserNamespace(id));
     if (privileged) return { ...DEFAULT_SETS, root: heldCapabilities(await readFile("/proc/self/status", "utf8")) };
@@ -353,6 +380,12 @@ export class LinuxRuntime implements Runtime {
       limits: pea.limits,
       etc: join(volumeDir(this.options.depot.path(id)), "upper", "etc"),
       ...(pea.bindMounts ? { bindMounts: pea.bindMounts } : {}),
+      ...(pea.security ? { security: pea.security } : {}),
+      ...(pea.security?.seccomp === "default"
+        ? { seccomp: this.options.seccomp ?? null }
+        : pea.security?.seccomp
+          ? { seccomp: await peaSeccomp(pea.security.seccomp) }
+          : {}),
     });
     const name = this.peaName(id, pea.id);
     return this.startUnderShim(id, launch, { name: "config.json", text: specJson(spec) }, { containerId: name, bundleInDir: true }, () =>

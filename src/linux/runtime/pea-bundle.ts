@@ -8,6 +8,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { BindMount } from "../../core/interfaces/filesystem.js";
+import type { PeaSecurity } from "../../core/interfaces/runtime.js";
+import type { OciSeccomp } from "../security/seccomp.js";
 import type { OciProcess, OciSpec } from "./oci-spec.js";
 
 export interface PeaBundle {
@@ -20,6 +22,10 @@ export interface PeaBundle {
   etc: string;
   /** Host paths bound in (after the system's and the container's files, so they win). */
   bindMounts?: BindMount[];
+  /** Its own settings (privileged, read-only root, masked and read-only paths); its own seccomp filter, read already. */
+  security?: Omit<PeaSecurity, "seccomp">;
+  /** Absent: the container's filter; null: none; or this one. */
+  seccomp?: OciSeccomp | null;
 }
 
 const SYSTEM_MOUNTS = new Set(["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys"]);
@@ -37,17 +43,32 @@ export function peaBundle(container: OciSpec, pea: PeaBundle): OciSpec {
   for (const m of pea.bindMounts ?? []) {
     mounts.push({ destination: m.dstPath, type: "bind", source: m.srcPath, options: ["rbind", m.mode === "ro" ? "ro" : "rw", "rprivate"] });
   }
+  const sec = pea.security ?? {};
+  // The container's device rules, privileged or not: a cgroup cannot allow what its parent denies.
   const resources: OciSpec["linux"]["resources"] = { devices: container.linux.resources.devices };
   if (pea.limits?.memoryBytes) (resources as Record<string, unknown>).memory = { limit: pea.limits.memoryBytes };
   if (pea.limits?.cpuShares) (resources as Record<string, unknown>).cpu = { shares: pea.limits.cpuShares };
-  const { uidMappings: _u, gidMappings: _g, ...linux } = container.linux;
+  const { uidMappings: _u, gidMappings: _g, seccomp: containerSeccomp, ...linux } = container.linux;
   // Joining the container's UTS namespace: its host name is the container's already.
-  const { hostname: _h, ...rest } = container;
+  const { hostname: _h, annotations, ...rest } = container;
+  const ownFilter = sec.privileged || pea.seccomp !== undefined;
+  // The container's filter may be there compiled, as crun's annotation: a filter of its own replaces both.
+  const { "run.oci.seccomp_bpf_data": _bpf, ...otherAnnotations } = annotations ?? {};
+  const seccomp = sec.privileged ? undefined : pea.seccomp === undefined ? containerSeccomp : (pea.seccomp ?? undefined);
   return {
     ...rest,
+    ...(ownFilter ? (Object.keys(otherAnnotations).length ? { annotations: otherAnnotations } : {}) : annotations ? { annotations } : {}),
     process: pea.process,
-    root: { path: pea.rootfsPath, readonly: false },
+    root: { path: pea.rootfsPath, readonly: sec.readonlyRoot ?? false },
     mounts,
-    linux: { ...linux, namespaces: [{ type: "mount" }, ...joined], cgroupsPath: pea.cgroupsPath, resources },
+    linux: {
+      ...linux,
+      ...(seccomp ? { seccomp } : {}),
+      maskedPaths: sec.privileged ? [] : (sec.maskedPaths ?? linux.maskedPaths),
+      readonlyPaths: sec.privileged ? [] : (sec.readonlyPaths ?? linux.readonlyPaths),
+      namespaces: [{ type: "mount" }, ...joined],
+      cgroupsPath: pea.cgroupsPath,
+      resources,
+    },
   } as OciSpec;
 }

@@ -34,7 +34,7 @@ export function ociProcess(launch: ProcessLaunch, hard: HardLimits, sets: Capabi
     env: launch.env,
     cwd: launch.dir,
     capabilities: capabilitySets(sets, user.uid),
-    noNewPrivileges: true,
+    noNewPrivileges: !launch.allowPrivilegeGain,
     rlimits: toOciRlimits(launch.rlimits, hard),
   };
   if (launch.tty) process.consoleSize = { height: launch.tty.rows, width: launch.tty.columns };

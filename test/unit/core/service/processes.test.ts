@@ -280,11 +280,12 @@ describe("peas: processes on a root of their own", () => {
 
   it("starts a process inside a running pea, as its user with its environment, and not in one that ended", async () => {
     m.filesystem.peaPasswd = "root:x:0:0:root:/root:/bin/sh\noperator:x:37:37::/var:/bin/sh\n";
-    const pea = await s.run(h, { path: "/bin/sleep", image: "/images/busybox", user: "operator", env: ["PEA=1"], dir: "/work" });
+    const pea = await s.run(h, { path: "/bin/sleep", image: "/images/busybox", user: "operator", env: ["PEA=1"], dir: "/work", groups: [1234] });
     const inner = await s.run(h, { path: "/bin/ls", inPea: pea.id, env: ["OWN=2"] });
     const [exec] = m.runtime.peaExecs;
     assert.equal(exec.peaId, m.runtime.peas[0].pea.id);
     assert.equal(exec.launch.user.uid, 37);
+    assert.ok(exec.launch.user.groups.includes(1234), "with the pea's supplementary groups");
     assert.equal(exec.launch.dir, "/work");
     assert.ok(exec.launch.env.includes("PEA=1") && exec.launch.env.includes("OWN=2"));
     assert.notEqual(inner.id, pea.id);

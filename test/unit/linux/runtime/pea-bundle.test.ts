@@ -63,6 +63,28 @@ describe("a pea's OCI bundle", () => {
     ]);
   });
 
+  it("takes its security settings: a read-only root, its own masked and read-only paths, its own filter or none", () => {
+    const withFilter = { ...container, annotations: { "run.oci.seccomp_bpf_data": "QUJD", other: "x" } };
+    const own = peaBundle(withFilter, {
+      process, rootfsPath: "/r", initPid: 1, cgroupsPath: "/c", etc,
+      security: { readonlyRoot: true, maskedPaths: ["/bin/ls"], readonlyPaths: ["/tmp"] },
+      seccomp: { defaultAction: "SCMP_ACT_ALLOW", architectures: [], syscalls: [{ names: ["chmod"], action: "SCMP_ACT_ERRNO" }] },
+    });
+    assert.equal(own.root.readonly, true);
+    assert.deepEqual([own.linux.maskedPaths, own.linux.readonlyPaths], [["/bin/ls"], ["/tmp"]]);
+    assert.equal(own.linux.seccomp?.syscalls[0].names[0], "chmod");
+    assert.deepEqual(own.annotations, { other: "x" }, "the container's compiled filter goes with it");
+    const none = peaBundle(withFilter, { process, rootfsPath: "/r", initPid: 1, cgroupsPath: "/c", etc, seccomp: null });
+    assert.equal(none.linux.seccomp, undefined);
+    assert.equal(none.annotations?.["run.oci.seccomp_bpf_data"], undefined);
+    const inherited = peaBundle(withFilter, { process, rootfsPath: "/r", initPid: 1, cgroupsPath: "/c", etc });
+    assert.equal(inherited.annotations?.["run.oci.seccomp_bpf_data"], "QUJD", "absent: the container's filter");
+    assert.deepEqual(inherited.linux.maskedPaths, container.linux.maskedPaths);
+    const privileged = peaBundle(withFilter, { process, rootfsPath: "/r", initPid: 1, cgroupsPath: "/c", etc, security: { privileged: true } });
+    assert.deepEqual([privileged.linux.maskedPaths, privileged.linux.readonlyPaths, privileged.linux.seccomp], [[], [], undefined]);
+
+  });
+
   it("sets limits of its own only when given, and keeps the container's device rules", () => {
     const shared = peaBundle(container, { process, rootfsPath: "/r", initPid: 1, cgroupsPath: "/c", etc });
     const own = peaBundle(container, { process, rootfsPath: "/r", initPid: 1, cgroupsPath: "/c", etc, limits: { memoryBytes: 1n << 25n, cpuShares: 512n } });
