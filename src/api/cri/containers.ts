@@ -133,7 +133,7 @@ export class CriContainers {
     const gid = sc?.run_as_group ? String(sc.run_as_group.value) : "";
     if (gid && !uid && !sc?.run_as_username) throw new CriRequestError("run_as_group needs run_as_user or run_as_username");
     const user = (sc?.run_as_username || uid) + (gid ? `:${gid}` : "");
-    const security = containerSecurity(sc, sandbox.record.privileged ?? false);
+    const security = containerSecurity(sc, sandbox.record.privileged ?? false, sandbox.record.namespaces);
     const logDir = sandbox.record.logDirectory;
     const record: ContainerRecord = {
       id: randomBytes(32).toString("hex"),

@@ -60,12 +60,30 @@ function seccomp(sc: v1.LinuxContainerSecurityContext.$Properties | null | undef
   return "unconfined";
 }
 
-export function containerSecurity(sc: v1.LinuxContainerSecurityContext.$Properties | null | undefined, sandboxPrivileged: boolean): ContainerSecurity {
+/** The container's PID and IPC namespaces: its own options, else its pod's (POD: the sandbox's, NODE: the host's, CONTAINER: a PID namespace of its own). */
+function namespaces(
+  own: v1.NamespaceOption.$Properties | null | undefined,
+  pod: { pid: number; ipc: number },
+): Pick<PeaSecurity, "pidNamespace" | "ipcNamespace"> {
+  const pid = own ? (own.pid ?? v1.NamespaceMode.POD) : pod.pid;
+  const ipc = own ? (own.ipc ?? v1.NamespaceMode.POD) : pod.ipc;
+  if (pid === v1.NamespaceMode.TARGET) throw new CriRequestError("sharing another container's PID namespace (TARGET) is not supported", grpcStatus.UNIMPLEMENTED);
+  return {
+    ...(pid === v1.NamespaceMode.NODE ? { pidNamespace: "host" as const } : pid === v1.NamespaceMode.CONTAINER ? { pidNamespace: "own" as const } : {}),
+    ...(ipc === v1.NamespaceMode.NODE ? { ipcNamespace: "host" as const } : {}),
+  };
+}
+
+export function containerSecurity(
+  sc: v1.LinuxContainerSecurityContext.$Properties | null | undefined,
+  sandboxPrivileged: boolean,
+  podNamespaces: { pid: number; ipc: number } = { pid: v1.NamespaceMode.POD, ipc: v1.NamespaceMode.POD },
+): ContainerSecurity {
   const privileged = sc?.privileged ?? false;
   if (privileged && !sandboxPrivileged) {
     throw new CriRequestError("a privileged container needs a privileged pod sandbox", grpcStatus.FAILED_PRECONDITION);
   }
-  const pea: PeaSecurity = {};
+  const pea: PeaSecurity = { ...namespaces(sc?.namespace_options, podNamespaces) };
   if (privileged) pea.privileged = true;
   if (sc?.readonly_rootfs) pea.readonlyRoot = true;
   if (!privileged && sc?.masked_paths?.length) pea.maskedPaths = [...sc.masked_paths];

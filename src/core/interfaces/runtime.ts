@@ -47,6 +47,13 @@ export interface PeaSecurity {
    * (OCI's or Docker's form) in this host file.
    */
   seccomp?: "default" | "unconfined" | { profilePath: string };
+  /**
+   * Its PID namespace: the container's (absent), one of its own, or the
+   * host's; its IPC namespace: the container's or the host's. The host's
+   * only for a container without a user namespace.
+   */
+  pidNamespace?: "own" | "host";
+  ipcNamespace?: "host";
 }
 
 export interface PeaLaunch {

@@ -191,6 +191,9 @@ export class ProcessService {
   private async runPea(c: Container, spec: ProcessSpec): Promise<ProcessRef> {
     const { deps } = this.ctx;
     const ref = parseImageReference(spec.image!);
+    if ((spec.peaSecurity?.pidNamespace === "host" || spec.peaSecurity?.ipcNamespace === "host") && !c.privileged) {
+      throw errors.invalid("only a container without a user namespace may have peas in the host's PID or IPC namespace");
+    }
     if (ref.kind !== "directory" && !deps.images) throw errors.invalid(`image ${spec.image} names an image, and this daemon keeps no images`);
     let seq = await this.nextSeq();
     while (spec.id === undefined && c.processes.isRunning(String(seq))) seq = await this.nextSeq();

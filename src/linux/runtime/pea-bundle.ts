@@ -32,9 +32,13 @@ const SYSTEM_MOUNTS = new Set(["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mq
 const JOINED: Record<string, string> = { network: "net", ipc: "ipc", uts: "uts", pid: "pid", user: "user" };
 
 export function peaBundle(container: OciSpec, pea: PeaBundle): OciSpec {
+  const sec = pea.security ?? {};
+  // The host's namespace is no namespace at all; one of its own, a new one.
   const joined = container.linux.namespaces
     .filter((ns) => ns.type in JOINED)
+    .filter((ns) => !(ns.type === "pid" && sec.pidNamespace) && !(ns.type === "ipc" && sec.ipcNamespace === "host"))
     .map((ns) => ({ type: ns.type, path: `/proc/${pea.initPid}/ns/${JOINED[ns.type]}` }));
+  if (sec.pidNamespace === "own") joined.push({ type: "pid" } as { type: string; path: string });
   const mounts = container.mounts.filter((m) => SYSTEM_MOUNTS.has(m.destination));
   for (const name of ["hosts", "resolv.conf"]) {
     const source = join(pea.etc, name);
@@ -43,7 +47,6 @@ export function peaBundle(container: OciSpec, pea: PeaBundle): OciSpec {
   for (const m of pea.bindMounts ?? []) {
     mounts.push({ destination: m.dstPath, type: "bind", source: m.srcPath, options: ["rbind", m.mode === "ro" ? "ro" : "rw", "rprivate"] });
   }
-  const sec = pea.security ?? {};
   // The container's device rules, privileged or not: a cgroup cannot allow what its parent denies.
   const resources: OciSpec["linux"]["resources"] = { devices: container.linux.resources.devices };
   if (pea.limits?.memoryBytes) (resources as Record<string, unknown>).memory = { limit: pea.limits.memoryBytes };

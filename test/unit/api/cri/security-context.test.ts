@@ -36,6 +36,13 @@ describe("a CRI security context", () => {
     assert.deepEqual(containerSecurity({ seccomp_profile_path: "localhost//x.json" }, false).pea.seccomp, { profilePath: "/x.json" });
   });
 
+  it("puts the container in its pod's PID and IPC namespaces, its own, or the host's", () => {
+    assert.deepEqual(containerSecurity({}, false, { pid: 2, ipc: 2 }).pea, { pidNamespace: "host", ipcNamespace: "host", seccomp: "unconfined" });
+    assert.equal(containerSecurity({ namespace_options: { pid: 1 } }, false).pea.pidNamespace, "own");
+    assert.equal(containerSecurity({ namespace_options: { pid: 0, ipc: 0 } }, false, { pid: 2, ipc: 2 }).pea.pidNamespace, undefined, "the container's own options first");
+    assert.throws(() => containerSecurity({ namespace_options: { pid: 3, target_id: "x" } }, false), /TARGET/);
+  });
+
   it("carries the read-only root, masked and read-only paths, groups and no_new_privs", () => {
     const s = containerSecurity(asContext({ readonly_rootfs: true, masked_paths: ["/bin/ls"], readonly_paths: ["/tmp"], supplemental_groups: [1234, 5678], no_new_privs: true }), false);
     assert.deepEqual(s.pea, { readonlyRoot: true, maskedPaths: ["/bin/ls"], readonlyPaths: ["/tmp"], seccomp: "unconfined" });

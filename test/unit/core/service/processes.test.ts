@@ -278,6 +278,16 @@ describe("peas: processes on a root of their own", () => {
     await assert.rejects(s.run(h, { path: "", fromImage: {} }), /needs an image/);
   });
 
+  it("keeps a container with a user namespace's peas out of the host's PID and IPC namespaces", async () => {
+    for (const peaSecurity of [{ pidNamespace: "host" as const }, { ipcNamespace: "host" as const }]) {
+      await assert.rejects(s.run(h, { path: "/bin/sh", image: "/images/busybox", peaSecurity }), /host's PID or IPC namespace/);
+    }
+    await s.run(h, { path: "/bin/sh", image: "/images/busybox", peaSecurity: { pidNamespace: "own" } });
+    assert.deepEqual(m.runtime.peas.map((p) => p.pea.security), [{ pidNamespace: "own" }]);
+    const privileged = await s.create({ privileged: true });
+    await s.run(privileged, { path: "/bin/sh", image: "/images/busybox", peaSecurity: { pidNamespace: "host" } });
+  });
+
   it("starts a process inside a running pea, as its user with its environment, and not in one that ended", async () => {
     m.filesystem.peaPasswd = "root:x:0:0:root:/root:/bin/sh\noperator:x:37:37::/var:/bin/sh\n";
     const pea = await s.run(h, { path: "/bin/sleep", image: "/images/busybox", user: "operator", env: ["PEA=1"], dir: "/work", groups: [1234] });

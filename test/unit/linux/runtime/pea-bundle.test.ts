@@ -85,6 +85,15 @@ describe("a pea's OCI bundle", () => {
 
   });
 
+  it("leaves the container's PID or IPC namespace for the host's, or for a PID namespace of its own", () => {
+    const types = (security: object) =>
+      peaBundle(container, { process, rootfsPath: "/r", initPid: 7, cgroupsPath: "/c", etc, security }).linux.namespaces.map((n) => `${n.type}${n.path ? "@" : ""}`);
+    assert.ok(types({}).includes("pid@") && types({}).includes("ipc@"));
+    assert.ok(!types({ pidNamespace: "host" }).some((t) => t.startsWith("pid")));
+    assert.ok(!types({ ipcNamespace: "host" }).some((t) => t.startsWith("ipc")));
+    assert.ok(types({ pidNamespace: "own" }).includes("pid") && !types({ pidNamespace: "own" }).includes("pid@"));
+  });
+
   it("sets limits of its own only when given, and keeps the container's device rules", () => {
     const shared = peaBundle(container, { process, rootfsPath: "/r", initPid: 1, cgroupsPath: "/c", etc });
     const own = peaBundle(container, { process, rootfsPath: "/r", initPid: 1, cgroupsPath: "/c", etc, limits: { memoryBytes: 1n << 25n, cpuShares: 512n } });
