@@ -108,6 +108,8 @@ export class Sandboxes {
         .map((p) => ({ hostPort: p.host_port ?? 0, containerPort: p.container_port || (p.host_port ?? 0) })),
     };
     if (config.hostname) spec.hostname = config.hostname;
+    const sysctls = config.linux?.sysctls ?? {};
+    if (Object.keys(sysctls).length > 0) spec.sysctls = { ...sysctls };
     const dns = config.dns_config;
     if (dns) spec.dns = { servers: [...(dns.servers ?? [])], searches: [...(dns.searches ?? [])], options: [...(dns.options ?? [])] };
     await this.service.create(spec);

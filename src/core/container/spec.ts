@@ -38,6 +38,8 @@ export interface ContainerSpec {
   hostname?: string;
   /** Its /etc/resolv.conf; absent: the daemon's servers (or the host's). */
   dns?: DnsConfig;
+  /** Kernel parameters of its own namespaces (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*). */
+  sysctls?: Record<string, string>;
   /** What its processes may hold; absent: the daemon's defaults. */
   capabilities?: ContainerCapabilities;
   bindMounts?: BindMount[];
@@ -83,6 +85,11 @@ export function checkContainerSpec(spec: ContainerSpec): void {
   }
   if (spec.env) checkEnv(spec.env);
   if (spec.properties) checkProperties(spec.properties);
+  for (const [key, value] of Object.entries(spec.sysctls ?? {})) {
+    if (!/^(net\.|kernel\.(shm|msg|sem)|fs\.mqueue\.)[a-z0-9_.\-/]+$/.test(key) || !/^[^\x00\n]{0,256}$/.test(value)) {
+      throw errors.invalid(`sysctl ${key}=${value}: only parameters of the container's own namespaces may be set`);
+    }
+  }
   if (spec.dns) {
     const dns = spec.dns;
     for (const word of [...dns.servers, ...dns.searches, ...dns.options]) {

@@ -30,6 +30,8 @@ export interface ContainerLaunch {
   hostname?: string;
   /** Most processes; absent: the runtime's default. */
   pidsLimit?: number;
+  /** Kernel parameters of its own namespaces. */
+  sysctls?: Record<string, string>;
 }
 
 /** What a pea may or may not do beyond its container's defaults (a Kubernetes security context). */

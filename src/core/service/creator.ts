@@ -101,7 +101,7 @@ export class Creator {
       if (attachment.status === "rejected") throw attachment.reason;
       undo.push(() => deps.runtime.destroy(id));
       await phases.time("runtime", () =>
-        deps.runtime.create({ id, handle, rootfsPath: root.value, bindMounts, network: attachment.value, privileged, capabilities: spec.capabilities, hostname: spec.hostname, pidsLimit: spec.limits?.pids }),
+        deps.runtime.create({ id, handle, rootfsPath: root.value, bindMounts, network: attachment.value, privileged, capabilities: spec.capabilities, hostname: spec.hostname, pidsLimit: spec.limits?.pids, ...(spec.sysctls ? { sysctls: spec.sysctls } : {}) }),
       );
       c = new Container({
         id,

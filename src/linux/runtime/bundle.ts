@@ -19,6 +19,8 @@ export interface BundleContext {
   namespaces?: NamespacePaths;
   /** Most processes the container may have; none when 0 or absent. */
   pidsLimit?: number;
+  /** Kernel parameters of its namespaces (net.*, kernel.shm*, fs.mqueue.*), set as it is made. */
+  sysctls?: Record<string, string>;
   /** Host path of a static busybox, bind-mounted read-only for CopyIn and CopyOut; none when absent. */
   copyHelperPath?: string;
   /** The user namespace; container root is host root when absent. */
@@ -179,6 +181,10 @@ export const maskRule: BundleRule = (spec) => {
   spec.linux.readonlyPaths = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 };
 
+export const sysctlRule: BundleRule = (spec, ctx) => {
+  if (ctx.sysctls && Object.keys(ctx.sysctls).length > 0) spec.linux.sysctl = { ...ctx.sysctls };
+};
+
 export const BUNDLE_RULES: readonly BundleRule[] = [
   baseRule,
   namespacesRule,
@@ -189,6 +195,7 @@ export const BUNDLE_RULES: readonly BundleRule[] = [
   copyHelperRule,
   devicesRule,
   cgroupsRule,
+  sysctlRule,
   bindMountsRule,
   maskRule,
 ];

@@ -157,6 +157,7 @@ export class LinuxRuntime implements Runtime {
         ? { network: hostView(launch.network.network), user: launch.network.user && hostView(launch.network.user) }
         : undefined,
       pidsLimit: launch.pidsLimit ?? this.options.pidsLimit,
+      ...(launch.sysctls ? { sysctls: launch.sysctls } : {}),
       copyHelperPath: this.options.copyHelperPath,
       // Privileged: no user namespace, and no seccomp filter (root holds every capability the daemon has).
       idMap: launch.privileged ? undefined : this.options.idMap,

@@ -75,6 +75,7 @@ export interface OciSpec {
     uidMappings?: OciIdMapping[];
     gidMappings?: OciIdMapping[];
     seccomp?: OciSeccomp;
+    sysctl?: Record<string, string>;
   };
 }
 

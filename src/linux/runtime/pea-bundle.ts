@@ -51,7 +51,8 @@ export function peaBundle(container: OciSpec, pea: PeaBundle): OciSpec {
   const resources: OciSpec["linux"]["resources"] = { devices: container.linux.resources.devices };
   if (pea.limits?.memoryBytes) (resources as Record<string, unknown>).memory = { limit: pea.limits.memoryBytes };
   if (pea.limits?.cpuShares) (resources as Record<string, unknown>).cpu = { shares: pea.limits.cpuShares };
-  const { uidMappings: _u, gidMappings: _g, seccomp: containerSeccomp, ...linux } = container.linux;
+  // The container's kernel parameters were set in its namespaces as it was made; a pea in the host's would set the host's.
+  const { uidMappings: _u, gidMappings: _g, seccomp: containerSeccomp, sysctl: _s, ...linux } = container.linux;
   // Joining the container's UTS namespace: its host name is the container's already.
   const { hostname: _h, annotations, ...rest } = container;
   const ownFilter = sec.privileged || pea.seccomp !== undefined;

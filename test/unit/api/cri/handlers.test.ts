@@ -70,6 +70,7 @@ describe("the CRI's pod sandboxes", () => {
     log_directory: "/var/log/pods/x",
     port_mappings: [{ protocol: 0, container_port: 80, host_port: 12000 }, { container_port: 81 }],
     dns_config: { servers: ["10.10.10.10"], searches: ["google.com"], options: ["ndots:8"] },
+    linux: { sysctls: { "kernel.shm_rmid_forced": "1" } },
   };
   let m: FakeMachine;
   let service: ContainerService;
@@ -98,6 +99,7 @@ describe("the CRI's pod sandboxes", () => {
     const info = service.info(id);
     assert.equal(s.network?.ip, info.network.containerIp);
     assert.equal(m.runtime.container(info.id).launch.hostname, "test-hostname");
+    assert.deepEqual(m.runtime.container(info.id).launch.sysctls, { "kernel.shm_rmid_forced": "1" });
     assert.deepEqual(info.netIns.map((r) => [r.hostPort, r.containerPort]), [[12000, 80]], "only mappings with a host port");
     assert.deepEqual(m.filesystem.prepared.get(info.id)?.dns, { servers: ["10.10.10.10"], searches: ["google.com"], options: ["ndots:8"] });
   });

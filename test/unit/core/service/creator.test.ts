@@ -110,6 +110,8 @@ describe("creating containers", () => {
       { dns: { servers: ["1.1.1.1 evil"], searches: [], options: [] } },
       { dns: { servers: ["1", "2", "3", "4"], searches: [], options: [] } },
       { dns: { servers: [], searches: ["a\nnameserver 6.6.6.6"], options: [] } },
+      { sysctls: { "vm.swappiness": "1" } as Record<string, string> },
+      { sysctls: { "kernel.shmmax": "1\n2" } as Record<string, string> },
     ]) {
       await assert.rejects(s.create(spec), { code: "INVALID_REQUEST" }, JSON.stringify(spec));
     }

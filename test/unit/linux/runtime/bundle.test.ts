@@ -22,6 +22,11 @@ describe("OCI bundle", () => {
     assert.equal(spec.hostname, ctx.id);
   });
 
+  it("sets the kernel parameters it is given in its own namespaces, and none otherwise", () => {
+    assert.equal(spec.linux.sysctl, undefined);
+    assert.deepEqual(buildBundle({ ...ctx, sysctls: { "net.ipv4.ip_forward": "1" } }).linux.sysctl, { "net.ipv4.ip_forward": "1" });
+  });
+
   it("gives the container its own pid, mount, uts, ipc and net namespaces", () => {
     assert.deepEqual(spec.linux.namespaces.map((n) => n.type).sort(), ["ipc", "mount", "network", "pid", "uts"]);
   });

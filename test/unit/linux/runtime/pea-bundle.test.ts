@@ -85,6 +85,11 @@ describe("a pea's OCI bundle", () => {
 
   });
 
+  it("leaves the container's kernel parameters to the container, which set them in its namespaces", () => {
+    const spec = peaBundle({ ...container, linux: { ...container.linux, sysctl: { "kernel.shm_rmid_forced": "1" } } }, { process, rootfsPath: "/r", initPid: 1, cgroupsPath: "/c", etc });
+    assert.equal(spec.linux.sysctl, undefined);
+  });
+
   it("leaves the container's PID or IPC namespace for the host's, or for a PID namespace of its own", () => {
     const types = (security: object) =>
       peaBundle(container, { process, rootfsPath: "/r", initPid: 7, cgroupsPath: "/c", etc, security }).linux.namespaces.map((n) => `${n.type}${n.path ? "@" : ""}`);
