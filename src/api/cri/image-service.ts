@@ -10,6 +10,7 @@ import { imageName, parseImageReference } from "../../core/images/reference.js";
 import type { ImageCredentials, ImageSummary } from "../../core/interfaces/image-store.js";
 import { runtime } from "../../protocol/gen/cri.js";
 import type { ImageHandlers } from "./codec.js";
+import Long from "long";
 import { CriRequestError } from "./errors.js";
 import { nanos, u64 } from "./longs.js";
 import v1 = runtime.v1;
@@ -45,9 +46,20 @@ function credentialsOf(auth: v1.AuthConfig.$Properties | null | undefined): Imag
   return undefined;
 }
 
-function imageMessage(i: ImageSummary): v1.Image.$Properties {
-  // The API asks for a size above 0; an image of empty layers still has a manifest.
-  return { id: i.id, repo_tags: [i.name], repo_digests: [], size: u64(Math.max(i.size, 1)) };
+/** The store's names of one image (by id): its tags and digests, one Image of the API. */
+function imageMessage(images: readonly ImageSummary[], id: string): v1.Image.$Properties {
+  const names = images.filter((i) => i.id === id);
+  const user = names.find((i) => i.user)?.user ?? "";
+  // "1002" and "1003:1004" name a uid; "www-data" and "www-data:1004" a user name.
+  const who = user.split(":")[0];
+  return {
+    id,
+    repo_tags: names.filter((i) => !i.name.includes("@")).map((i) => i.name),
+    repo_digests: names.filter((i) => i.name.includes("@")).map((i) => i.name),
+    // The API asks for a size above 0; an image of empty layers still has a manifest.
+    size: u64(Math.max(names[0]?.size ?? 0, 1)),
+    ...(/^\d+$/.test(who) ? { uid: { value: Long.fromString(who) } } : who ? { username: who } : {}),
+  };
 }
 
 export function imageHandlers(options: CriImagesOptions): ImageHandlers {
@@ -60,18 +72,28 @@ export function imageHandlers(options: CriImagesOptions): ImageHandlers {
     RemoveImage: async (r: v1.RemoveImageRequest) => {
       const image = r.image?.image ?? "";
       if (!image) throw new CriRequestError("no image named");
-      try {
-        await options.remove(image);
-      } catch (err) {
-        if (!(err instanceof CoreError && err.code === "IMAGE_NOT_FOUND")) throw err;
+      // By any of its names: the image goes, with every tag and digest it is known by.
+      const images = await options.list();
+      const found = findImage(images, image);
+      const names = found ? images.filter((i) => i.id === found.id).map((i) => i.name) : [image];
+      for (const name of names) {
+        try {
+          await options.remove(name);
+        } catch (err) {
+          if (!(err instanceof CoreError && err.code === "IMAGE_NOT_FOUND")) throw err;
+        }
       }
       return {};
     },
-    ListImages: async () => ({ images: (await options.list()).map(imageMessage) }),
+    ListImages: async () => {
+      const images = await options.list();
+      return { images: [...new Set(images.map((i) => i.id))].map((id) => imageMessage(images, id)) };
+    },
     // An absent image is no error: the answer has no image.
     ImageStatus: async (r: v1.ImageStatusRequest) => {
-      const found = findImage(await options.list(), r.image?.image ?? "");
-      return found ? { image: imageMessage(found) } : {};
+      const images = await options.list();
+      const found = findImage(images, r.image?.image ?? "");
+      return found ? { image: imageMessage(images, found.id) } : {};
     },
     PullImage: async (r: v1.PullImageRequest) => {
       const image = r.image?.image ?? "";

@@ -28,6 +28,8 @@ export interface ImageSummary {
   size: number;
   /** Containers using it. */
   holders: string[];
+  /** The user its configuration names, when it names one. */
+  user?: string;
 }
 
 export interface PullProgress {

@@ -157,16 +157,24 @@ export class LinuxImageStore implements ImageStore {
   async list(): Promise<ImageSummary[]> {
     await this.start();
     const holds = await this.readHolds();
-    const out: ImageSummary[] = [];
+    // An image kept for containers with and without a user namespace is one image: one entry, every holder.
+    const byName = new Map<string, ImageSummary>();
     for (const [key, record] of await this.readRecords()) {
-      out.push({
+      const holders = [...holds].filter(([, h]) => h.key === key).map(([holder]) => holder);
+      const seen = byName.get(record.name);
+      if (seen) {
+        seen.holders.push(...holders);
+        continue;
+      }
+      byName.set(record.name, {
         name: record.name,
         id: record.id,
         size: record.layers.reduce((n, l) => n + l.size, 0),
-        holders: [...holds].filter(([, h]) => h.key === key).map(([holder]) => holder),
+        holders,
+        ...(record.config.user ? { user: record.config.user } : {}),
       });
     }
-    return out.sort((a, b) => a.name.localeCompare(b.name));
+    return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
   async remove(name: string): Promise<void> {

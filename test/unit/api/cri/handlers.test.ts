@@ -342,9 +342,9 @@ describe("the CRI image service", () => {
   const removed: string[] = [];
   const images = imageHandlers({
     storePath: "/depot/.images",
-    list: async () => [{ name: "docker.io/library/busybox:latest", id: "sha256:" + "a".repeat(64), size: 1234, holders: [] }],
+    list: async () => stored.filter((i) => !removed.includes(i.name)),
     remove: async (image) => {
-      if (image !== "busybox") throw errors.imageNotFound(image, "not in the store");
+      if (!stored.some((i) => i.name === image) || removed.includes(image)) throw errors.imageNotFound(image, "not in the store");
       removed.push(image);
     },
     pull: async (image, credentials) => {
@@ -353,6 +353,25 @@ describe("the CRI image service", () => {
     },
   });
   const pulled: Array<{ image: string; credentials?: object }> = [];
+  const B = "sha256:" + "b".repeat(64);
+  const stored = [
+    { name: "docker.io/library/busybox:latest", id: "sha256:" + "a".repeat(64), size: 1234, holders: [] },
+    { name: "registry.test/tags:1", id: B, size: 10, holders: [], user: "www-data:1004" },
+    { name: "registry.test/tags:2", id: B, size: 10, holders: [], user: "www-data:1004" },
+    { name: `registry.test/tags@${"sha256:" + "c".repeat(64)}`, id: B, size: 10, holders: [], user: "www-data:1004" },
+    { name: "registry.test/uid:1", id: "sha256:" + "d".repeat(64), size: 10, holders: [], user: "1003:1004" },
+  ];
+
+  it("knows an image by all its names: one Image with every tag and digest, its user as uid or name", async () => {
+    const list = (await images.ListImages!(req({}))).images!;
+    assert.equal(list.length, 3);
+    const tags = (await images.ImageStatus!(req({ image: { image: "registry.test/tags:2" } }))).image!;
+    assert.deepEqual(tags.repo_tags, ["registry.test/tags:1", "registry.test/tags:2"]);
+    assert.deepEqual(tags.repo_digests, [`registry.test/tags@${"sha256:" + "c".repeat(64)}`]);
+    assert.equal(tags.username, "www-data");
+    assert.equal(tags.uid, undefined);
+    assert.equal((await images.ImageStatus!(req({ image: { image: "registry.test/uid:1" } }))).image!.uid?.value?.toString(), "1003");
+  });
 
   it("pulls with the credentials given, and answers the image's id", async () => {
     const r = await images.PullImage!(req({ image: { image: "busybox:1.29" }, auth: { auth: Buffer.from("ann:s3:cret").toString("base64") } }));
@@ -371,10 +390,13 @@ describe("the CRI image service", () => {
     assert.equal((await images.ImageStatus!(req({ image: { image: "nginx" } }))).image, undefined);
   });
 
-  it("removes an image, and succeeds for one that is not there", async () => {
+  it("removes an image by any name with every name it has, and succeeds for one that is not there", async () => {
     await images.RemoveImage!(req({ image: { image: "busybox" } }));
     await images.RemoveImage!(req({ image: { image: "sha256:" + "0".repeat(64) } }));
-    assert.deepEqual(removed, ["busybox"]);
+    assert.deepEqual(removed, ["docker.io/library/busybox:latest"]);
+    await images.RemoveImage!(req({ image: { image: "registry.test/tags:1" } }));
+    assert.equal(removed.length, 4, "both tags and the digest");
+    assert.equal((await images.ImageStatus!(req({ image: { image: "registry.test/tags:2" } }))).image, undefined);
     await assert.rejects(images.RemoveImage!(req({})), /no image named/);
   });
 
@@ -382,7 +404,8 @@ describe("the CRI image service", () => {
     const info = await images.ImageFsInfo!(req({}));
     const fs = info.image_filesystems![0];
     assert.equal(fs.fs_id?.mountpoint, "/depot/.images");
-    assert.equal(fs.used_bytes?.value?.toString(), "1234");
+    const left = stored.filter((i) => !removed.includes(i.name)).reduce((n, i) => n + i.size, 0);
+    assert.equal(fs.used_bytes?.value?.toString(), String(left));
     assert.ok(Number(fs.timestamp!.toString()) > 0);
   });
 });
