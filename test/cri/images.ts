@@ -7,6 +7,8 @@
 //                                    package unpacked), every applet a hard link (a masked
 //                                    /bin/ls must not hide sh), its C library, procps'
 //                                    pgrep and util-linux's ipcs with theirs; root and nobody
+//   e2e-test-images/nginx:1.14-2     that busybox and Debian's nginx (from NGINX_DEB_ROOT) with its
+//                                    libraries, answering 200 on :80, its pid in /var/run/nginx.pid
 //   e2e-test-images/nonewprivs:1.3   that busybox, and /usr/local/bin/nnp (setuid root) that
 //                                    prints "Effective uid: N"; CMD nnp
 //   pause:3.9                        the busybox, and a label of its own
@@ -17,8 +19,8 @@
 //   test-image-predefined-group      the busybox with User 1002, www-data, 1003:1004,
 //                                    www-data:1004, and default-user (1000, group 50000)
 //
-// Images it cannot make honestly stay in test/cri/skip.txt (the web servers, the
-// image pinned by a digest).
+// Images it cannot make honestly stay in test/cri/skip.txt (the image pinned by a
+// digest); httpd and the host-network nginx are not made yet.
 //
 //   node dist/test/cri/images.js DIR     prints "registry HOST:PORT" once ready; serves until SIGTERM
 import { execFileSync } from "node:child_process";
@@ -30,6 +32,7 @@ import { TestRegistry } from "../integration/registry.js";
 
 const PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const BUSYBOX_ROOT = process.env.BUSYBOX_DEB_ROOT ?? "";
+const NGINX_ROOT = process.env.NGINX_DEB_ROOT ?? "";
 
 /** The shared libraries a program loads, and the program itself unless told, at the same paths in `root`. */
 async function withLibraries(root: string, program: string, librariesOnly = false): Promise<void> {
@@ -64,6 +67,30 @@ async function busybox(root: string): Promise<void> {
   await writeFile(join(root, "etc/group"), ["root:x:0:", "daemon:x:1:", "www-data:x:33:", "nogroup:x:65534:", ""].join("\n"));
 }
 
+async function nginx(root: string): Promise<void> {
+  await busybox(root);
+  await withLibraries(root, join(NGINX_ROOT, "usr/sbin/nginx"), true);
+  await run(["cp", join(NGINX_ROOT, "usr/sbin/nginx"), join(root, "usr/sbin/nginx")]);
+  for (const dir of ["etc/nginx", "run", "var/log/nginx", "var/lib/nginx/body", "usr/share/nginx/html"]) await mkdir(join(root, dir), { recursive: true });
+  await run(["rm", "-rf", join(root, "var/run")]);
+  await run(["ln", "-s", "../run", join(root, "var/run")]);
+  await writeFile(
+    join(root, "etc/nginx/nginx.conf"),
+    [
+      "user root;",
+      "worker_processes 1;",
+      "pid /var/run/nginx.pid;",
+      "error_log stderr;",
+      "events { worker_connections 64; }",
+      "http {",
+      "  access_log off;",
+      "  server { listen 80; location / { return 200 'hello from nginx\n'; } }",
+      "}",
+      "",
+    ].join("\n"),
+  );
+}
+
 async function nonewprivs(root: string): Promise<void> {
   await busybox(root);
   const source = join(root, "..", "nnp.c");
@@ -91,6 +118,10 @@ try {
   const config = (extra: Record<string, unknown> = {}) => ({ Env: [PATH], Cmd: ["sh"], ...extra });
   await layout.tag("busybox", await layout.image({ layers: [busybox], config: config() }));
   await registry.push(layout.dir, "busybox", "e2e-test-images/busybox:1.29-2");
+  if (NGINX_ROOT) {
+    await layout.tag("nginx", await layout.image({ layers: [nginx], config: config({ Cmd: ["nginx", "-g", "daemon off;"] }) }));
+    await registry.push(layout.dir, "nginx", "e2e-test-images/nginx:1.14-2");
+  }
   await layout.tag("nonewprivs", await layout.image({ layers: [nonewprivs], config: config({ Cmd: ["nnp"] }) }));
   await registry.push(layout.dir, "nonewprivs", "e2e-test-images/nonewprivs:1.3");
   await layout.tag("pause", await layout.image({ layers: [busybox], config: config({ Labels: { "warden.look-alike": "pause" } }) }));
