@@ -279,15 +279,17 @@ describe("network: NetIn", () => {
 
   after(() => daemon.stop());
 
-  it("forwards a port from the pool on the host's external address to the container", async () => {
+  it("forwards a port from the pool on the host's external address, and on 127.0.0.1 for the host itself, to the container", async () => {
     const h = await c.create();
     await listen(c, h, 8080);
     const r = await c.call("NetIn", { handle: h, container_port: 8080 });
     assert.ok(r.host_port >= 61000 && r.host_port <= 65000, `pool port ${r.host_port}`);
     assert.equal(r.container_port, 8080);
     assert.equal(await hostRead(external, r.host_port), "hello-8080");
+    assert.equal(await hostRead("127.0.0.1", r.host_port), "hello-8080");
     await c.destroy(h);
     assert.match(await hostRead(external, r.host_port), /error: ECONNREFUSED/, "the forward went with the container");
+    assert.match(await hostRead("127.0.0.1", r.host_port), /error: ECONNREFUSED/);
   });
 
   it("forwards an explicit host port, the container port defaulting to it, and refuses it twice", async () => {

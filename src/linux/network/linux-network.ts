@@ -17,7 +17,7 @@ import type { IdMap } from "../security/id-map.js";
 import { hostRoutes } from "./host-routes.js";
 import { NamespacedLinks } from "./links.js";
 import { NftBatcher } from "./nft-batch.js";
-import { idOfChain } from "./names.js";
+import { hostInterface, idOfChain } from "./names.js";
 import { baseRuleset, netInScript, netOutScript, removeScript, restoreScript, type FirewallConfig } from "./nftables.js";
 import { Shaper } from "./shaper.js";
 
@@ -106,6 +106,10 @@ export class LinuxNetwork implements Network {
 
   async netIn(id: string, network: ContainerNetwork, rule: NetInRule): Promise<void> {
     await this.nft(netInScript(this.table, network.containerIp, rule));
+    // A connection the host makes to 127.0.0.1:<port> leaves through this interface with its loopback source.
+    await writeFile(`/proc/sys/net/ipv4/conf/${hostInterface(id)}/route_localnet`, "1\n").catch((err: Error) =>
+      this.options.log.warn({ id, err: err.message }, "NetIn ports stay unreachable on 127.0.0.1 from the host"),
+    );
   }
 
   async netOut(id: string, rule: NetOutRule): Promise<void> {

@@ -66,11 +66,16 @@ export function baseRuleset(config: FirewallConfig): string {
     ...chain("prerouting", "type nat hook prerouting priority dstnat; policy accept", [
       `ip daddr @external dnat ip to tcp dport map @netin`,
     ]),
+    // The host reaches its forwarded ports on its own addresses and on 127.0.0.1 (kube-proxy's
+    // way too: the container's host interface routes loopback sources, route_localnet, and the
+    // loopback source is masqueraded as the host's side of the container's /30).
     ...chain("output", "type nat hook output priority -100; policy accept", [
       `ip daddr @external dnat ip to tcp dport map @netin`,
+      `ip daddr 127.0.0.1 dnat ip to tcp dport map @netin`,
     ]),
     ...chain("postrouting", "type nat hook postrouting priority srcnat; policy accept", [
       `ip saddr ${pool} ip daddr != ${pool} masquerade`,
+      `ip saddr 127.0.0.0/8 ip daddr ${pool} masquerade`,
     ]),
     "",
   ].join("\n");

@@ -12,6 +12,12 @@ describe("nftables rules", () => {
     for (const line of baseRuleset(config).trim().split("\n")) assert.match(line, / inet warden( |$)/);
   });
 
+  it("forwards ports on the host's addresses and on 127.0.0.1, masquerading a loopback source toward the pool", () => {
+    const rules = baseRuleset(config);
+    assert.match(rules, /add rule inet warden output ip daddr 127.0.0.1 dnat ip to tcp dport map @netin/);
+    assert.match(rules, /add rule inet warden postrouting ip saddr 127.0.0.0\/8 ip daddr 10.254.0.0\/22 masquerade/);
+  });
+
   it("rejects what containers send to each other, to the host and out, unless allowed", () => {
     const rules = baseRuleset(config);
     assert.match(rules, /add rule inet warden forward ip saddr != 10.254.0.0\/22 accept/);
