@@ -9,6 +9,8 @@
 //                                    pgrep and util-linux's ipcs with theirs; root and nobody
 //   e2e-test-images/nginx:1.14-2     that busybox and Debian's nginx (from NGINX_DEB_ROOT) with its
 //                                    libraries, answering 200 on :80, its pid in /var/run/nginx.pid
+//   e2e-test-images/httpd:2.4.39-4   that busybox's httpd serving a page on :80, saying so (as
+//                                    Apache's does, its log names httpd)
 //   e2e-test-images/nonewprivs:1.3   that busybox, and /usr/local/bin/nnp (setuid root) that
 //                                    prints "Effective uid: N"; CMD nnp
 //   pause:3.9                        the busybox, and a label of its own
@@ -20,7 +22,7 @@
 //                                    www-data:1004, and default-user (1000, group 50000)
 //
 // Images it cannot make honestly stay in test/cri/skip.txt (the image pinned by a
-// digest); httpd and the host-network nginx are not made yet.
+// digest); the host-network nginx is not made yet.
 //
 //   node dist/test/cri/images.js DIR     prints "registry HOST:PORT" once ready; serves until SIGTERM
 import { execFileSync } from "node:child_process";
@@ -122,6 +124,16 @@ try {
     await layout.tag("nginx", await layout.image({ layers: [nginx], config: config({ Cmd: ["nginx", "-g", "daemon off;"] }) }));
     await registry.push(layout.dir, "nginx", "e2e-test-images/nginx:1.14-2");
   }
+  const httpd = async (root: string) => {
+    await busybox(root);
+    await mkdir(join(root, "var/www"), { recursive: true });
+    await writeFile(join(root, "var/www/index.html"), "<html><body>It works!</body></html>\n");
+  };
+  await layout.tag("httpd", await layout.image({
+    layers: [httpd],
+    config: config({ Cmd: ["sh", "-c", "echo 'httpd: serving /var/www on :80'; exec httpd -f -v -p 80 -h /var/www"] }),
+  }));
+  await registry.push(layout.dir, "httpd", "e2e-test-images/httpd:2.4.39-4");
   await layout.tag("nonewprivs", await layout.image({ layers: [nonewprivs], config: config({ Cmd: ["nnp"] }) }));
   await registry.push(layout.dir, "nonewprivs", "e2e-test-images/nonewprivs:1.3");
   await layout.tag("pause", await layout.image({ layers: [busybox], config: config({ Labels: { "warden.look-alike": "pause" } }) }));
