@@ -380,6 +380,12 @@ export class FakeLimits implements Limits {
     return () => this.oomWatchers.delete(id);
   }
 
+  /** cgroup -> processes killed for memory there. */
+  readonly oomKillCounts = new Map<string, number>();
+  async oomKills(cgroup: string): Promise<number> {
+    return this.oomKillCounts.get(cgroup) ?? 0;
+  }
+
   /** What the kernel's OOM killer would make the real one report. */
   oom(id: string): void {
     this.oomWatchers.get(id)?.();

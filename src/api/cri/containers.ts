@@ -52,6 +52,8 @@ export interface ContainerRecord {
   /** As the kubelet gave them (echoed in the status). */
   mounts: Array<{ container_path: string; host_path: string; readonly: boolean; selinux_relabel: boolean; propagation: number }>;
   security: ContainerSecurity;
+  /** Memory (bytes) and CPU shares of its own, as decimal strings; absent: the pod's. */
+  limits?: { memoryBytes?: string; cpuShares?: string };
   createdAt: number;
   startedAt?: number;
   finishedAt?: number;
@@ -66,6 +68,14 @@ function exitCode(exit: ProcessExit): number {
   if (exit.kind === "exited") return exit.code;
   if (exit.kind === "signaled") return 128 + exit.signal;
   return 255;
+}
+
+/** A container's own memory limit and CPU shares, when the kubelet gives them (0 is "not given"). */
+function limitsOf(resources: v1.LinuxContainerResources.$Properties | null | undefined): { limits?: ContainerRecord["limits"] } {
+  const memory = String(resources?.memory_limit_in_bytes ?? 0);
+  const shares = String(resources?.cpu_shares ?? 0);
+  if (memory === "0" && shares === "0") return {};
+  return { limits: { ...(memory !== "0" ? { memoryBytes: memory } : {}), ...(shares !== "0" ? { cpuShares: shares } : {}) } };
 }
 
 function matchesLabels(labels: Record<string, string>, selector: Record<string, string> | null | undefined): boolean {
@@ -160,6 +170,7 @@ export class CriContainers {
         propagation: mnt.propagation ?? v1.MountPropagation.PROPAGATION_PRIVATE,
       })),
       security,
+      ...limitsOf(config.linux?.resources),
       createdAt: Date.now(),
     };
     await this.save(record);
@@ -187,6 +198,14 @@ export class CriContainers {
       peaSecurity: record.security.pea,
       groups: record.security.groups,
       allowPrivilegeGain: record.security.allowPrivilegeGain,
+      ...(record.limits
+        ? {
+            limits: {
+              ...(record.limits.memoryBytes ? { memoryBytes: BigInt(record.limits.memoryBytes) } : {}),
+              ...(record.limits.cpuShares ? { cpuShares: BigInt(record.limits.cpuShares) } : {}),
+            },
+          }
+        : {}),
     };
     record.startedAt = Date.now();
     try {
@@ -206,16 +225,17 @@ export class CriContainers {
   // The end is written into the record when seen, so it outlives the process table.
   private async watch(ref: ProcessRef, id: string): Promise<void> {
     const result = await ref.wait().catch(() => undefined);
+    const outOfMemory = await ref.outOfMemory().catch(() => false);
     const found = this.find(id);
     if (!result || !found || found.record.finishedAt !== undefined) return;
-    this.finish(found.record, result.exit);
+    this.finish(found.record, result.exit, outOfMemory);
     await this.save(found.record).catch(() => {});
   }
 
-  private finish(record: ContainerRecord, exit: ProcessExit): void {
+  private finish(record: ContainerRecord, exit: ProcessExit, outOfMemory = false): void {
     record.finishedAt = Date.now();
     record.exitCode = exitCode(exit);
-    record.reason = record.exitCode === 0 ? "Completed" : "Error";
+    record.reason = outOfMemory ? "OOMKilled" : record.exitCode === 0 ? "Completed" : "Error";
   }
 
   /** The process of a started container; undefined once forgotten (its end is in the record then). */
@@ -233,7 +253,7 @@ export class CriContainers {
     if (record.startedAt === undefined || record.finishedAt !== undefined) return record;
     const ref = this.process(record);
     if (ref?.running) return record;
-    if (ref) this.finish(record, (await ref.wait()).exit);
+    if (ref) this.finish(record, (await ref.wait()).exit, await ref.outOfMemory().catch(() => false));
     else this.finish(record, { kind: "lost" });
     await this.save(record).catch(() => {});
     return record;

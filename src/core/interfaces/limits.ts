@@ -59,4 +59,6 @@ export interface Limits {
   pids(id: string): Promise<number>;
   /** Calls `onOom` when the kernel kills a process of the container for memory. Returns a function that stops watching. */
   watchOom(id: string, onOom: () => void): () => void;
+  /** How many processes the kernel has killed for memory in a cgroup (a container's, or a pea's of its own). */
+  oomKills(cgroup: string): Promise<number>;
 }

@@ -105,6 +105,11 @@ export class ProcessRef {
     await this.process.reopenLog();
   }
 
+  /** For a pea with limits of its own: whether the kernel killed in it for memory (known once it ended and its cgroup was read). */
+  async outOfMemory(): Promise<boolean> {
+    return (await this.service.peaEnd(this.process))?.outOfMemory ?? false;
+  }
+
   /** An ended process leaves the table (its files go once nobody reads them); a running one stays. */
   forget(): void {
     if (!this.process.running && this.container.processes.get(this.id) === this.process) this.service.forget(this.container, this.process);
@@ -149,6 +154,14 @@ export class ProcessService {
     private readonly ctx: ServiceContext,
     private readonly users: UserLookup,
   ) {}
+
+  /** How peas started by this daemon ended, once what they left is gone. */
+  private readonly peaEnds = new WeakMap<Process, Promise<{ outOfMemory: boolean }>>();
+
+  /** A pea's end (undefined for a process that is no pea of this daemon's). */
+  peaEnd(process: Process): Promise<{ outOfMemory: boolean }> | undefined {
+    return this.peaEnds.get(process);
+  }
 
   /** Peas running: for their metrics, and for processes started in them (as their user, with their environment). */
   private readonly peas = new Map<
@@ -232,11 +245,18 @@ export class ProcessService {
       this.peas.set(process, { container: c, peaId, ownLimits: spec.limits !== undefined, user: launch.user, env: launch.env, dir: launch.dir, capabilities: launch.capabilities });
       const log = this.ctx.logFor(c);
       log.debug({ process: id, pea: peaId, image: spec.image }, "pea started");
-      void process.finished.then(async () => {
-        this.peas.delete(process);
-        // What the pea made goes with it, the container stays.
-        for (const step of [...undo].reverse()) await step().catch((err) => log.warn({ err: String(err), pea: peaId }, "cannot remove what a pea left"));
-      });
+      const cgroup = deps.runtime.peaCgroup(c.id, peaId, spec.limits !== undefined);
+      this.peaEnds.set(
+        process,
+        process.finished.then(async () => {
+          this.peas.delete(process);
+          // Read before its cgroup goes: whether the kernel killed in it for memory.
+          const outOfMemory = spec.limits !== undefined && (await deps.limits.oomKills(cgroup).catch(() => 0)) > 0;
+          // What the pea made goes with it, the container stays.
+          for (const step of [...undo].reverse()) await step().catch((err) => log.warn({ err: String(err), pea: peaId }, "cannot remove what a pea left"));
+          return { outOfMemory };
+        }),
+      );
       return new ProcessRef(this, c, process);
     } catch (err) {
       for (const step of undo.reverse()) await step().catch(() => {});

@@ -55,6 +55,10 @@ export class LinuxLimits implements Limits {
     return this.cgroups.pids(id);
   }
 
+  oomKills(cgroup: string): Promise<number> {
+    return this.cgroups.oomKills(cgroup);
+  }
+
   watchOom(id: string, onOom: () => void): () => void {
     const entry: Watched = { onOom, kills: 0, watcher: undefined };
     this.watched.set(id, entry);

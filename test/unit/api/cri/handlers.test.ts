@@ -244,6 +244,19 @@ describe("the CRI's containers", () => {
     );
   });
 
+  it("gives a container the memory and CPU the kubelet asks for, and says OOMKilled when the kernel killed it for memory", async () => {
+    const id = await create({ ...containerConfig, linux: { resources: { memory_limit_in_bytes: 15 * 1024 * 1024, cpu_shares: 512 } } });
+    await h.StartContainer!(req({ container_id: id }));
+    const [{ id: containerId, pea }] = m.runtime.peas;
+    assert.deepEqual(pea.limits, { memoryBytes: 15n * 1024n * 1024n, cpuShares: 512n });
+    m.limits.oomKillCounts.set(m.runtime.peaCgroup(containerId, pea.id, true), 1);
+    m.runtime.started.at(-1)!.end({ kind: "signaled", signal: 9 });
+    await settle(50);
+    const s = await status(id);
+    assert.equal(s.exit_code, 137);
+    assert.equal(s.reason, "OOMKilled");
+  });
+
   it("runs the image's own command when the pod gives none", async () => {
     const id = await create({ ...containerConfig, command: [], args: [] });
     await h.StartContainer!(req({ container_id: id }));
