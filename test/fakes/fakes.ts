@@ -57,6 +57,8 @@ export class FakeProcess implements ProcessHandle {
   ended: ProcessExit | undefined;
   /** TERM leaves it running (it traps the signal). */
   ignoresTerm = false;
+  /** A pea's: in a cgroup of its own, which signals to the container's cgroup do not reach. */
+  ownCgroup = false;
 
   constructor(
     readonly containerId: string,
@@ -224,6 +226,7 @@ export class FakeRuntime implements Runtime {
     if (signal === "KILL") c.others = [];
     else c.others = c.others.filter((o) => o.ignoresTerm);
     for (const p of c.processes) {
+      if (p.ownCgroup) continue;
       if (signal === "KILL" || !p.ignoresTerm) p.end({ kind: "signaled", signal: SIGNAL_NUMBERS[signal] });
     }
   }
@@ -247,7 +250,9 @@ export class FakeRuntime implements Runtime {
 
   async startPea(id: string, launch: ProcessLaunch, pea: PeaLaunch): Promise<ProcessHandle> {
     this.peas.push({ id, pea, launch });
-    return this.startProcess(id, launch);
+    const p = (await this.startProcess(id, launch)) as FakeProcess;
+    p.ownCgroup = true;
+    return p;
   }
 
   /** Processes started in running peas. */

@@ -44,13 +44,17 @@ export class Stopper {
         await sleep(POLL_MS);
       }
     };
+    // Peas run in cgroups of their own (under the container's or beside it): their processes are told by name too.
+    const running = () => c.processes.all().filter((p) => p.running);
     let done = false;
     if (!kill) {
       await runtime.signalAll(c.id, "TERM");
+      await Promise.all(running().map((p) => p.signal("TERM").catch(() => {})));
       done = await gone(Date.now() + this.ctx.config.stopTimeoutMs);
     }
     if (!done) {
       await runtime.signalAll(c.id, "KILL");
+      await Promise.all(running().map((p) => p.signal("KILL").catch(() => {})));
       await gone(Date.now() + KILL_WAIT_MS);
     }
     await within(Promise.all(c.processes.all().map((p) => p.finished)), PROCESS_END_WAIT_MS);

@@ -309,7 +309,7 @@ export class LinuxRuntime implements Runtime {
     id: string,
     launch: ProcessLaunch,
     spec: { name: string; text: string | Buffer },
-    where: { containerId: string; initSocket?: string; bundleInDir?: boolean },
+    where: { containerId: string; initSocket?: string; bundleInDir?: boolean; pea?: string },
     onFailure?: () => Promise<void>,
   ): Promise<ShimProcess> {
     const dir = join(this.paths(id).processes, String(launch.seq));
@@ -320,7 +320,7 @@ export class LinuxRuntime implements Runtime {
       // For a restarted daemon. A daemon's death leaves the page cache be, so no fsync is needed here.
       await writeFile(join(dir, PROCESS_META), JSON.stringify(launch.meta));
       const stdin = launch.stdin.kind === "data" ? "file" : launch.stdin.kind === "stream" ? "pipe" : "none";
-      const { bundleInDir, ...shim } = where;
+      const { bundleInDir, pea: _pea, ...shim } = where;
       await this.options.shim.start(
         {
           ...shim,
@@ -339,7 +339,7 @@ export class LinuxRuntime implements Runtime {
       await rm(dir, { recursive: true, force: true });
       throw err;
     }
-    const handle = this.attach(id, dir, launch.discardOutput, launch.tty !== undefined, launch.logFile);
+    const handle = this.attach(id, dir, launch.discardOutput, launch.tty !== undefined, launch.logFile, where.pea);
     if (launch.stdin.kind === "stream") await handle.attachStdin();
     return handle;
   }
@@ -389,7 +389,7 @@ export class LinuxRuntime implements Runtime {
           : {}),
     });
     const name = this.peaName(id, pea.id);
-    return this.startUnderShim(id, launch, { name: "config.json", text: specJson(spec) }, { containerId: name, bundleInDir: true }, () =>
+    return this.startUnderShim(id, launch, { name: "config.json", text: specJson(spec) }, { containerId: name, bundleInDir: true, pea: pea.id }, () =>
       this.options.oci.forceDelete(name),
     );
   }
@@ -397,7 +397,7 @@ export class LinuxRuntime implements Runtime {
   async execInPea(id: string, peaId: string, launch: ProcessLaunch): Promise<ProcessHandle> {
     const spec = ociProcess(launch, this.hardLimits, await this.capabilitySets(id, launch.capabilities));
     // The pea is a container of the runtime's: the process joins it through the runtime's exec.
-    return this.startUnderShim(id, launch, { name: "process.json", text: specJson(spec) }, { containerId: this.peaName(id, peaId) });
+    return this.startUnderShim(id, launch, { name: "process.json", text: specJson(spec) }, { containerId: this.peaName(id, peaId), pea: peaId });
   }
 
   async removePea(id: string, peaId: string): Promise<void> {
@@ -405,7 +405,8 @@ export class LinuxRuntime implements Runtime {
     await this.options.cgroups.remove(this.peaName(id, peaId)).catch(() => {});
   }
 
-  private attach(id: string, dir: string, discardOutput: boolean, tty: boolean, logFile?: string): ShimProcess {
+  /** A process's handle; a pea's (or one started in a pea) is killed within the pea's cgroup, not the container's. */
+  private attach(id: string, dir: string, discardOutput: boolean, tty: boolean, logFile?: string, pea?: string): ShimProcess {
     return new ShimProcess({
       dir,
       ...(logFile ? { logFile } : {}),
@@ -413,7 +414,8 @@ export class LinuxRuntime implements Runtime {
         stdout: discardOutput ? undefined : join(dir, "stdout"),
         stderr: discardOutput || tty ? undefined : join(dir, "stderr"),
       },
-      killTree: (pid) => this.killProcessTree(id, pid),
+      // A pea's cgroup is under the container's, or beside it with limits of its own.
+      killTree: (pid) => this.killProcessTree(pea ? [this.peaCgroup(id, pea, false), this.peaCgroup(id, pea, true)] : [id], pid),
       commands: this.options.commands,
     });
   }
@@ -439,7 +441,8 @@ export class LinuxRuntime implements Runtime {
         tty = await readFile(join(dir, "config.json"), "utf8").then((t) => (JSON.parse(t) as OciSpec).process?.terminal === true, () => false);
       }
       const discard = (meta.output as { kind?: string } | undefined)?.kind === "discard";
-      found.push({ seq, meta, handle: this.attach(id, dir, discard, tty) });
+      const pea = typeof meta.pea === "string" ? meta.pea : undefined;
+      found.push({ seq, meta, handle: this.attach(id, dir, discard, tty, undefined, pea) });
     }
     return found;
   }
@@ -492,14 +495,22 @@ export class LinuxRuntime implements Runtime {
   // A process is not a process group leader in the container (its session
   // is the runtime's), so its children are found in /proc, with the
   // container frozen so none can fork away meanwhile.
-  private async killProcessTree(id: string, pid: number): Promise<void> {
+  /** Kills a process and what it started, only what is in the given cgroups (those that exist), frozen meanwhile. */
+  private async killProcessTree(scopes: string[], pid: number): Promise<void> {
     const cgroups = this.options.cgroups;
-    await cgroups.freeze(id);
+    const frozen: string[] = [];
     try {
-      const inContainer = new Set(await cgroups.procs(id));
-      for (const p of [pid, ...(await descendants(pid))]) if (inContainer.has(p)) signal(p, "SIGKILL");
+      const inScope = new Set<number>();
+      for (const scope of scopes) {
+        const procs = await cgroups.procs(scope).catch(() => undefined);
+        if (!procs) continue;
+        await cgroups.freeze(scope);
+        frozen.push(scope);
+        for (const p of await cgroups.procs(scope)) inScope.add(p);
+      }
+      for (const p of [pid, ...(await descendants(pid))]) if (inScope.has(p)) signal(p, "SIGKILL");
     } finally {
-      await cgroups.thaw(id);
+      for (const scope of frozen) await cgroups.thaw(scope).catch(() => {});
     }
   }
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { beforeEach, describe, it } from "node:test";
 import type { ContainerService } from "../../../../src/core/service/container-service.js";
 import type { FakeProcess } from "../../../fakes/fakes.js";
-import { settle } from "../../../fakes/fakes.js";
+import { settle, until } from "../../../fakes/fakes.js";
 import { FakeMachine } from "../../../fakes/service.js";
 
 describe("processes", () => {
@@ -306,6 +306,18 @@ describe("peas: processes on a root of their own", () => {
     await settle();
     await assert.rejects(s.run(h, { path: "/bin/ls", inPea: pea.id }), (err: Error & { code?: string }) => err.code === "WRONG_STATE" || err.code === "PROCESS_NOT_FOUND");
     assert.equal(m.runtime.peaExecs.length, 1);
+  });
+
+  it("dies with its container's stop, though signals to the container's cgroup do not reach its own", async () => {
+    await s.run(h, { path: "/bin/sleep", image: "/images/busybox" });
+    const started = Date.now();
+    const stopping = s.stop(h, { kill: true });
+    // The fake's process ends once told (as the real one does when its supervisor signals it).
+    await until(() => m.runtime.started[0].signals.includes("KILL"));
+    m.runtime.started[0].end({ kind: "signaled", signal: 9 });
+    await stopping;
+    assert.ok(m.runtime.started[0].signals.includes("KILL"), "told by name");
+    assert.ok(Date.now() - started < 2000, "not after the wait for processes ran out");
   });
 
   it("passes limits of its own to the runtime, and numbers each pea apart", async () => {
