@@ -40,7 +40,11 @@ type ProcessMeta = {
   stdinStream?: boolean;
   /** A pea's id in its container. */
   pea?: string;
+  /** What a process started inside the pea takes from it, for a restarted daemon. */
+  peaRun?: PeaRun;
 };
+
+type PeaRun = { user: ResolvedUser; env: string[]; dir: string; capabilities?: ContainerCapabilities; ownLimits: boolean };
 
 function isMeta(value: Record<string, unknown>): value is Record<string, unknown> & ProcessMeta {
   const output = value.output as { kind?: unknown } | undefined;
@@ -233,6 +237,7 @@ export class ProcessService {
       if (spec.id !== undefined && c.processes.isRunning(spec.id)) throw errors.processIdTaken(spec.id);
       const launch = this.launchOf(c, spec, seq, user, { env: mergeEnv(image?.env ?? [], c.env, spec.env ?? []), dir: spec.dir || image?.workingDir || "/", pea: peaId });
       const { meta } = launch;
+      meta.peaRun = { user: launch.user, env: launch.env, dir: launch.dir, capabilities: launch.capabilities, ownLimits: spec.limits !== undefined };
       undo.push(() => deps.runtime.removePea(c.id, peaId));
       const handle = await deps.runtime.startPea(c.id, launch, {
         id: peaId,
@@ -364,7 +369,13 @@ export class ProcessService {
         await found.handle.remove();
         continue;
       }
-      this.adopt(c, found.seq, found.meta, found.handle, true);
+      const process = this.adopt(c, found.seq, found.meta, found.handle, true);
+      // A running pea takes processes again (ExecSync after a restart).
+      const run = found.meta.peaRun;
+      if (found.meta.pea && run && process.running) {
+        this.peas.set(process, { container: c, peaId: found.meta.pea, ownLimits: run.ownLimits, user: run.user, env: run.env, dir: run.dir, capabilities: run.capabilities });
+        void process.finished.then(() => this.peas.delete(process));
+      }
       highest = Math.max(highest, found.seq);
     }
     return highest;

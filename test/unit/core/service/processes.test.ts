@@ -302,10 +302,17 @@ describe("peas: processes on a root of their own", () => {
     await assert.rejects(s.run(h, { path: "/bin/ls", inPea: pea.id, user: "root" }), /pea's user/);
     await assert.rejects(s.run(h, { path: "/bin/ls", inPea: "nope" }), /nope/);
     await assert.rejects(s.run(h, { path: "/bin/ls", inPea: pea.id, image: "/images/x" }), /no image of its own/);
+    // A restarted daemon finds the pea again and starts processes in it, as the same user.
+    const again = m.service();
+    await again.recover();
+    await again.run(h, { path: "/bin/ls", inPea: pea.id });
+    assert.equal(m.runtime.peaExecs.length, 2);
+    assert.equal(m.runtime.peaExecs[1].launch.user.uid, 37);
+    assert.ok(m.runtime.peaExecs[1].launch.env.includes("PEA=1"));
     m.runtime.started[0].exit(0);
     await settle();
     await assert.rejects(s.run(h, { path: "/bin/ls", inPea: pea.id }), (err: Error & { code?: string }) => err.code === "WRONG_STATE" || err.code === "PROCESS_NOT_FOUND");
-    assert.equal(m.runtime.peaExecs.length, 1);
+    assert.equal(m.runtime.peaExecs.length, 2);
   });
 
   it("dies with its container's stop, though signals to the container's cgroup do not reach its own", async () => {
