@@ -30,7 +30,7 @@ import { chmod, link, mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { run } from "../../src/linux/command.js";
 import { LayoutWriter } from "../integration/oci-layout.js";
-import { TestRegistry } from "../integration/registry.js";
+import { serveImages } from "../integration/registry.js";
 
 const PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const BUSYBOX_ROOT = process.env.BUSYBOX_DEB_ROOT ?? "";
@@ -107,15 +107,7 @@ if (!dir || !BUSYBOX_ROOT) {
   process.stderr.write("usage: BUSYBOX_DEB_ROOT=DIR node dist/test/cri/images.js DIR\n");
   process.exit(2);
 }
-await mkdir(join(dir, "registry"), { recursive: true });
-const registry = await TestRegistry.start({ dir: join(dir, "registry") });
-const stop = async () => {
-  await registry.stop();
-  process.exit(0);
-};
-process.on("SIGTERM", () => void stop());
-process.on("SIGINT", () => void stop());
-try {
+await serveImages(dir, async (registry) => {
   const layout = new LayoutWriter(join(dir, "layout"));
   const config = (extra: Record<string, unknown> = {}) => ({ Env: [PATH], Cmd: ["sh"], ...extra });
   await layout.tag("busybox", await layout.image({ layers: [busybox], config: config() }));
@@ -161,9 +153,4 @@ try {
   };
   await layout.tag("predefined", await layout.image({ layers: [predefined], config: config({ User: "1000" }) }));
   await registry.push(layout.dir, "predefined", `${staging}/test-image-predefined-group:latest`);
-  process.stdout.write(`registry ${registry.host}\n`);
-} catch (err) {
-  process.stderr.write(`images: ${err instanceof Error ? err.stack : String(err)}\n${registry.output}\n`);
-  await registry.stop();
-  process.exit(1);
-}
+});

@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { run } from "../../src/linux/command.js";
 import { DEFAULT_ROOTFS } from "../integration/harness.js";
 import { LayoutWriter } from "../integration/oci-layout.js";
-import { TestRegistry } from "../integration/registry.js";
+import { serveImages } from "../integration/registry.js";
 
 const BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/bin";
 
@@ -79,15 +79,7 @@ if (!dir) {
   process.stderr.write("usage: images.js DIR\n");
   process.exit(2);
 }
-await mkdir(join(dir, "registry"), { recursive: true });
-const registry = await TestRegistry.start({ dir: join(dir, "registry") });
-const stop = async () => {
-  await registry.stop();
-  process.exit(0);
-};
-process.on("SIGTERM", () => void stop());
-process.on("SIGINT", () => void stop());
-try {
+await serveImages(dir, async (registry) => {
   const layout = new LayoutWriter(await mkdtemp(join(dir, "layout-")));
   await layout.tag(
     "garden-rootfs",
@@ -101,9 +93,4 @@ try {
   await registry.push(layout.dir, "garden-rootfs", "cloudfoundry/garden-rootfs:latest");
   await registry.push(layout.dir, "busybox", "library/busybox:1.37.0");
   await registry.push(layout.dir, "preexisting_users", "cfgarden/preexisting_users:latest");
-  process.stdout.write(`registry ${registry.host}\n`);
-} catch (err) {
-  process.stderr.write(`images: ${err instanceof Error ? err.stack : String(err)}\n${registry.output}\n`);
-  await registry.stop();
-  process.exit(1);
-}
+});

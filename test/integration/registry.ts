@@ -4,7 +4,7 @@
 // Images get in with skopeo, from OCI layouts the tests build.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createSign, randomUUID } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer, get as httpGet, type Server } from "node:http";
 import { get as httpsGet } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -217,4 +217,28 @@ function certDir(pki: TestPki): string {
 export async function prepareCertDir(pki: TestPki): Promise<void> {
   await run(["mkdir", "-p", certDir(pki)]);
   await run(["cp", pki.caCert, join(certDir(pki), "ca.crt")]);
+}
+
+/**
+ * A script's registry of look-alike images (script/gats, script/critest): a
+ * registry in `dir`, filled by `fill`, then "registry HOST:PORT" on stdout,
+ * serving until SIGTERM or SIGINT; a fill that fails says why and exits 1.
+ */
+export async function serveImages(dir: string, fill: (registry: TestRegistry) => Promise<void>): Promise<void> {
+  await mkdir(join(dir, "registry"), { recursive: true });
+  const registry = await TestRegistry.start({ dir: join(dir, "registry") });
+  const stop = async () => {
+    await registry.stop();
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop());
+  process.on("SIGINT", () => void stop());
+  try {
+    await fill(registry);
+    process.stdout.write(`registry ${registry.host}\n`);
+  } catch (err) {
+    process.stderr.write(`images: ${err instanceof Error ? err.stack : String(err)}\n${registry.output}\n`);
+    await registry.stop();
+    process.exit(1);
+  }
 }
