@@ -178,6 +178,9 @@ const gardenSchema = z.strictObject({
 // Kubernetes' CRI (gRPC) on a unix socket, for a kubelet, crictl or critest; off unless a socket is named.
 const criSchema = z.strictObject({
   socket: absolutePath.optional(),
+  /** Where Exec, Attach and PortForward's streaming server listens (its URLs name it); port 0: one the kernel picks. */
+  stream_ip: ipv4.default("127.0.0.1"),
+  stream_port: z.number().int().min(0).max(65535).default(0),
 });
 
 // Ours: Prometheus text on 127.0.0.1:<port>/metrics.

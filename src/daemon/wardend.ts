@@ -44,6 +44,7 @@ import { runtimeHandlers } from "../api/cri/runtime-service.js";
 import { Sandboxes } from "../api/cri/sandboxes.js";
 import { CriContainers } from "../api/cri/containers.js";
 import { CriServer } from "../api/cri/server.js";
+import { StreamingServer } from "../api/cri/streaming/streaming-server.js";
 import { wardenVersion } from "./version.js";
 import { statfs } from "node:fs/promises";
 import { totalmem } from "node:os";
@@ -237,6 +238,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   });
   await gardenServer.listen();
   const sandboxes = new Sandboxes(service);
+  const streamingServer = config.cri.socket
+    ? new StreamingServer({ host: config.cri.stream_ip, port: config.cri.stream_port, logger: log.child({ api: "cri" }) })
+    : undefined;
+  await streamingServer?.listen();
   const criServer = config.cri.socket
     ? new CriServer({
         socketPath: config.cri.socket,
@@ -247,6 +252,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
           info: () => ({ config: { runtime: server.runtime, depot: server.container_depot_path, pool: formatCidr(net.pool) } }),
           sandboxes,
           containers: new CriContainers({ service, sandboxes, listImages: () => service.images.list() }),
+          ...(streamingServer ? { streaming: streamingServer } : {}),
         }),
         images: imageHandlers({
           storePath: config.images.store_path ?? join(server.container_depot_path, ".images"),
@@ -288,6 +294,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
         await adminServer.close();
         await gardenServer.close();
         await criServer?.close();
+        await streamingServer?.close();
         await service.shutdown();
         health?.close();
         metricsServer?.close();

@@ -3,7 +3,8 @@
 // runtime-info and idempotence specs, over the unix socket named by
 // `cri.socket`, beside Warden's protocol.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { createServer, type AddressInfo } from "node:net";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -23,6 +24,31 @@ function run(file: string, args: string[], cwd?: string): Promise<{ code: number
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}`, stdout }),
     );
   });
+}
+
+/** Runs with `input` on stdin (then closed); stdout as bytes. */
+function runWithInput(file: string, args: string[], input: Buffer): Promise<{ code: number; stdout: Buffer; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => out.push(d));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: err });
+    });
+    child.stdin.end(input);
+  });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
 }
 
 describe("CRI: Kubernetes' own tools", { skip: !existsSync(CRICTL) && "crictl is not in ../shared/tools" }, () => {
@@ -161,6 +187,56 @@ describe("CRI: Kubernetes' own tools", { skip: !existsSync(CRICTL) && "crictl is
     assert.equal(JSON.parse((await crictl("inspect", sleeper)).stdout).status.state, "CONTAINER_EXITED");
     for (const c of [id, sleeper]) assert.equal((await crictl("rm", c)).code, 0);
     assert.equal((await crictl("ps", "-a", "-q")).stdout.trim(), "");
+    assert.equal((await crictl("rmp", "-f", podId)).code, 0);
+  });
+
+  it("execs, attaches and forwards a port through the streaming server: crictl exec, exec -i, attach, port-forward", async () => {
+    const args = ["--runtime-endpoint", `unix://${daemon.criSocket}`, "--image-endpoint", `unix://${daemon.criSocket}`];
+    assert.equal((await crictl("pull", "busybox:1.37.0")).code, 0);
+    const pod = join(work, "stream-pod.json");
+    await writeFile(pod, JSON.stringify({ metadata: { name: "s", namespace: "default", uid: "u3" } }));
+    const podId = (await crictl("runp", pod)).stdout.trim();
+    const create = async (name: string, config: object) => {
+      const file = join(work, `${name}.json`);
+      await writeFile(file, JSON.stringify({ metadata: { name }, image: { image: "busybox:1.37.0" }, ...config }));
+      const id = (await crictl("create", podId, file, pod)).stdout.trim();
+      assert.equal((await crictl("start", id)).code, 0);
+      return id;
+    };
+    const web = await create("web", { command: ["sh", "-c", "mkdir -p /www && echo served > /www/index.html && exec busybox httpd -f -p 8080 -h /www"] });
+
+    // Exec (not -s): output per stream as bytes, the exit code, stdin to its end.
+    const failing = await runWithInput(CRICTL, [...args, "exec", web, "sh", "-c", "echo out; echo err >&2; exit 5"], Buffer.alloc(0));
+    assert.notEqual(failing.code, 0, failing.stderr);
+    assert.match(failing.stderr, /command terminated with exit code 5/);
+    assert.equal(failing.stdout.toString(), "out\n");
+    assert.match(failing.stderr, /err/);
+    const binary = await runWithInput(CRICTL, [...args, "exec", web, "sh", "-c", "printf '\\377\\000\\376'"], Buffer.alloc(0));
+    assert.deepEqual([...binary.stdout], [0xff, 0x00, 0xfe]);
+    const piped = await runWithInput(CRICTL, [...args, "exec", "-i", web, "tr", "a-z", "A-Z"], Buffer.from("hello\n"));
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(piped.stdout.toString(), "HELLO\n");
+
+    // Port forwarding: a local port of crictl's to the pod's 8080.
+    const local = await freePort();
+    const forward = spawn(CRICTL, [...args, "port-forward", podId, `${local}:8080`], { stdio: "ignore" });
+    try {
+      let body = "";
+      await eventually(async () => {
+        body = await fetch(`http://127.0.0.1:${local}/index.html`).then((r) => r.text(), () => "");
+        return body !== "";
+      }, "the forwarded port to answer");
+      assert.equal(body, "served\n");
+    } finally {
+      forward.kill("SIGTERM");
+    }
+
+    // Attach: a shell reading its stdin, which ends with the client's (stdin_once); only output from now on.
+    const shell = await create("shell", { command: ["sh"], stdin: true, stdin_once: true });
+    const attached = await runWithInput(CRICTL, [...args, "attach", "-i", shell], Buffer.from("echo attached; echo to-err >&2\n"));
+    assert.equal(attached.code, 0, attached.stderr);
+    assert.equal(attached.stdout.toString(), "attached\n");
+    await eventually(async () => JSON.parse((await crictl("inspect", shell)).stdout).status.state === "CONTAINER_EXITED", "the shell to end with its stdin");
     assert.equal((await crictl("rmp", "-f", podId)).code, 0);
   });
 

@@ -19,6 +19,7 @@ import { CriRequestError } from "./errors.js";
 import { findImage } from "./image-service.js";
 import { containerSecurity, type ContainerSecurity } from "./security-context.js";
 import { nanos, u64 } from "./longs.js";
+import type { AttachedProcess } from "./streaming/remote-command.js";
 import type { Sandbox, Sandboxes } from "./sandboxes.js";
 import v1 = runtime.v1;
 
@@ -49,6 +50,8 @@ export interface ContainerRecord {
   user: string;
   tty: boolean;
   stdin: boolean;
+  /** The first attached client's end of stdin closes the container's. */
+  stdinOnce?: boolean;
   /** As the kubelet gave them (echoed in the status). */
   mounts: Array<{ container_path: string; host_path: string; readonly: boolean; selinux_relabel: boolean; propagation: number }>;
   security: ContainerSecurity;
@@ -162,6 +165,7 @@ export class CriContainers {
       user,
       tty: config.tty ?? false,
       stdin: config.stdin ?? false,
+      stdinOnce: config.stdin_once ?? false,
       mounts: (config.mounts ?? []).map((mnt) => ({
         container_path: mnt.container_path ?? "",
         host_path: mnt.host_path ?? "",
@@ -307,16 +311,82 @@ export class CriContainers {
     await ref.reopenLog();
   }
 
-  /** Runs a command in the running container and answers its output and exit code; past `timeout` seconds it is killed. */
-  async execSync(r: v1.ExecSyncRequest): Promise<v1.ExecSyncResponse.$Properties> {
-    const found = this.find(r.container_id);
-    if (!found) throw notFound(r.container_id);
+  /** The record of a running container, or the API's error. */
+  async running(id: string): Promise<ContainerRecord> {
+    const found = this.find(id);
+    if (!found) throw notFound(id);
     const record = await this.current(found.record);
     if (this.state(record) !== v1.ContainerState.CONTAINER_RUNNING) {
-      throw new CriRequestError(`container ${r.container_id} is not running`, grpcStatus.FAILED_PRECONDITION);
+      throw new CriRequestError(`container ${id} is not running`, grpcStatus.FAILED_PRECONDITION);
     }
+    return record;
+  }
+
+  /**
+   * A command run in the container for a streaming client (Exec): started
+   * when the client is there, its output from the start, its exit code the
+   * end; killed when the client leaves first.
+   */
+  async exec(id: string, cmd: string[], options: { tty: boolean; stdin: boolean }): Promise<AttachedProcess> {
+    if (cmd.length === 0 || !cmd[0]) throw new CriRequestError("no command to run");
+    const record = await this.running(id);
+    const ref = await this.service.run(record.sandboxId, {
+      path: cmd[0],
+      args: cmd.slice(1),
+      inPea: record.id,
+      ...(options.tty ? { tty: { rows: 24, columns: 80 } } : {}),
+      ...(options.stdin ? { stdin: { kind: "stream" as const } } : {}),
+      output: { kind: "keep-recent", limit: EXEC_OUTPUT_LIMIT },
+      forgetWhenCollected: true,
+    });
+    return {
+      output: async function* (closed) {
+        const result = yield* ref.attach(closed);
+        return exitCode(result.exit);
+      },
+      writeStdin: (data) => ref.writeStdin(data),
+      closeStdin: () => ref.closeStdin(),
+      resize: (size) => ref.resize(size),
+      abandon: async () => {
+        await ref.signal("KILL");
+        await ref.wait();
+        ref.forget();
+      },
+    };
+  }
+
+  /**
+   * The container's own process for a streaming client (Attach): output from
+   * now on, stdin when the container takes it (its end closes the
+   * container's with stdin_once); the container runs on when the client leaves.
+   */
+  async attach(id: string): Promise<AttachedProcess> {
+    const record = await this.running(id);
+    const ref = this.process(record);
+    if (!ref?.running) throw new CriRequestError(`container ${id} is not running`, grpcStatus.FAILED_PRECONDITION);
+    return {
+      output: async function* (closed) {
+        yield* ref.attach(closed, true);
+        return undefined;
+      },
+      writeStdin: async (data) => {
+        if (record.stdin && ref.running) await ref.writeStdin(data);
+      },
+      closeStdin: async () => {
+        if (record.stdin && record.stdinOnce) await ref.closeStdin();
+      },
+      resize: async (size) => {
+        if (record.tty) await ref.resize(size);
+      },
+      abandon: async () => {},
+    };
+  }
+
+  /** Runs a command in the running container and answers its output and exit code; past `timeout` seconds it is killed. */
+  async execSync(r: v1.ExecSyncRequest): Promise<v1.ExecSyncResponse.$Properties> {
     const cmd = r.cmd ?? [];
     if (cmd.length === 0 || !cmd[0]) throw new CriRequestError("no command to run");
+    const record = await this.running(r.container_id);
     const ref = await this.service.run(record.sandboxId, {
       path: cmd[0],
       args: cmd.slice(1),

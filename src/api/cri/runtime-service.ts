@@ -9,6 +9,7 @@ import { CriRequestError } from "./errors.js";
 import { nanos } from "./longs.js";
 import type { CriContainers } from "./containers.js";
 import type { Sandboxes } from "./sandboxes.js";
+import type { StreamingServer } from "./streaming/streaming-server.js";
 import { runtimeConfigResponse, statusResponse, versionResponse, type RuntimeFeatures } from "./runtime-info.js";
 import { status as grpcStatus } from "@grpc/grpc-js";
 import v1 = runtime.v1;
@@ -20,12 +21,25 @@ export interface CriRuntimeOptions {
   info: () => Record<string, unknown>;
   sandboxes: Sandboxes;
   containers: CriContainers;
+  /** Absent: Exec, Attach and PortForward are not served. */
+  streaming?: StreamingServer;
 }
 
 const notFound = (what: string, id: string) => new CriRequestError(`${what} ${JSON.stringify(id)} not found`, grpcStatus.NOT_FOUND);
 
 export function runtimeHandlers(options: CriRuntimeOptions): RuntimeHandlers {
   const { sandboxes, containers } = options;
+  const streaming = () => {
+    if (!options.streaming) throw new CriRequestError("this daemon has no streaming server", grpcStatus.UNIMPLEMENTED);
+    return options.streaming;
+  };
+  // As the kubelet checks a streaming request before it answers a URL.
+  const streamFlags = (r: { tty?: boolean | null; stdin?: boolean | null; stdout?: boolean | null; stderr?: boolean | null }) => {
+    const flags = { tty: r.tty ?? false, stdin: r.stdin ?? false, stdout: r.stdout ?? false, stderr: r.stderr ?? false };
+    if (!flags.stdin && !flags.stdout && !flags.stderr) throw new CriRequestError("one of stdin, stdout and stderr must be asked for");
+    if (flags.tty && flags.stderr) throw new CriRequestError("a terminal has no stderr of its own: tty and stderr cannot both be set");
+    return flags;
+  };
   return {
     Version: async () => versionResponse(options.runtimeVersion),
     Status: async (r: v1.StatusRequest) => statusResponse(options.features, r.verbose, options.info),
@@ -58,6 +72,25 @@ export function runtimeHandlers(options: CriRuntimeOptions): RuntimeHandlers {
     },
     ContainerStatus: async (r: v1.ContainerStatusRequest) => ({ status: await containers.status(r.container_id) }),
     ExecSync: async (r: v1.ExecSyncRequest) => containers.execSync(r),
+    Exec: async (r: v1.ExecRequest) => {
+      const server = streaming();
+      const flags = streamFlags(r);
+      const cmd = [...(r.cmd ?? [])];
+      if (cmd.length === 0 || !cmd[0]) throw new CriRequestError("no command to run");
+      await containers.running(r.container_id);
+      const start = () => containers.exec(r.container_id, cmd, { tty: flags.tty, stdin: flags.stdin });
+      return { url: server.register({ kind: "exec", containerId: r.container_id, flags, start }) };
+    },
+    Attach: async (r: v1.AttachRequest) => {
+      const server = streaming();
+      const flags = streamFlags(r);
+      await containers.running(r.container_id);
+      return { url: server.register({ kind: "attach", containerId: r.container_id, flags, start: () => containers.attach(r.container_id) }) };
+    },
+    PortForward: async (r: v1.PortForwardRequest) => {
+      const server = streaming();
+      return { url: server.register({ kind: "portforward", sandboxId: r.pod_sandbox_id, dial: sandboxes.portDialer(r.pod_sandbox_id) }) };
+    },
     ReopenContainerLog: async (r: v1.ReopenContainerLogRequest) => {
       await containers.reopenLog(r.container_id);
       return {};

@@ -8,6 +8,7 @@
 // restart of the daemon. Its id is the container's handle; a stopped
 // container is a sandbox that is not ready.
 import { randomBytes } from "node:crypto";
+import { connect } from "node:net";
 import { status as grpcStatus } from "@grpc/grpc-js";
 import type { ContainerInfo } from "../../core/container/container.js";
 import { DOCKER_DEFAULT_CAPABILITIES } from "../../core/container/capabilities.js";
@@ -17,6 +18,7 @@ import type { ContainerService } from "../../core/service/container-service.js";
 import { runtime } from "../../protocol/gen/cri.js";
 import { CriRequestError } from "./errors.js";
 import { nanos } from "./longs.js";
+import type { PortDialer } from "./streaming/port-forward.js";
 import v1 = runtime.v1;
 
 /** Marks the containers that are sandboxes (a filter for the core's list). */
@@ -131,6 +133,14 @@ export class Sandboxes {
       // Removed meanwhile by another call: what the caller wanted.
       if (!(err instanceof CoreError && err.code === "CONTAINER_NOT_FOUND")) throw err;
     }
+  }
+
+  /** Connects to a port of a ready sandbox, at its address in its network (where its containers listen). */
+  portDialer(id: string): PortDialer {
+    const s = this.get(id);
+    if (s.info.state !== "active") throw new CriRequestError(`pod sandbox ${id} is not ready`, grpcStatus.FAILED_PRECONDITION);
+    const host = s.info.network.containerIp;
+    return (port) => connect({ host, port });
   }
 
   status(id: string): v1.PodSandboxStatus.$Properties {

@@ -8,6 +8,7 @@ import type { Logger } from "../../core/interfaces/logger.js";
 import { encodeFrame, FrameDecoder, FrameError, frameParts, type FrameBody } from "../../protocol/frame.js";
 import { decodeRequest, DecodeError, encodeError, type DecodedRequest } from "../../protocol/messages.js";
 import { wardenMessage } from "./errors.js";
+import { drained } from "../../util/drained.js";
 
 /** What a request produced: one frame, or several (Stream). */
 export type Reply = FrameBody | AsyncIterable<FrameBody>;
@@ -250,14 +251,6 @@ export class Connection {
     for (const part of parts) ok = this.socket.write(part);
     if (parts.length > 1) this.socket.uncork();
     if (ok) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.socket.off("drain", done);
-        this.socket.off("close", done);
-        resolve();
-      };
-      this.socket.on("drain", done);
-      this.socket.on("close", done);
-    });
+    return drained(this.socket);
   }
 }

@@ -220,12 +220,13 @@ export class Process {
   /**
    * The kept output, then output as it is produced, then the end. Any number
    * of clients may attach at once; each sees all of it. `closed` ends the
-   * wait when the client goes away (AbortError).
+   * wait when the client goes away (AbortError). `fromNow`: only output
+   * produced after the call (a terminal's attach, not a replay).
    */
-  async *attach(closed?: AbortSignal): AsyncGenerator<OutputChunk, ProcessResult> {
+  async *attach(closed?: AbortSignal, fromNow = false): AsyncGenerator<OutputChunk, ProcessResult> {
     this.readers++;
     try {
-      const offsets: Record<OutputStream, number> = { ...this.kept };
+      const offsets: Record<OutputStream, number> = fromNow && this.keepsOutput ? await this.handle.outputSizes() : { ...this.kept };
       const cap = this.options.output.kind === "kill" ? this.options.output.limit : Infinity;
       let sent = 0;
       for (;;) {

@@ -67,9 +67,9 @@ export class ProcessRef {
     return this.process.running;
   }
 
-  /** Kept output, then live output, then the end. A completed wait forgets a process run to be forgotten so. */
-  async *attach(closed?: AbortSignal): AsyncGenerator<OutputChunk, ProcessResult> {
-    const result = yield* this.process.attach(closed);
+  /** Kept output (none `fromNow`), then live output, then the end. A completed wait forgets a process run to be forgotten so. */
+  async *attach(closed?: AbortSignal, fromNow = false): AsyncGenerator<OutputChunk, ProcessResult> {
+    const result = yield* this.process.attach(closed, fromNow);
     this.service.collected(this.container, this.process);
     return result;
   }

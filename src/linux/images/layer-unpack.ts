@@ -15,6 +15,7 @@ import { errors } from "../../core/errors.js";
 import type { CommandRunner } from "../command.js";
 import { shiftOwners } from "../fs/shifted-rootfs.js";
 import type { IdMap } from "../security/id-map.js";
+import { drained } from "../../util/drained.js";
 
 // $@ whiteout markers, deepest first (find -depth), each replaced by what overlay reads.
 const WHITEOUT_SCRIPT = `
@@ -146,19 +147,4 @@ async function feedAndCheck(
       throw errors.digestMismatch(options.image, options.expect.digest, `got ${size} bytes of ${digest}`);
     }
   }
-}
-
-/** Resolves when `w` takes more, or is gone. */
-function drained(w: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      w.off("drain", done);
-      w.off("close", done);
-      w.off("error", done);
-      resolve();
-    };
-    w.on("drain", done);
-    w.on("close", done);
-    w.on("error", done);
-  });
 }

@@ -6,6 +6,7 @@
 import { closeSync, openSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
+import { drained } from "../../util/drained.js";
 
 export const FRAME = { attachStdin: "i", data: "d", eof: "e", signal: "s", winsize: "w", reopenLog: "l" } as const;
 type FrameType = (typeof FRAME)[keyof typeof FRAME];
@@ -81,15 +82,7 @@ export class ShimControl {
     const socket = await this.connection();
     if (socket.destroyed) throw new ShimGone("the connection closed");
     if (socket.write(frame)) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        socket.off("drain", done);
-        socket.off("close", done);
-        resolve();
-      };
-      socket.on("drain", done);
-      socket.on("close", done);
-    });
+    await drained(socket);
   }
 
   attachStdin(): Promise<void> {

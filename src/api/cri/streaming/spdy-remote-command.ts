@@ -1,0 +1,109 @@
+// A remote command over SPDY: the client opens one stream per channel, named
+// by its `streamtype` header (error, stdin, stdout, stderr, resize), one at
+// a time. Once every stream the request asked for is there, the command
+// runs; the session ends with the Status on `error`, every stream we hold
+// half-closed and the connection closed, as the kubelet does.
+import { commandInput, failureStatus, serveRemoteCommand, type AttachedProcess } from "./remote-command.js";
+import type { SpdySession, SpdyStream } from "./spdy-session.js";
+
+/** What the request asked for (the streams the client will open). */
+export interface StreamFlags {
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  tty: boolean;
+}
+
+// How long the client has to open every stream it should (the kubelet's figure).
+const STREAMS_TIMEOUT_MS = 30_000;
+
+export function expectedStreams(flags: StreamFlags): string[] {
+  return [
+    "error",
+    ...(flags.stdin ? ["stdin"] : []),
+    ...(flags.stdout ? ["stdout"] : []),
+    // On a terminal stderr is stdout.
+    ...(flags.stderr && !flags.tty ? ["stderr"] : []),
+    ...(flags.tty ? ["resize"] : []),
+  ];
+}
+
+/**
+ * Waits for the request's streams on `session`, then runs the process
+ * `start` gives and serves it. Resolves when the session is over.
+ */
+export function serveSpdyRemoteCommand(
+  session: SpdySession,
+  flags: StreamFlags,
+  start: () => Promise<AttachedProcess>,
+  onError: (err: unknown) => void,
+): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const wanted = new Set(expectedStreams(flags));
+    const streams = new Map<string, SpdyStream>();
+    const aborter = new AbortController();
+    const timer = setTimeout(() => void session.close(), STREAMS_TIMEOUT_MS);
+    session.once("close", () => {
+      clearTimeout(timer);
+      aborter.abort();
+      resolve();
+    });
+    // Input that comes before the process is there waits for it.
+    const early: Array<(input: ReturnType<typeof commandInput>) => void> = [];
+    let input: ReturnType<typeof commandInput> | undefined;
+    const toInput = (step: (i: ReturnType<typeof commandInput>) => void) => (input ? step(input) : early.push(step));
+
+    session.on("stream", (stream: SpdyStream) => {
+      const type = stream.header("streamtype") ?? "";
+      if (!wanted.has(type) || streams.has(type)) {
+        void stream.reset();
+        return;
+      }
+      streams.set(type, stream);
+      if (type === "stdin") {
+        stream.on("data", (data: Buffer) => toInput((i) => i.stdin(data)));
+        stream.on("end", () => toInput((i) => i.stdinEnd()));
+      } else if (type === "resize") {
+        stream.on("data", (data: Buffer) => toInput((i) => i.resize(data)));
+      }
+      if (streams.size === wanted.size) {
+        clearTimeout(timer);
+        void run();
+      }
+    });
+
+    const run = async () => {
+      const errorStream = streams.get("error")!;
+      let process: AttachedProcess;
+      try {
+        process = await start();
+      } catch (err) {
+        await errorStream.write(Buffer.from(JSON.stringify(failureStatus(err instanceof Error ? err.message : String(err)))));
+        await endAll();
+        return;
+      }
+      input = commandInput(process, onError);
+      for (const step of early.splice(0)) step(input);
+      const writer = (name: string) => {
+        const stream = streams.get(name);
+        return stream ? (data: Buffer) => stream.write(data) : undefined;
+      };
+      const stdout = writer("stdout");
+      const stderr = writer("stderr");
+      await serveRemoteCommand(process, {
+        ...(stdout ? { stdout } : {}),
+        ...(stderr ? { stderr } : {}),
+        closed: aborter.signal,
+        finish: async (status) => {
+          await errorStream.write(Buffer.from(JSON.stringify(status)));
+          await endAll();
+        },
+      });
+    };
+
+    const endAll = async () => {
+      for (const stream of streams.values()) await stream.end();
+      await session.close();
+    };
+  });
+}
