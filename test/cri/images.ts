@@ -9,6 +9,8 @@
 //                                    pgrep and util-linux's ipcs with theirs; root and nobody
 //   e2e-test-images/nginx:1.14-2     that busybox and Debian's nginx (from NGINX_DEB_ROOT) with its
 //                                    libraries, answering 200 on :80, its pid in /var/run/nginx.pid
+//   k8s-staging-cri-tools/hostnet-nginx-amd64
+//                                    that nginx on :12003 instead (for pods on the host's network)
 //   e2e-test-images/httpd:2.4.39-4   that busybox's httpd serving a page on :80, saying so (as
 //                                    Apache's does, its log names httpd)
 //   e2e-test-images/nonewprivs:1.3   that busybox, and /usr/local/bin/nnp (setuid root) that
@@ -22,7 +24,7 @@
 //                                    www-data:1004, and default-user (1000, group 50000)
 //
 // Images it cannot make honestly stay in test/cri/skip.txt (the image pinned by a
-// digest); the host-network nginx is not made yet.
+// digest).
 //
 //   node dist/test/cri/images.js DIR     prints "registry HOST:PORT" once ready; serves until SIGTERM
 import { execFileSync } from "node:child_process";
@@ -69,7 +71,7 @@ async function busybox(root: string): Promise<void> {
   await writeFile(join(root, "etc/group"), ["root:x:0:", "daemon:x:1:", "www-data:x:33:", "nogroup:x:65534:", ""].join("\n"));
 }
 
-async function nginx(root: string): Promise<void> {
+const nginx = (port: number) => async (root: string): Promise<void> => {
   await busybox(root);
   await withLibraries(root, join(NGINX_ROOT, "usr/sbin/nginx"), true);
   await run(["cp", join(NGINX_ROOT, "usr/sbin/nginx"), join(root, "usr/sbin/nginx")]);
@@ -86,12 +88,12 @@ async function nginx(root: string): Promise<void> {
       "events { worker_connections 64; }",
       "http {",
       "  access_log off;",
-      "  server { listen 80; location / { return 200 'hello from nginx\n'; } }",
+      `  server { listen ${port}; location / { return 200 'hello from nginx\n'; } }`,
       "}",
       "",
     ].join("\n"),
   );
-}
+};
 
 async function nonewprivs(root: string): Promise<void> {
   await busybox(root);
@@ -113,8 +115,10 @@ await serveImages(dir, async (registry) => {
   await layout.tag("busybox", await layout.image({ layers: [busybox], config: config() }));
   await registry.push(layout.dir, "busybox", "e2e-test-images/busybox:1.29-2");
   if (NGINX_ROOT) {
-    await layout.tag("nginx", await layout.image({ layers: [nginx], config: config({ Cmd: ["nginx", "-g", "daemon off;"] }) }));
+    await layout.tag("nginx", await layout.image({ layers: [nginx(80)], config: config({ Cmd: ["nginx", "-g", "daemon off;"] }) }));
     await registry.push(layout.dir, "nginx", "e2e-test-images/nginx:1.14-2");
+    await layout.tag("hostnet-nginx", await layout.image({ layers: [nginx(12003)], config: config({ Cmd: ["nginx", "-g", "daemon off;"] }) }));
+    await registry.push(layout.dir, "hostnet-nginx", "k8s-staging-cri-tools/hostnet-nginx-amd64:latest");
   }
   const httpd = async (root: string) => {
     await busybox(root);

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { createServer, type AddressInfo } from "node:net";
-import { existsSync } from "node:fs";
+import { existsSync, readlinkSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -237,6 +237,24 @@ describe("CRI: Kubernetes' own tools", { skip: !existsSync(CRICTL) && "crictl is
     assert.equal(attached.code, 0, attached.stderr);
     assert.equal(attached.stdout.toString(), "attached\n");
     await eventually(async () => JSON.parse((await crictl("inspect", shell)).stdout).status.state === "CONTAINER_EXITED", "the shell to end with its stdin");
+    assert.equal((await crictl("rmp", "-f", podId)).code, 0);
+  });
+
+  it("runs a pod on the node's network: its containers in the host's network namespace, no address of its own", async () => {
+    assert.equal((await crictl("pull", "busybox:1.37.0")).code, 0);
+    const pod = join(work, "hostnet-pod.json");
+    await writeFile(pod, JSON.stringify({ metadata: { name: "hn", namespace: "default", uid: "u4" }, linux: { security_context: { namespace_options: { network: 2 } } } }));
+    const runp = await crictl("runp", pod);
+    assert.equal(runp.code, 0, runp.out);
+    const podId = runp.stdout.trim();
+    assert.equal(JSON.parse((await crictl("inspectp", podId)).stdout).status.network.ip, "");
+    const ctr = join(work, "hostnet-ctr.json");
+    await writeFile(ctr, JSON.stringify({ metadata: { name: "n" }, image: { image: "busybox:1.37.0" }, command: ["sleep", "600"] }));
+    const id = (await crictl("create", podId, ctr, pod)).stdout.trim();
+    assert.equal((await crictl("start", id)).code, 0);
+    const ns = await crictl("exec", "-s", id, "readlink", "/proc/self/ns/net");
+    assert.equal(ns.code, 0, ns.out);
+    assert.equal(ns.stdout.trim(), readlinkSync("/proc/self/ns/net"));
     assert.equal((await crictl("rmp", "-f", podId)).code, 0);
   });
 

@@ -96,6 +96,8 @@ export class Sandboxes {
       privileged: config.linux?.security_context?.privileged ?? false,
     };
     const id = randomBytes(32).toString("hex");
+    // The node's network: the pod's ports are the host's own, nothing to map.
+    const hostNetwork = record.namespaces.network === v1.NamespaceMode.NODE;
     const spec: ContainerSpec = {
       handle: id,
       // A pod without a user namespace of its own, as Kubernetes runs pods by default (the kubelet
@@ -105,9 +107,13 @@ export class Sandboxes {
       // The kubelet removes what it no longer wants; nothing is reaped behind its back.
       graceTime: null,
       properties: { [KIND_PROPERTY]: "sandbox", [RECORD_PROPERTY]: JSON.stringify(record) },
-      netIn: (config.port_mappings ?? [])
-        .filter((p) => (p.host_port ?? 0) > 0)
-        .map((p) => ({ hostPort: p.host_port ?? 0, containerPort: p.container_port || (p.host_port ?? 0) })),
+      ...(hostNetwork
+        ? { hostNetwork: true }
+        : {
+            netIn: (config.port_mappings ?? [])
+              .filter((p) => (p.host_port ?? 0) > 0)
+              .map((p) => ({ hostPort: p.host_port ?? 0, containerPort: p.container_port || (p.host_port ?? 0) })),
+          }),
     };
     if (config.hostname) spec.hostname = config.hostname;
     const sysctls = config.linux?.sysctls ?? {};
@@ -139,7 +145,8 @@ export class Sandboxes {
   portDialer(id: string): PortDialer {
     const s = this.get(id);
     if (s.info.state !== "active") throw new CriRequestError(`pod sandbox ${id} is not ready`, grpcStatus.FAILED_PRECONDITION);
-    const host = s.info.network.containerIp;
+    // On the host's network the pod's ports are the host's, on loopback like any.
+    const host = this.hostNetwork(s) ? "127.0.0.1" : s.info.network.containerIp;
     return (port) => connect({ host, port });
   }
 
@@ -150,7 +157,8 @@ export class Sandboxes {
       metadata: s.record.metadata,
       state: this.state(s),
       created_at: nanos(s.info.createdAt),
-      network: { ip: s.info.network.containerIp, additional_ips: [] },
+      // A pod on the node's network has no address of its own (the kubelet takes the node's).
+      network: { ip: this.hostNetwork(s) ? "" : s.info.network.containerIp, additional_ips: [] },
       linux: { namespaces: { options: { network: s.record.namespaces.network, pid: s.record.namespaces.pid, ipc: s.record.namespaces.ipc } } },
       labels: s.record.labels,
       annotations: s.record.annotations,
@@ -178,6 +186,10 @@ export class Sandboxes {
       });
     }
     return out;
+  }
+
+  private hostNetwork(s: Sandbox): boolean {
+    return s.record.namespaces.network === v1.NamespaceMode.NODE;
   }
 
   private state(s: Sandbox): v1.PodSandboxState {

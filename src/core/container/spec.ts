@@ -45,6 +45,8 @@ export interface ContainerSpec {
   bindMounts?: BindMount[];
   /** An address of the pool: the container gets the /30 holding it. */
   network?: string;
+  /** In the host's network namespace (no network of its own: no ports forwarded, no egress rules, no shaping). */
+  hostNetwork?: boolean;
   properties?: Properties;
   /** KEY=VALUE pairs every process of the container starts with. */
   env?: string[];
@@ -89,6 +91,16 @@ export function checkContainerSpec(spec: ContainerSpec): void {
     if (!/^(net\.|kernel\.(shm|msg|sem)|fs\.mqueue\.)[a-z0-9_.\-/]+$/.test(key) || !/^[^\x00\n]{0,256}$/.test(value)) {
       throw errors.invalid(`sysctl ${key}=${value}: only parameters of the container's own namespaces may be set`);
     }
+  }
+  if (spec.hostNetwork) {
+    const own = [
+      spec.network !== undefined && "an address of the pool",
+      (spec.netIn?.length ?? 0) > 0 && "ports forwarded to it",
+      (spec.netOut?.length ?? 0) > 0 && "egress rules",
+      spec.limits?.bandwidth !== undefined && "a bandwidth limit",
+      Object.keys(spec.sysctls ?? {}).some((k) => k.startsWith("net.")) && "net.* sysctls (they would change the host's)",
+    ].filter(Boolean);
+    if (own.length > 0) throw errors.invalid(`a container on the host's network has no network of its own: ${own.join(", ")} cannot be given`);
   }
   if (spec.dns) {
     const dns = spec.dns;

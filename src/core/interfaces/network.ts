@@ -10,6 +10,17 @@ export interface ContainerNetwork {
 }
 
 /**
+ * The network of a container in the host's network namespace: no /30 of
+ * the pool, no interfaces or rules of its own; it reaches the host (and its
+ * DNS resolver) on loopback.
+ */
+export const HOST_NETWORK: ContainerNetwork = Object.freeze({ subnet: "host", hostIp: "127.0.0.1", containerIp: "127.0.0.1" });
+
+export function isHostNetwork(network: ContainerNetwork): boolean {
+  return network.subnet === HOST_NETWORK.subnet;
+}
+
+/**
  * What the runtime needs to put the container on its network. Opaque to the
  * core: made by the Network, read by the Runtime, both of the same machine.
  */

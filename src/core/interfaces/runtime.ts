@@ -22,7 +22,8 @@ export interface ContainerLaunch {
   handle: string;
   rootfsPath: string;
   bindMounts: BindMount[];
-  network: NetworkAttachment;
+  /** "host": in the host's network namespace. */
+  network: NetworkAttachment | "host";
   /** Without a user namespace; root in it holds every capability the daemon has. */
   privileged?: boolean;
   capabilities?: ContainerCapabilities;

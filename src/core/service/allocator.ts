@@ -3,7 +3,7 @@
 // its record says it holds.
 import type { Container } from "../container/container.js";
 import { errors } from "../errors.js";
-import type { ContainerNetwork } from "../interfaces/network.js";
+import { HOST_NETWORK, isHostNetwork, type ContainerNetwork } from "../interfaces/network.js";
 import { overlaps, type Cidr } from "../ipv4.js";
 import { Pool } from "../pool.js";
 import { SubnetPool } from "../subnet-pool.js";
@@ -40,13 +40,13 @@ export class Allocator {
    * missing. No /30 that overlaps one of `hostRoutes` (CIDRs the host routes,
    * more specific than the pool) is handed out.
    */
-  acquire(network?: string, hostRoutes: readonly Cidr[] = []): { uid: number; network: ContainerNetwork } {
+  acquire(network?: string, hostRoutes: readonly Cidr[] = [], hostNetwork = false): { uid: number; network: ContainerNetwork } {
     const routes = hostRoutes.filter((r) => r.prefix > this.subnets.cidr.prefix);
     const busy = (block: number) => routes.some((r) => overlaps(r, { network: block, prefix: 30 }));
-    const net = network !== undefined ? this.subnets.acquireAddress(network, busy) : this.subnets.acquire(busy);
+    const net = hostNetwork ? HOST_NETWORK : network !== undefined ? this.subnets.acquireAddress(network, busy) : this.subnets.acquire(busy);
     const uid = this.uids.acquire();
     if (uid === undefined) {
-      this.subnets.release(net);
+      if (!hostNetwork) this.subnets.release(net);
       throw errors.uidPoolEmpty();
     }
     return { uid, network: net };
@@ -54,7 +54,7 @@ export class Allocator {
 
   releaseContainer(uid: number, network: ContainerNetwork): void {
     this.uids.release(uid);
-    this.subnets.release(network);
+    if (!isHostNetwork(network)) this.subnets.release(network);
   }
 
   /** A host port: the one asked for (taken out of the pool when it is in it), or the pool's next. */
@@ -89,7 +89,7 @@ export class Allocator {
   /** Marks what a recovered container holds as taken; throws (taking nothing) when any of it is not free. */
   claim(c: Container): void {
     if (!this.uids.acquireSpecific(c.uid)) throw new Error(`uid ${c.uid} is taken or outside the pool`);
-    if (!this.subnets.claim(c.network)) {
+    if (!isHostNetwork(c.network) && !this.subnets.claim(c.network)) {
       this.uids.release(c.uid);
       throw new Error(`network ${c.network.subnet} is taken or outside the pool`);
     }

@@ -14,6 +14,7 @@ import type { LimitsService } from "./limits.js";
 import type { NetworkingService } from "./networking.js";
 import type { OomHandler } from "./oom.js";
 import { PhaseTimer } from "./phase-timer.js";
+import { isHostNetwork } from "../interfaces/network.js";
 
 type Undo = () => Promise<void>;
 
@@ -64,7 +65,7 @@ export class Creator {
     try {
       // A /30 the host already routes (another daemon's, or the host's own network) is passed over.
       const routes = ((await deps.network.hostRoutes?.()) ?? []).map(parseCidr).filter((c): c is Cidr => c !== undefined);
-      ({ uid, network } = allocator.acquire(spec.network, routes));
+      ({ uid, network } = allocator.acquire(spec.network, routes, spec.hostNetwork === true));
     } catch (err) {
       registry.unreserve(handle);
       throw err;
@@ -79,9 +80,8 @@ export class Creator {
       undo.push(() => deps.depot.remove(id));
       undo.push(() => deps.filesystem.remove(id));
       if (ref.kind !== "directory") undo.push(() => images!.release(id));
-      undo.push(() =>
-        deps.network.destroy(id, { network, netIns: c?.netIns ?? [], netOut: (c?.netOuts.length ?? 0) > 0 }),
-      );
+      const hostNetwork = isHostNetwork(network);
+      if (!hostNetwork) undo.push(() => deps.network.destroy(id, { network, netIns: c?.netIns ?? [], netOut: (c?.netOuts.length ?? 0) > 0 }));
       // The root filesystem (with the image it stands on) and the network do not depend on each other.
       let image: Image | undefined;
       const [root, attachment] = await Promise.allSettled([
@@ -95,13 +95,13 @@ export class Creator {
             deps.filesystem.prepare({ id, base, bindMounts, uid, containerIp: network.containerIp, hostIp: network.hostIp, privileged, hostname: spec.hostname, ...(spec.dns ? { dns: spec.dns } : {}) }),
           );
         })(),
-        phases.time("network", () => deps.network.create(id, network, { privileged })),
+        hostNetwork ? Promise.resolve(undefined) : phases.time("network", () => deps.network.create(id, network, { privileged })),
       ]);
       if (root.status === "rejected") throw root.reason;
       if (attachment.status === "rejected") throw attachment.reason;
       undo.push(() => deps.runtime.destroy(id));
       await phases.time("runtime", () =>
-        deps.runtime.create({ id, handle, rootfsPath: root.value, bindMounts, network: attachment.value, privileged, capabilities: spec.capabilities, hostname: spec.hostname, pidsLimit: spec.limits?.pids, ...(spec.sysctls ? { sysctls: spec.sysctls } : {}) }),
+        deps.runtime.create({ id, handle, rootfsPath: root.value, bindMounts, network: attachment.value ?? "host", privileged, capabilities: spec.capabilities, hostname: spec.hostname, pidsLimit: spec.limits?.pids, ...(spec.sysctls ? { sysctls: spec.sysctls } : {}) }),
       );
       c = new Container({
         id,

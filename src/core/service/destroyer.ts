@@ -14,6 +14,7 @@ import { toRecord } from "../container/record.js";
 import { asCoreError, errors, type StepFailure } from "../errors.js";
 import type { ServiceContext } from "./context.js";
 import { PhaseTimer, within } from "./phase-timer.js";
+import { isHostNetwork } from "../interfaces/network.js";
 
 const PROCESS_END_WAIT_MS = 5000;
 /** A failed clean-up is tried again after this, then twice as long each time, up to the last. */
@@ -120,7 +121,9 @@ export class Destroyer {
         await within(Promise.all(processes.map((p) => p.finished)), PROCESS_END_WAIT_MS);
         await within(Promise.all(processes.map((p) => p.idle())), PROCESS_END_WAIT_MS);
       }),
-      step("network", () => network.destroy(c.id, { network: c.network, netIns: c.netIns, netOut: c.netOuts.length > 0 })),
+      step("network", async () => {
+        if (!isHostNetwork(c.network)) await network.destroy(c.id, { network: c.network, netIns: c.netIns, netOut: c.netOuts.length > 0 });
+      }),
       step("unmount", () => filesystem.unmount(c.id)),
     ]);
     // What is left is kept for the next try until the machine has let go of the rest.

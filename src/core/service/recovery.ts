@@ -10,6 +10,7 @@ import type { LimitsService } from "./limits.js";
 import type { NetworkingService } from "./networking.js";
 import type { OomHandler } from "./oom.js";
 import type { ProcessService } from "./processes.js";
+import { isHostNetwork } from "../interfaces/network.js";
 
 /** Containers recovered at once. */
 const CONCURRENCY = 8;
@@ -105,8 +106,10 @@ export class Recovery {
   // processes first, then mounts, then the network.
   private async reconcile(): Promise<void> {
     const { runtime, filesystem, network } = this.ctx.deps;
-    const live = new Map(this.ctx.registry.all().map((c) => [c.id, c.network]));
-    const liveIds = new Set(live.keys());
+    const all = this.ctx.registry.all();
+    const liveIds = new Set(all.map((c) => c.id));
+    // Containers on the host's network have nothing of the Network's to keep.
+    const live = new Map(all.filter((c) => !isHostNetwork(c.network)).map((c) => [c.id, c.network]));
     const sweeps: Array<[string, () => Promise<string[]>]> = [
       ["runtime", () => runtime.removeOrphans(liveIds)],
       ["filesystem", () => filesystem.removeOrphans(liveIds)],
@@ -124,7 +127,7 @@ export class Recovery {
     const { runtime, filesystem, depot, network } = this.ctx.deps;
     try {
       await runtime.destroy(id);
-      await network.destroy(id, c ? { network: c.network, netIns: c.netIns, netOut: c.netOuts.length > 0 } : undefined);
+      if (!c || !isHostNetwork(c.network)) await network.destroy(id, c ? { network: c.network, netIns: c.netIns, netOut: c.netOuts.length > 0 } : undefined);
       await filesystem.remove(id);
       await depot.remove(id);
     } catch (err) {

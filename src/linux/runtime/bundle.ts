@@ -17,6 +17,8 @@ export interface BundleContext {
   initPath: string;
   /** Namespaces to join; new, empty ones when absent. */
   namespaces?: NamespacePaths;
+  /** No network namespace of its own: the runtime's (the host's). */
+  hostNetwork?: boolean;
   /** Most processes the container may have; none when 0 or absent. */
   pidsLimit?: number;
   /** Kernel parameters of its namespaces (net.*, kernel.shm*, fs.mqueue.*), set as it is made. */
@@ -72,8 +74,8 @@ export const initRule: BundleRule = (spec, ctx) => {
 };
 
 export const namespacesRule: BundleRule = (spec, ctx) => {
-  const network = ctx.namespaces ? { type: "network", path: ctx.namespaces.network } : { type: "network" };
-  spec.linux.namespaces = [{ type: "pid" }, network, { type: "ipc" }, { type: "uts" }, { type: "mount" }];
+  const network = ctx.namespaces ? [{ type: "network", path: ctx.namespaces.network }] : ctx.hostNetwork ? [] : [{ type: "network" }];
+  spec.linux.namespaces = [{ type: "pid" }, ...network, { type: "ipc" }, { type: "uts" }, { type: "mount" }];
 };
 
 // The user namespace is joined when the Network made one (it owns the

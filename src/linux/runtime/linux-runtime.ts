@@ -153,9 +153,11 @@ export class LinuxRuntime implements Runtime {
       bindMounts: launch.bindMounts,
       cgroupParent: this.options.cgroupParent,
       initPath: this.options.initPath,
-      namespaces: launch.network.network
-        ? { network: hostView(launch.network.network), user: launch.network.user && hostView(launch.network.user) }
-        : undefined,
+      namespaces:
+        launch.network !== "host" && launch.network.network
+          ? { network: hostView(launch.network.network), user: launch.network.user && hostView(launch.network.user) }
+          : undefined,
+      hostNetwork: launch.network === "host",
       pidsLimit: launch.pidsLimit ?? this.options.pidsLimit,
       ...(launch.sysctls ? { sysctls: launch.sysctls } : {}),
       copyHelperPath: this.options.copyHelperPath,

@@ -60,6 +60,28 @@ describe("creating containers", () => {
     assert.equal(m.filesystem.prepared.get(a.id)!.containerIp, "10.254.0.2");
   });
 
+  it("puts a container on the host's network: no /30 of the pool, no interfaces, the runtime told so; nothing of the Network's to undo or destroy", async () => {
+    const handle = await s.create({ handle: "h", hostNetwork: true, privileged: true });
+    const info = s.info(handle);
+    assert.equal(info.network.subnet, "host");
+    assert.equal(info.network.containerIp, "127.0.0.1");
+    assert.equal(m.network.created.size, 0);
+    assert.equal(m.runtime.container(info.id).launch.network, "host");
+    // The pool's first /30 is still there for the next container.
+    assert.equal(s.info(await s.create({ handle: "n" })).network.subnet, "10.254.0.0/30");
+    await assert.rejects(s.netIn(handle, { hostPort: 8080 }), { code: "INVALID_REQUEST", message: /host's network/ });
+    await assert.rejects(s.netOut(handle, [{ protocol: "tcp", log: false }]), /host's network/);
+    await s.destroy(handle);
+    assert.ok(!m.network.destroyed.some((d) => d.id === info.id), "no network.destroy for it");
+  });
+
+  it("refuses what a container on the host's network cannot have of its own", async () => {
+    for (const extra of [{ netIn: [{ hostPort: 80 }] }, { network: "10.254.0.9" }, { sysctls: { "net.ipv4.ip_forward": "1" } }, { limits: { bandwidth: { rate: 1000, burst: 1000 } } }]) {
+      await assert.rejects(s.create({ hostNetwork: true, ...extra }), { code: "INVALID_REQUEST", message: /host's network has no network of its own/ }, JSON.stringify(Object.keys(extra)));
+    }
+    assert.deepEqual(s.list(), []);
+  });
+
   it("undoes every step of a failed create, gives back what it took, and returns the error", async () => {
     m.runtime.failCreate = new Error("runtime said no");
     await assert.rejects(s.create({ handle: "a" }), /runtime said no/);

@@ -5,6 +5,17 @@ import { FakeMachine } from "../../../fakes/service.js";
 
 // A second service over the same machine and records is the restarted daemon.
 describe("recovery after a restart", () => {
+  it("takes back a container on the host's network without claiming a /30 or restoring rules for it", async () => {
+    const m = new FakeMachine();
+    const s = m.service();
+    const h = await s.create({ handle: "h", hostNetwork: true, privileged: true });
+    const r = m.service();
+    assert.deepEqual(await r.recover(), { recovered: 1, removed: 0 });
+    assert.equal(r.info(h).network.subnet, "host");
+    assert.deepEqual(m.network.restored, []);
+    assert.equal(r.info(await r.create({})).network.subnet, "10.254.0.0/30", "the pool's first /30 is free");
+  });
+
   it("takes containers back with their handle, state, network, uid, rules, limits, events, properties and env", async () => {
     const m = new FakeMachine();
     const s = m.service();

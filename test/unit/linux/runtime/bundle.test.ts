@@ -98,6 +98,11 @@ describe("OCI bundle of a container in a user namespace", () => {
   const idMap = { hostId: 1_000_000_000, size: 65536 };
   const seccomp = { defaultAction: "SCMP_ACT_ERRNO", architectures: ["SCMP_ARCH_X86_64"], syscalls: [] };
 
+  it("leaves a container on the host's network in the runtime's network namespace (no network entry)", () => {
+    const spec = buildBundle({ ...ctx, hostNetwork: true });
+    assert.deepEqual(spec.linux.namespaces.map((n) => n.type).sort(), ["ipc", "mount", "pid", "uts"]);
+  });
+
   it("joins the namespaces the network made, with the map given as well (runc wants it)", () => {
     const spec = buildBundle({ ...ctx, idMap, seccomp, namespaces: { network: "/run/netns/x", user: "/run/userns/x" } });
     assert.deepEqual(spec.linux.namespaces.find((n) => n.type === "user"), { type: "user", path: "/run/userns/x" });
