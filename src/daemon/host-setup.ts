@@ -65,6 +65,8 @@ export const BUILT_SHIM = fileURLToPath(new URL("../../bin/warden-shim", import.
 export const BUILT_SPAWN = fileURLToPath(new URL("../../bin/warden-spawn", import.meta.url));
 /** What makes a container's user and network namespaces, built with the daemon: dist/bin/warden-netns. */
 export const BUILT_NETNS = fileURLToPath(new URL("../../bin/warden-netns", import.meta.url));
+/** What brings host mounts into the runtime's mount namespace, built with the daemon: dist/bin/warden-graft. */
+export const BUILT_GRAFT = fileURLToPath(new URL("../../bin/warden-graft", import.meta.url));
 /** The containers' init built with the daemon: dist/bin/warden-init. */
 export const BUILT_INIT = fileURLToPath(new URL("../../bin/warden-init", import.meta.url));
 
@@ -81,6 +83,7 @@ export async function checkTools(
     ["server.shim_path", shimPath],
     ["warden-spawn", BUILT_SPAWN],
     ["warden-netns", BUILT_NETNS],
+    ["warden-graft", BUILT_GRAFT],
   ] as const) {
     if (!(await executable(path))) {
       const built = key === "server.shim_path" || key.startsWith("warden-") || (key === "server.init_path" && path === BUILT_INIT);

@@ -32,7 +32,7 @@ import { SpawnerRunner } from "../linux/spawner.js";
 import { ShimLauncher } from "../linux/runtime/shim.js";
 import { startHealthCheck } from "./health-check.js";
 import { PrometheusMetrics } from "./metrics.js";
-import { BUILT_NETNS, checkTools, hostPaths, SetupError, setUpHost, tearDownHost } from "./host-setup.js";
+import { BUILT_GRAFT, BUILT_NETNS, checkTools, hostPaths, SetupError, setUpHost, tearDownHost } from "./host-setup.js";
 import { dirname, join } from "node:path";
 import { ShiftedRootfs } from "../linux/fs/shifted-rootfs.js";
 import { LinuxImageStore } from "../linux/images/image-store.js";
@@ -75,7 +75,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   // Commands go through warden-spawn: forking this process costs its event loop a millisecond or more each.
   const spawner = new SpawnerRunner(spawnPath);
   const commands: CommandRunner = spawner;
-  const ns = new RuntimeMountNamespace(server.run_path, commands);
+  const ns = new RuntimeMountNamespace(server.run_path, commands, undefined, BUILT_GRAFT);
   const { security } = config;
   const idMap: IdMap | undefined = security.user_namespace
     ? { hostId: security.uid_map_start, size: security.uid_map_size }

@@ -434,12 +434,17 @@ export class FakeFilesystem implements Filesystem {
   }
 
   readonly peaRoots = new Map<string, RootfsBase>();
+  /** The bind mounts each pea asked for, as the host has them. */
+  readonly peaBindMounts: BindMount[][] = [];
   /** The account files every pea's root has. */
   peaPasswd = DEFAULT_PASSWD;
 
-  async preparePea(spec: { containerId: string; peaId: string; base: RootfsBase }): Promise<{ rootfsPath: string; passwd: string; group: string }> {
+  async preparePea(spec: { containerId: string; peaId: string; base: RootfsBase; bindMounts?: BindMount[] }): Promise<{ rootfsPath: string; passwd: string; group: string; bindMounts: BindMount[] }> {
     this.peaRoots.set(`${spec.containerId}/${spec.peaId}`, spec.base);
-    return { rootfsPath: `/fake/${spec.containerId}/peas/${spec.peaId}`, passwd: this.peaPasswd, group: DEFAULT_GROUP };
+    this.peaBindMounts.push(spec.bindMounts ?? []);
+    // Sources as the runtime takes them: staged copies of the host's.
+    const bindMounts = (spec.bindMounts ?? []).map((m, i) => ({ ...m, srcPath: `/fake/${spec.containerId}/pea-volumes/${spec.peaId}/${i}` }));
+    return { rootfsPath: `/fake/${spec.containerId}/peas/${spec.peaId}`, passwd: this.peaPasswd, group: DEFAULT_GROUP, bindMounts };
   }
 
   async removePea(containerId: string, peaId: string): Promise<void> {

@@ -258,6 +258,46 @@ describe("CRI: Kubernetes' own tools", { skip: !existsSync(CRICTL) && "crictl is
     assert.equal((await crictl("rmp", "-f", podId)).code, 0);
   });
 
+  it("binds volumes as the host has them at start, and passes later host mounts in when asked (host-to-container)", async () => {
+    assert.equal((await crictl("pull", "busybox:1.37.0")).code, 0);
+    const volume = join(work, "volume");
+    await mkdir(join(volume, "early"), { recursive: true });
+    await mkdir(join(volume, "late"), { recursive: true });
+    // Made shared, as the kubelet makes its directory, so later mounts under it have peers to reach.
+    await run("mount", ["--bind", volume, volume]);
+    await run("mount", ["--make-rshared", volume]);
+    const mounted = [volume];
+    try {
+      // Mounted on the host after the daemon made its runtime's namespace, before the container starts.
+      await run("mount", ["-t", "tmpfs", "-o", "size=1m", "early", join(volume, "early")]);
+      mounted.unshift(join(volume, "early"));
+      await writeFile(join(volume, "early", "flag"), "early\n");
+      const pod = join(work, "vol-pod.json");
+      await writeFile(pod, JSON.stringify({ metadata: { name: "v", namespace: "default", uid: "u5" } }));
+      const podId = (await crictl("runp", pod)).stdout.trim();
+      const ctr = join(work, "vol-ctr.json");
+      const container = (name: string, propagation: number) =>
+        writeFile(ctr, JSON.stringify({ metadata: { name }, image: { image: "busybox:1.37.0" }, command: ["sleep", "600"], mounts: [{ container_path: "/v", host_path: volume, propagation }] }));
+      await container("slave", 1);
+      const slave = (await crictl("create", podId, ctr, pod)).stdout.trim();
+      await container("private", 0);
+      const priv = (await crictl("create", podId, ctr, pod)).stdout.trim();
+      for (const id of [slave, priv]) assert.equal((await crictl("start", id)).code, 0);
+      for (const id of [slave, priv]) assert.equal((await crictl("exec", "-s", id, "cat", "/v/early/flag")).stdout.trim(), "early");
+      await run("mount", ["-t", "tmpfs", "-o", "size=1m", "late", join(volume, "late")]);
+      mounted.unshift(join(volume, "late"));
+      await writeFile(join(volume, "late", "flag"), "late\n");
+      assert.equal((await crictl("exec", "-s", slave, "cat", "/v/late/flag")).stdout.trim(), "late");
+      assert.notEqual((await crictl("exec", "-s", priv, "cat", "/v/late/flag")).code, 0, "a private volume keeps what it had");
+      assert.equal((await crictl("rmp", "-f", podId)).code, 0);
+      // Taking the container's copies away left the host's mounts where they were.
+      const table = await readFile("/proc/self/mountinfo", "utf8");
+      for (const m of mounted) assert.ok(table.includes(` ${m} `), `${m} is still mounted on the host`);
+    } finally {
+      for (const m of mounted) await run("umount", [m]);
+    }
+  });
+
   it("leaves the Warden protocol working beside it", async () => {
     const c = await daemon.client();
     const h = await c.create();

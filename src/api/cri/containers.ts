@@ -9,6 +9,7 @@
 import { randomBytes } from "node:crypto";
 import { status as grpcStatus } from "@grpc/grpc-js";
 import { CoreError } from "../../core/errors.js";
+import type { BindMountPropagation } from "../../core/interfaces/filesystem.js";
 import type { ImageSummary } from "../../core/interfaces/image-store.js";
 import type { ProcessExit } from "../../core/interfaces/runtime.js";
 import type { ProcessSpec } from "../../core/process/spec.js";
@@ -24,6 +25,11 @@ import type { Sandbox, Sandboxes } from "./sandboxes.js";
 import v1 = runtime.v1;
 
 const RECORD_PREFIX = "cri.container.";
+const PROPAGATION: Record<number, BindMountPropagation> = {
+  [v1.MountPropagation.PROPAGATION_PRIVATE]: "private",
+  [v1.MountPropagation.PROPAGATION_HOST_TO_CONTAINER]: "host-to-container",
+  [v1.MountPropagation.PROPAGATION_BIDIRECTIONAL]: "bidirectional",
+};
 /** ExecSync's output per stream, as the API caps it (what came last is kept). */
 const EXEC_OUTPUT_LIMIT = 16 * 1024 * 1024;
 const POLL_MS = 50;
@@ -197,7 +203,12 @@ export class CriContainers {
       ...(record.tty ? { tty: { rows: 24, columns: 80 } } : {}),
       ...(record.stdin ? { stdin: { kind: "stream" as const } } : {}),
       ...(record.logPath ? { logFile: record.logPath } : {}),
-      bindMounts: (record.mounts ?? []).map((mnt) => ({ srcPath: mnt.host_path, dstPath: mnt.container_path, mode: mnt.readonly ? ("ro" as const) : ("rw" as const) })),
+      bindMounts: (record.mounts ?? []).map((mnt) => ({
+        srcPath: mnt.host_path,
+        dstPath: mnt.container_path,
+        mode: mnt.readonly ? ("ro" as const) : ("rw" as const),
+        propagation: PROPAGATION[mnt.propagation] ?? "private",
+      })),
       capabilities: record.security.capabilities,
       peaSecurity: record.security.pea,
       groups: record.security.groups,

@@ -5,7 +5,15 @@ export interface BindMount {
   srcPath: string;
   dstPath: string;
   mode: BindMountMode;
+  /**
+   * Whether mounts made later under it cross between host and container
+   * (a pea's): not at all (absent, "private"), from the host in
+   * ("host-to-container"), or both ways ("bidirectional", privileged only).
+   */
+  propagation?: BindMountPropagation;
 }
+
+export type BindMountPropagation = "private" | "host-to-container" | "bidirectional";
 
 /** What a container's writable layer goes over. */
 export type RootfsBase =
@@ -41,10 +49,17 @@ export interface Filesystem {
   prepare(spec: RootfsSpec): Promise<string>;
   /**
    * The root of a pea of container `containerId`: its base under a writable
-   * layer of its own in the container's directory. Answers where it is, and
-   * its account files (to find the pea's user in).
+   * layer of its own in the container's directory. Answers where it is, its
+   * account files (to find the pea's user in), and its bind mounts as the
+   * runtime must take them (their sources as the host has them now).
    */
-  preparePea(spec: { containerId: string; peaId: string; base: RootfsBase; privileged?: boolean }): Promise<{ rootfsPath: string; passwd: string; group: string }>;
+  preparePea(spec: {
+    containerId: string;
+    peaId: string;
+    base: RootfsBase;
+    privileged?: boolean;
+    bindMounts?: BindMount[];
+  }): Promise<{ rootfsPath: string; passwd: string; group: string; bindMounts: BindMount[] }>;
   /** Unmounts and removes a pea's root; safe for one already gone. */
   removePea(containerId: string, peaId: string): Promise<void>;
   /** Bytes its base (directory or image layers) takes on disk, known once the root is made. */

@@ -229,8 +229,12 @@ export class ProcessService {
       }
       if (spec.fromImage) spec = { ...spec, ...commandFromImage(spec.fromImage, config, spec.image!) };
       await deps.filesystem.check({ base, bindMounts: spec.bindMounts ?? [] });
+      // Mounts made inside reach the host: only root of the host may do that.
+      if (spec.bindMounts?.some((m) => m.propagation === "bidirectional") && !(c.privileged && spec.peaSecurity?.privileged)) {
+        throw errors.invalid("a bind mount propagating both ways needs a privileged pea in a privileged container");
+      }
       undo.push(() => deps.filesystem.removePea(c.id, peaId));
-      const root = await deps.filesystem.preparePea({ containerId: c.id, peaId, base, privileged: c.privileged });
+      const root = await deps.filesystem.preparePea({ containerId: c.id, peaId, base, privileged: c.privileged, bindMounts: spec.bindMounts ?? [] });
       const image = spec.fromImage ? config : undefined;
       const user = resolveUser(spec.user || image?.user || "root", root.passwd, root.group);
       c.assertState("active");
@@ -243,7 +247,7 @@ export class ProcessService {
         id: peaId,
         rootfsPath: root.rootfsPath,
         limits: spec.limits,
-        ...(spec.bindMounts?.length ? { bindMounts: spec.bindMounts } : {}),
+        ...(root.bindMounts.length ? { bindMounts: root.bindMounts } : {}),
         ...(spec.peaSecurity ? { security: spec.peaSecurity } : {}),
       });
       const process = this.adopt(c, seq, meta, handle, false);

@@ -53,6 +53,8 @@ export function lowerOption(lowers: readonly string[]): { lowerdir: string; wd: 
 }
 
 const BASE_BYTES = "base-bytes";
+/** Where a pea's volumes are grafted, by pea, in the container's directory. */
+const PEA_VOLUMES = "pea-volumes";
 
 export class OverlayFilesystem implements Filesystem {
   private readonly opaque: OpaqueDirectories;
@@ -126,7 +128,13 @@ export class OverlayFilesystem implements Filesystem {
     }
   }
 
-  async preparePea(spec: { containerId: string; peaId: string; base: RootfsBase; privileged?: boolean }): Promise<{ rootfsPath: string; passwd: string; group: string }> {
+  async preparePea(spec: {
+    containerId: string;
+    peaId: string;
+    base: RootfsBase;
+    privileged?: boolean;
+    bindMounts?: BindMount[];
+  }): Promise<{ rootfsPath: string; passwd: string; group: string; bindMounts: BindMount[] }> {
     await this.check({ base: spec.base, bindMounts: [] });
     const dir = this.depot.path(spec.containerId);
     // Its writable layer is in the container's volume: the container's disk limit counts it.
@@ -143,11 +151,26 @@ export class OverlayFilesystem implements Filesystem {
     }
     const accounts = await readAccounts(lower);
     await this.mountStack(lowers, join(own, "upper"), join(own, "work"), rootfs);
-    return { rootfsPath: rootfs, ...accounts };
+    // Volumes as the host has them now: the runtime's namespace holds only what was mounted when it was made.
+    const volumes = join(dir, PEA_VOLUMES, spec.peaId);
+    const bindMounts: BindMount[] = [];
+    for (const [i, m] of (spec.bindMounts ?? []).entries()) {
+      const target = join(volumes, String(i));
+      await mkdir(target, { recursive: true });
+      bindMounts.push({ ...m, srcPath: await this.ns.graft(m.srcPath, target) });
+    }
+    return { rootfsPath: rootfs, ...accounts, bindMounts };
+  }
+
+  private async removePeaVolumes(dir: string, peaId: string): Promise<void> {
+    const volumes = join(dir, PEA_VOLUMES, peaId);
+    for (const name of await readdir(volumes).catch(() => [] as string[])) await this.ns.ungraft(join(volumes, name));
+    await rm(volumes, { recursive: true, force: true });
   }
 
   async removePea(containerId: string, peaId: string): Promise<void> {
     const dir = this.depot.path(containerId);
+    await this.removePeaVolumes(dir, peaId);
     await this.umount(join(dir, "peas", peaId));
     await rm(join(dir, "peas", peaId), { recursive: true, force: true });
     await rm(join(volumeDir(dir), "peas", peaId), { recursive: true, force: true });
@@ -185,7 +208,8 @@ export class OverlayFilesystem implements Filesystem {
 
   async unmount(id: string): Promise<void> {
     const dir = this.depot.path(id);
-    // Its peas' roots first; nothing mounted (a half-made container, or removed before) is done.
+    // Its peas' volumes and roots first; nothing mounted (a half-made container, or removed before) is done.
+    for (const pea of await readdir(join(dir, PEA_VOLUMES)).catch(() => [] as string[])) await this.removePeaVolumes(dir, pea);
     for (const pea of await readdir(join(dir, "peas")).catch(() => [] as string[])) await this.umount(join(dir, "peas", pea));
     await this.umount(containerLayout(dir).rootfs);
   }

@@ -21,6 +21,8 @@ export class RuntimeMountNamespace {
     private readonly commands: CommandRunner,
     /** The host's mount table (tests give their own). */
     private readonly readMounts: () => Promise<MountEntry[]> = readMountInfo,
+    /** warden-graft (src/shim/warden-graft.c); absent: host paths are taken as the namespace sees them. */
+    private readonly graftPath?: string,
   ) {
     this.pinDir = join(runDir, "ns");
     this.pinFile = join(this.pinDir, "mnt");
@@ -108,6 +110,29 @@ export class RuntimeMountNamespace {
     const { stdout } = await this.commands.run(["nsenter", `--mount=${this.pinFile}`, "cat", "/proc/self/mountinfo"]);
     const inside = parseMountInfo(stdout);
     return dirs.every((d) => mountAt(inside, d)?.optional.some((o) => o.startsWith("master:")) ?? false);
+  }
+
+  /**
+   * The host's mount tree at `hostPath` as it is now (what was mounted
+   * under it since this namespace was made included, and its propagation:
+   * a copy of a shared mount is its peer), at `target` inside the
+   * namespace. Answers the path to bind from inside; without the helper,
+   * `hostPath` itself (the namespace's older view).
+   */
+  async graft(hostPath: string, target: string): Promise<string> {
+    if (!this.graftPath) return hostPath;
+    await this.commands.run([this.graftPath, hostPath, this.pinFile, target]);
+    return target;
+  }
+
+  /**
+   * Takes a grafted tree away. It is first cut from its peers (private),
+   * else unmounting what is under it would unmount the same on the host.
+   */
+  async ungraft(target: string): Promise<void> {
+    if (!this.graftPath) return;
+    const script = 'mountpoint -q "$1" || exit 0; mount --make-rprivate "$1" && umount -l "$1"';
+    await this.commands.run(this.wrap(["sh", "-c", script, "sh", target], "/"));
   }
 
   /** argv that runs `argv` inside the namespace, in directory `wd`. */

@@ -76,6 +76,8 @@ export interface OciSpec {
     gidMappings?: OciIdMapping[];
     seccomp?: OciSeccomp;
     sysctl?: Record<string, string>;
+    /** How the root's mounts propagate: the runtime's default is rslave. */
+    rootfsPropagation?: "rprivate" | "rslave" | "rshared";
   };
 }
 

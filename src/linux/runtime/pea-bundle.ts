@@ -7,7 +7,7 @@
 // (sharing its limits) or beside it with limits of its own.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { BindMount } from "../../core/interfaces/filesystem.js";
+import type { BindMount, BindMountPropagation } from "../../core/interfaces/filesystem.js";
 import type { PeaSecurity } from "../../core/interfaces/runtime.js";
 import type { OciSeccomp } from "../security/seccomp.js";
 import type { OciProcess, OciSpec } from "./oci-spec.js";
@@ -28,6 +28,7 @@ export interface PeaBundle {
   seccomp?: OciSeccomp | null;
 }
 
+const PROPAGATION: Record<BindMountPropagation, string> = { private: "rprivate", "host-to-container": "rslave", bidirectional: "rshared" };
 const SYSTEM_MOUNTS = new Set(["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys"]);
 const JOINED: Record<string, string> = { network: "net", ipc: "ipc", uts: "uts", pid: "pid", user: "user" };
 
@@ -45,8 +46,11 @@ export function peaBundle(container: OciSpec, pea: PeaBundle): OciSpec {
     if (existsSync(source)) mounts.push({ destination: `/etc/${name}`, type: "bind", source, options: ["rbind", "rw"] });
   }
   for (const m of pea.bindMounts ?? []) {
-    mounts.push({ destination: m.dstPath, type: "bind", source: m.srcPath, options: ["rbind", m.mode === "ro" ? "ro" : "rw", "rprivate"] });
+    mounts.push({ destination: m.dstPath, type: "bind", source: m.srcPath, options: ["rbind", m.mode === "ro" ? "ro" : "rw", PROPAGATION[m.propagation ?? "private"]] });
   }
+  // A mount shared with the host stays so only under a shared root (the runtime makes it rslave by default).
+  const propagations = (pea.bindMounts ?? []).map((m) => m.propagation);
+  const rootfsPropagation = propagations.includes("bidirectional") ? "rshared" : propagations.includes("host-to-container") ? "rslave" : undefined;
   // The container's device rules, privileged or not: a cgroup cannot allow what its parent denies.
   const resources: OciSpec["linux"]["resources"] = { devices: container.linux.resources.devices };
   if (pea.limits?.memoryBytes) (resources as Record<string, unknown>).memory = { limit: pea.limits.memoryBytes };
@@ -71,6 +75,7 @@ export function peaBundle(container: OciSpec, pea: PeaBundle): OciSpec {
       maskedPaths: sec.privileged ? [] : (sec.maskedPaths ?? linux.maskedPaths),
       readonlyPaths: sec.privileged ? [] : (sec.readonlyPaths ?? linux.readonlyPaths),
       namespaces: [{ type: "mount" }, ...joined],
+      ...(rootfsPropagation ? { rootfsPropagation } : {}),
       cgroupsPath: pea.cgroupsPath,
       resources,
     },

@@ -236,7 +236,9 @@ describe("the CRI's containers", () => {
     const mounts = [{ container_path: "/data", host_path: "/var/lib/kubelet/v1", readonly: true, selinux_relabel: false, propagation: 0 }];
     const id = await create({ ...containerConfig, mounts });
     await h.StartContainer!(req({ container_id: id }));
-    assert.deepEqual(m.runtime.peas[0].pea.bindMounts, [{ srcPath: "/var/lib/kubelet/v1", dstPath: "/data", mode: "ro" }]);
+    // The filesystem stages the source for the runtime (the fake names it so).
+    assert.deepEqual(m.runtime.peas[0].pea.bindMounts, [{ srcPath: `/fake/${m.id()}/pea-volumes/${m.runtime.peas[0].pea.id}/0`, dstPath: "/data", mode: "ro", propagation: "private" }]);
+    assert.deepEqual(m.filesystem.peaBindMounts.at(-1), [{ srcPath: "/var/lib/kubelet/v1", dstPath: "/data", mode: "ro", propagation: "private" }]);
     assert.deepEqual((await status(id)).mounts, mounts);
     await assert.rejects(
       create({ ...containerConfig, metadata: { name: "iv" }, mounts: [{ container_path: "/img", image: { image: "busybox:1.29" } }] }),

@@ -247,6 +247,18 @@ describe("peas: processes on a root of their own", () => {
     assert.deepEqual(s.list(), [h], "the container stays");
   });
 
+  it("binds its volumes from where the filesystem staged them, and refuses one propagating both ways unless privileged through and through", async () => {
+    await s.run(h, { path: "/bin/sh", image: "/images/busybox", bindMounts: [{ srcPath: "/host/v", dstPath: "/v", mode: "rw", propagation: "host-to-container" }] });
+    const { pea } = m.runtime.peas.at(-1)!;
+    assert.deepEqual(pea.bindMounts, [{ srcPath: `/fake/${m.id()}/pea-volumes/${pea.id}/0`, dstPath: "/v", mode: "rw", propagation: "host-to-container" }]);
+    const both = { path: "/bin/sh", image: "/images/busybox", bindMounts: [{ srcPath: "/host/v", dstPath: "/v", mode: "rw" as const, propagation: "bidirectional" as const }] };
+    await assert.rejects(s.run(h, { ...both, peaSecurity: { privileged: true } }), { code: "INVALID_REQUEST", message: /privileged pea in a privileged container/ });
+    const root = await s.create({ privileged: true });
+    await assert.rejects(s.run(root, both), { code: "INVALID_REQUEST" });
+    await s.run(root, { ...both, peaSecurity: { privileged: true } });
+    assert.equal(m.runtime.peas.at(-1)!.pea.bindMounts![0]!.propagation, "bidirectional");
+  });
+
   it("finds its user in its own root's accounts, and leaves nothing when the user is not there", async () => {
     m.filesystem.peaPasswd = "root:x:0:0:root:/root:/bin/sh\noperator:x:37:37::/var:/bin/sh\n";
     await s.run(h, { path: "/bin/id", image: "/images/busybox", user: "operator" });

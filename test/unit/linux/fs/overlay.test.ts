@@ -87,4 +87,30 @@ describe("overlay root filesystems", () => {
     assert.deepEqual(await overlay.removeOrphans(new Set([ID])), ["00000000vvv"]);
     assert.ok(commands.lines().at(-1)!.endsWith(`umount ${dir}/depot/00000000vvv/rootfs`));
   });
+
+  it("grafts a pea's volumes as the host has them now into the runtime's namespace, and cuts them from their peers before unmounting", async () => {
+    const commands = new RecordingRunner();
+    const graft = "/opt/warden-graft";
+    const overlay = new OverlayFilesystem(depot, new RuntimeMountNamespace(join(dir, "run"), commands, async () => [], graft), (ip) => `nameserver ${ip}\n`, commands);
+    const id = "1j1cdsetukj";
+    await depot.create(id);
+    const volume = join(dir, "volume");
+    await mkdir(volume, { recursive: true });
+    const root = await overlay.preparePea({
+      containerId: id,
+      peaId: "p1",
+      base: { kind: "directory", path: base },
+      privileged: true,
+      bindMounts: [{ srcPath: volume, dstPath: "/data", mode: "ro", propagation: "bidirectional" }],
+    });
+    const staged = join(dir, "depot", id, "pea-volumes", "p1", "0");
+    assert.deepEqual(root.bindMounts, [{ srcPath: staged, dstPath: "/data", mode: "ro", propagation: "bidirectional" }]);
+    assert.ok(commands.lines().includes(`${graft} ${volume} ${dir}/run/ns/mnt ${staged}`));
+    await overlay.removePea(id, "p1");
+    const ungraft = commands.lines().find((l) => l.includes("make-rprivate")) ?? "";
+    assert.ok(ungraft.startsWith(`nsenter --mount=${dir}/run/ns/mnt --wd=/ -- sh -c`), ungraft);
+    assert.ok(ungraft.endsWith(`sh ${staged}`));
+    assert.match(ungraft, /mount --make-rprivate "\$1" && umount -l "\$1"/, "private first: an unmount would otherwise reach the host's peers");
+    await assert.rejects(stat(join(dir, "depot", id, "pea-volumes", "p1")), { code: "ENOENT" });
+  });
 });

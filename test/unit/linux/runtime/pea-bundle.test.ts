@@ -63,6 +63,24 @@ describe("a pea's OCI bundle", () => {
     ]);
   });
 
+  it("propagates mounts under a volume as asked, its root shared or slave to match (the runtime's default root is rslave)", () => {
+    const base = { process, rootfsPath: "/r", initPid: 1, cgroupsPath: "/c", etc };
+    const plain = peaBundle(container, { ...base, bindMounts: [{ srcPath: "/v", dstPath: "/v", mode: "rw" }] });
+    assert.equal(plain.linux.rootfsPropagation, undefined);
+    const slave = peaBundle(container, { ...base, bindMounts: [{ srcPath: "/v", dstPath: "/v", mode: "rw", propagation: "host-to-container" }] });
+    assert.deepEqual(slave.mounts.at(-1)!.options, ["rbind", "rw", "rslave"]);
+    assert.equal(slave.linux.rootfsPropagation, "rslave");
+    const both = peaBundle(container, {
+      ...base,
+      bindMounts: [
+        { srcPath: "/v", dstPath: "/v", mode: "rw", propagation: "host-to-container" },
+        { srcPath: "/w", dstPath: "/w", mode: "rw", propagation: "bidirectional" },
+      ],
+    });
+    assert.deepEqual(both.mounts.at(-1)!.options, ["rbind", "rw", "rshared"]);
+    assert.equal(both.linux.rootfsPropagation, "rshared");
+  });
+
   it("takes its security settings: a read-only root, its own masked and read-only paths, its own filter or none", () => {
     const withFilter = { ...container, annotations: { "run.oci.seccomp_bpf_data": "QUJD", other: "x" } };
     const own = peaBundle(withFilter, {

@@ -1,0 +1,40 @@
+// warden-graft SRC NSFILE DST
+//
+// Brings the host's mount tree at SRC (with what is mounted under it, and
+// its propagation: a copy of a shared mount is its peer) into the mount
+// namespace pinned at NSFILE, at DST. The runtime's namespace was copied
+// from the host's when the daemon started; a host directory bound into a
+// container afterwards would show only what was mounted then. A bind
+// mount cannot take its source from another namespace, but a detached copy
+// (open_tree) made here can be attached there (move_mount) once this
+// process has entered it.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int fail(const char *what, const char *path) {
+  fprintf(stderr, "warden-graft: %s %s: %s\n", what, path, strerror(errno));
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  if (argc != 4) {
+    fprintf(stderr, "usage: warden-graft SRC NSFILE DST\n");
+    return 2;
+  }
+  const char *src = argv[1], *nsfile = argv[2], *dst = argv[3];
+  int tree = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+  if (tree < 0) return fail("cannot copy the mounts at", src);
+  int ns = open(nsfile, O_RDONLY | O_CLOEXEC);
+  if (ns < 0) return fail("cannot open", nsfile);
+  if (setns(ns, CLONE_NEWNS) < 0) return fail("cannot enter the mount namespace", nsfile);
+  if (mkdir(dst, 0700) < 0 && errno != EEXIST) return fail("cannot make", dst);
+  if (move_mount(tree, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0) return fail("cannot attach the copy at", dst);
+  return 0;
+}
