@@ -59,7 +59,7 @@ export interface ContainerRecord {
   /** The first attached client's end of stdin closes the container's. */
   stdinOnce?: boolean;
   /** As the kubelet gave them (echoed in the status). */
-  mounts: Array<{ container_path: string; host_path: string; readonly: boolean; selinux_relabel: boolean; propagation: number }>;
+  mounts: Array<{ container_path: string; host_path: string; readonly: boolean; selinux_relabel: boolean; propagation: number; recursive_read_only?: boolean }>;
   security: ContainerSecurity;
   /** Memory (bytes) and CPU shares of its own, as decimal strings; absent: the pod's. */
   limits?: { memoryBytes?: string; cpuShares?: string };
@@ -146,6 +146,12 @@ export class CriContainers {
     }
     // Image volumes (a mount of an image's contents) are an optional feature not served here.
     if ((config.mounts ?? []).some((mnt) => mnt.image?.image)) throw new CriRequestError("image volumes are not supported", grpcStatus.UNIMPLEMENTED);
+    for (const mnt of config.mounts ?? []) {
+      // As the kubelet's API says: a recursively read-only mount is read-only and propagates nothing.
+      if (mnt.recursive_read_only && (!mnt.readonly || (mnt.propagation ?? 0) !== v1.MountPropagation.PROPAGATION_PRIVATE)) {
+        throw new CriRequestError(`the recursively read-only mount at ${mnt.container_path} must be read-only with private propagation`);
+      }
+    }
     const image = await this.image(imageText);
     const sc = config.linux?.security_context;
     const uid = sc?.run_as_user ? String(sc.run_as_user.value) : "";
@@ -178,6 +184,7 @@ export class CriContainers {
         readonly: mnt.readonly ?? false,
         selinux_relabel: mnt.selinux_relabel ?? false,
         propagation: mnt.propagation ?? v1.MountPropagation.PROPAGATION_PRIVATE,
+        ...(mnt.recursive_read_only ? { recursive_read_only: true } : {}),
       })),
       security,
       ...limitsOf(config.linux?.resources),
@@ -208,6 +215,7 @@ export class CriContainers {
         dstPath: mnt.container_path,
         mode: mnt.readonly ? ("ro" as const) : ("rw" as const),
         propagation: PROPAGATION[mnt.propagation] ?? "private",
+        ...(mnt.recursive_read_only ? { recursiveReadOnly: true } : {}),
       })),
       capabilities: record.security.capabilities,
       peaSecurity: record.security.pea,

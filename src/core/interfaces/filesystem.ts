@@ -11,6 +11,8 @@ export interface BindMount {
    * ("host-to-container"), or both ways ("bidirectional", privileged only).
    */
   propagation?: BindMountPropagation;
+  /** Read-only through and through, what is mounted under the source included (a pea's; needs "ro" and no propagation). */
+  recursiveReadOnly?: boolean;
 }
 
 export type BindMountPropagation = "private" | "host-to-container" | "bidirectional";

@@ -229,6 +229,11 @@ export class ProcessService {
       }
       if (spec.fromImage) spec = { ...spec, ...commandFromImage(spec.fromImage, config, spec.image!) };
       await deps.filesystem.check({ base, bindMounts: spec.bindMounts ?? [] });
+      for (const m of spec.bindMounts ?? []) {
+        if (m.recursiveReadOnly && (m.mode !== "ro" || (m.propagation ?? "private") !== "private")) {
+          throw errors.invalid(`the recursively read-only mount at ${m.dstPath} must be read-only and propagate nothing`);
+        }
+      }
       // Mounts made inside reach the host: only root of the host may do that.
       if (spec.bindMounts?.some((m) => m.propagation === "bidirectional") && !(c.privileged && spec.peaSecurity?.privileged)) {
         throw errors.invalid("a bind mount propagating both ways needs a privileged pea in a privileged container");

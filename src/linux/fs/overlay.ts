@@ -157,7 +157,7 @@ export class OverlayFilesystem implements Filesystem {
     for (const [i, m] of (spec.bindMounts ?? []).entries()) {
       const target = join(volumes, String(i));
       await mkdir(target, { recursive: true });
-      bindMounts.push({ ...m, srcPath: await this.ns.graft(m.srcPath, target) });
+      bindMounts.push({ ...m, srcPath: await this.ns.graft(m.srcPath, target, { recursiveReadOnly: m.recursiveReadOnly === true }) });
     }
     return { rootfsPath: rootfs, ...accounts, bindMounts };
   }

@@ -9,6 +9,7 @@
 // pinned namespace.
 import { mkdir, writeFile, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { errors } from "../../core/errors.js";
 import type { CommandRunner } from "../command.js";
 import { mountAt, parseMountInfo, readMountInfo, type MountEntry } from "../mountinfo.js";
 
@@ -119,9 +120,12 @@ export class RuntimeMountNamespace {
    * namespace. Answers the path to bind from inside; without the helper,
    * `hostPath` itself (the namespace's older view).
    */
-  async graft(hostPath: string, target: string): Promise<string> {
-    if (!this.graftPath) return hostPath;
-    await this.commands.run([this.graftPath, hostPath, this.pinFile, target]);
+  async graft(hostPath: string, target: string, options: { recursiveReadOnly?: boolean } = {}): Promise<string> {
+    if (!this.graftPath) {
+      if (options.recursiveReadOnly) throw errors.invalid("recursively read-only mounts need warden-graft, which this daemon was not given");
+      return hostPath;
+    }
+    await this.commands.run([this.graftPath, ...(options.recursiveReadOnly ? ["--rro"] : []), hostPath, this.pinFile, target]);
     return target;
   }
 

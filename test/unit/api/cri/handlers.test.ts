@@ -244,6 +244,14 @@ describe("the CRI's containers", () => {
       create({ ...containerConfig, metadata: { name: "iv" }, mounts: [{ container_path: "/img", image: { image: "busybox:1.29" } }] }),
       (err: Error & { code?: number }) => err.code === 12 /* UNIMPLEMENTED */,
     );
+    // Recursively read-only: read-only and private, or refused at create.
+    const rro = { container_path: "/r", host_path: "/var/lib/kubelet/v2", recursive_read_only: true };
+    for (const [i, bad] of [{ readonly: false }, { readonly: true, propagation: 1 }, { readonly: true, propagation: 2 }].entries()) {
+      await assert.rejects(create({ ...containerConfig, metadata: { name: `rro${i}` }, mounts: [{ ...rro, ...bad }] }), /must be read-only with private propagation/);
+    }
+    const ok = await create({ ...containerConfig, metadata: { name: "rro" }, mounts: [{ ...rro, readonly: true }] });
+    await h.StartContainer!(req({ container_id: ok }));
+    assert.equal(m.filesystem.peaBindMounts.at(-1)![0]!.recursiveReadOnly, true);
   });
 
   it("gives a container the memory and CPU the kubelet asks for, and says OOMKilled when the kernel killed it for memory", async () => {

@@ -257,6 +257,10 @@ describe("peas: processes on a root of their own", () => {
     await assert.rejects(s.run(root, both), { code: "INVALID_REQUEST" });
     await s.run(root, { ...both, peaSecurity: { privileged: true } });
     assert.equal(m.runtime.peas.at(-1)!.pea.bindMounts![0]!.propagation, "bidirectional");
+    for (const bad of [{ mode: "rw" as const }, { mode: "ro" as const, propagation: "host-to-container" as const }]) {
+      const bindMounts = [{ srcPath: "/host/v", dstPath: "/v", recursiveReadOnly: true, ...bad }];
+      await assert.rejects(s.run(h, { path: "/bin/sh", image: "/images/busybox", bindMounts }), { code: "INVALID_REQUEST", message: /read-only and propagate nothing/ });
+    }
   });
 
   it("finds its user in its own root's accounts, and leaves nothing when the user is not there", async () => {

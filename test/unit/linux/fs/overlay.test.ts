@@ -112,5 +112,9 @@ describe("overlay root filesystems", () => {
     assert.ok(ungraft.endsWith(`sh ${staged}`));
     assert.match(ungraft, /mount --make-rprivate "\$1" && umount -l "\$1"/, "private first: an unmount would otherwise reach the host's peers");
     await assert.rejects(stat(join(dir, "depot", id, "pea-volumes", "p1")), { code: "ENOENT" });
+    // Recursively read-only: the copy is made so before it is attached.
+    await overlay.preparePea({ containerId: id, peaId: "p2", base: { kind: "directory", path: base }, bindMounts: [{ srcPath: volume, dstPath: "/ro", mode: "ro", recursiveReadOnly: true }] });
+    assert.ok(commands.lines().includes(`${graft} --rro ${volume} ${dir}/run/ns/mnt ${join(dir, "depot", id, "pea-volumes", "p2", "0")}`));
+    await overlay.removePea(id, "p2");
   });
 });
