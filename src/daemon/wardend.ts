@@ -248,7 +248,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
         socketPermissions: server.unix_domain_permissions,
         runtime: runtimeHandlers({
           runtimeVersion: wardenVersion(),
-          features: { userNamespaces: false, recursiveReadOnlyMounts: true, supplementalGroupsPolicy: false },
+          features: { userNamespaces: false, recursiveReadOnlyMounts: true, supplementalGroupsPolicy: true },
           info: () => ({ config: { runtime: server.runtime, depot: server.container_depot_path, pool: formatCidr(net.pool) } }),
           sandboxes,
           containers: new CriContainers({ service, sandboxes, listImages: () => service.images.list() }),

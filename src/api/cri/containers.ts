@@ -19,7 +19,7 @@ import { runtime } from "../../protocol/gen/cri.js";
 import { CriRequestError } from "./errors.js";
 import { findImage } from "./image-service.js";
 import { containerSecurity, type ContainerSecurity } from "./security-context.js";
-import { nanos, u64 } from "./longs.js";
+import { i64, nanos, u64 } from "./longs.js";
 import type { AttachedProcess } from "./streaming/remote-command.js";
 import type { Sandbox, Sandboxes } from "./sandboxes.js";
 import v1 = runtime.v1;
@@ -64,6 +64,8 @@ export interface ContainerRecord {
   /** Memory (bytes) and CPU shares of its own, as decimal strings; absent: the pod's. */
   limits?: { memoryBytes?: string; cpuShares?: string };
   createdAt: number;
+  /** Who its process runs as, once started. */
+  resolvedUser?: { uid: number; gid: number; groups: number[] };
   startedAt?: number;
   finishedAt?: number;
   exitCode?: number;
@@ -220,6 +222,7 @@ export class CriContainers {
       capabilities: record.security.capabilities,
       peaSecurity: record.security.pea,
       groups: record.security.groups,
+      ...(record.security.strictGroups ? { groupsPolicy: "strict" as const } : {}),
       allowPrivilegeGain: record.security.allowPrivilegeGain,
       ...(record.limits
         ? {
@@ -233,6 +236,8 @@ export class CriContainers {
     record.startedAt = Date.now();
     try {
       const ref = await this.service.run(record.sandboxId, spec);
+      const user = ref.peaUser();
+      if (user) record.resolvedUser = user;
       await this.save(record);
       void this.watch(ref, record.id);
     } catch (err) {
@@ -449,6 +454,7 @@ export class CriContainers {
       annotations: record.annotations,
       mounts: record.mounts ?? [],
       log_path: record.logPath,
+      ...(record.resolvedUser ? { user: { linux: { uid: i64(record.resolvedUser.uid), gid: i64(record.resolvedUser.gid), supplemental_groups: record.resolvedUser.groups.map(i64) } } } : {}),
     };
   }
 

@@ -8,6 +8,11 @@ export function nanos(ms: number | Date): Long {
   return Long.fromString((BigInt(Math.round(at)) * 1_000_000n).toString());
 }
 
+/** An id (uid, gid) as an int64. */
+export function i64(n: number): Long {
+  return Long.fromNumber(n);
+}
+
 /** A count (bytes, pages) as a uint64. */
 export function u64(n: number | bigint): Long {
   return Long.fromString(BigInt(n).toString(), true);

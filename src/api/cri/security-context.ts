@@ -3,7 +3,7 @@
 // them when privileged), its pea's settings (privileged, read-only root,
 // masked and read-only paths, seccomp: none when absent or Unconfined, the
 // daemon's filter for RuntimeDefault, a host file for Localhost), its
-// supplementary groups, and whether setuid programs may raise privileges
+// supplementary groups (with the image's or without: the policy), and whether setuid programs may raise privileges
 // (they may unless no_new_privs, as Kubernetes' allowPrivilegeEscalation).
 import { status as grpcStatus } from "@grpc/grpc-js";
 import { ALL_CAPABILITIES, DOCKER_DEFAULT_CAPABILITIES } from "../../core/container/capabilities.js";
@@ -16,6 +16,8 @@ export interface ContainerSecurity {
   capabilities: ContainerCapabilities;
   pea: PeaSecurity;
   groups: number[];
+  /** Strict: the image's /etc/group adds nothing to the user's groups. */
+  strictGroups?: boolean;
   allowPrivilegeGain: boolean;
 }
 
@@ -94,6 +96,7 @@ export function containerSecurity(
     capabilities: capabilities(sc),
     pea,
     groups: (sc?.supplemental_groups ?? []).map((g) => Number(g)),
+    ...(sc?.supplemental_groups_policy === v1.SupplementalGroupsPolicy.Strict ? { strictGroups: true } : {}),
     allowPrivilegeGain: !(sc?.no_new_privs ?? false),
   };
 }

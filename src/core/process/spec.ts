@@ -46,6 +46,11 @@ export interface ProcessSpec {
   capabilities?: ContainerCapabilities;
   /** Supplementary groups besides its user's own. */
   groups?: number[];
+  /**
+   * "merge" (absent): the user's groups in the root's /etc/group, then
+   * `groups`; "strict": only the user's primary group and `groups`.
+   */
+  groupsPolicy?: "merge" | "strict";
   /** Setuid programs and file capabilities may raise its privileges; absent: they may not (no_new_privileges). */
   allowPrivilegeGain?: boolean;
   /** Host paths bound into a pea's root (its mount namespace alone sees them). */

@@ -109,6 +109,12 @@ export class ProcessRef {
     await this.process.reopenLog();
   }
 
+  /** Who a pea runs as (uid, gid, every group it holds); undefined for a process that is no pea. */
+  peaUser(): { uid: number; gid: number; groups: number[] } | undefined {
+    const user = this.service.peaUser(this.process);
+    return user && { uid: user.uid, gid: user.gid, groups: [...user.groups] };
+  }
+
   /** For a pea with limits of its own: whether the kernel killed in it for memory (known once it ended and its cgroup was read). */
   async outOfMemory(): Promise<boolean> {
     return (await this.service.peaEnd(this.process))?.outOfMemory ?? false;
@@ -161,6 +167,10 @@ export class ProcessService {
 
   /** How peas started by this daemon ended, once what they left is gone. */
   private readonly peaEnds = new WeakMap<Process, Promise<{ outOfMemory: boolean }>>();
+
+  peaUser(process: Process): ResolvedUser | undefined {
+    return this.peas.get(process)?.user;
+  }
 
   /** A pea's end (undefined for a process that is no pea of this daemon's). */
   peaEnd(process: Process): Promise<{ outOfMemory: boolean }> | undefined {
@@ -305,6 +315,7 @@ export class ProcessService {
     where: { env: string[]; dir: string; pea?: string },
   ): ProcessLaunch & { meta: ProcessMeta } {
     const output = spec.output ?? { kind: "keep-recent", limit: this.ctx.config.outputLimit };
+    if (spec.groupsPolicy === "strict") user = { ...user, groups: user.groups.includes(user.gid) ? [user.gid] : [] };
     if (spec.groups?.length) user = { ...user, groups: [...new Set([...user.groups, ...spec.groups])] };
     const stdin: StdinMode = spec.stdin ?? { kind: "none" };
     const meta: ProcessMeta = {

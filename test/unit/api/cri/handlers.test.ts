@@ -210,6 +210,9 @@ describe("the CRI's containers", () => {
     assert.deepEqual([launch.user.uid, launch.user.gid], [1001, 1002]);
     assert.ok(launch.env.includes("A=1") && launch.env.includes("PATH=/bin"));
     let s = await status(id);
+    // Who it runs as, in the status (uid, gid, groups held).
+    const user = s.user!.linux!;
+    assert.deepEqual([Number(user.uid), Number(user.gid), (user.supplemental_groups ?? []).map(Number)], [1001, 1002, [...launch.user.groups]]);
     assert.equal(s.state, v1.ContainerState.CONTAINER_RUNNING);
     assert.ok(BigInt(s.started_at!.toString()) > 0n);
     await assert.rejects(h.StartContainer!(req({ container_id: id })), /started already/);

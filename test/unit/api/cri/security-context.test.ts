@@ -19,6 +19,12 @@ describe("a CRI security context", () => {
     assert.throws(() => roots({ capabilities: { add_capabilities: ["FLY"] } }), /unknown capabilities: CAP_FLY/);
   });
 
+  it("takes supplementary groups with the image's (Merge, the default) or without them (Strict)", () => {
+    assert.deepEqual(containerSecurity({ supplemental_groups: [1234] }).groups, [1234]);
+    assert.equal(containerSecurity({ supplemental_groups: [1234] }).strictGroups, undefined);
+    assert.equal(containerSecurity({ supplemental_groups: [1234], supplemental_groups_policy: 1 }).strictGroups, true);
+  });
+
   it("is privileged only in a privileged pod: every capability, no filter, no masked paths", () => {
     assert.throws(() => containerSecurity({ privileged: true }, false), /privileged pod sandbox/);
     const s = containerSecurity({ privileged: true, masked_paths: ["/proc/kcore"], seccomp: { profile_type: 2, localhost_ref: "/p.json" } }, true);

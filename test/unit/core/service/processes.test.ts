@@ -304,6 +304,18 @@ describe("peas: processes on a root of their own", () => {
     await s.run(privileged, { path: "/bin/sh", image: "/images/busybox", peaSecurity: { pidNamespace: "host" } });
   });
 
+  it("adds the groups the root's /etc/group gives its user (merge), or leaves them out (strict)", async () => {
+    m.filesystem.peaPasswd = "root:x:0:0:root:/root:/bin/sh\noperator:x:37:37::/var:/bin/sh\n";
+    const group = "root:x:0:\noperator:x:37:\nwheel:x:50:operator\n";
+    const fs = m.filesystem as unknown as { preparePea: (spec: never) => Promise<{ group: string }> };
+    const prepare = fs.preparePea.bind(m.filesystem);
+    fs.preparePea = async (spec: never) => ({ ...(await prepare(spec)), group });
+    const merged = await s.run(h, { path: "/bin/id", image: "/images/busybox", user: "operator", groups: [1234] });
+    assert.deepEqual(merged.peaUser(), { uid: 37, gid: 37, groups: [37, 50, 1234] });
+    const strict = await s.run(h, { path: "/bin/id", image: "/images/busybox", user: "operator", groups: [1234], groupsPolicy: "strict" });
+    assert.deepEqual(strict.peaUser(), { uid: 37, gid: 37, groups: [37, 1234] });
+  });
+
   it("starts a process inside a running pea, as its user with its environment, and not in one that ended", async () => {
     m.filesystem.peaPasswd = "root:x:0:0:root:/root:/bin/sh\noperator:x:37:37::/var:/bin/sh\n";
     const pea = await s.run(h, { path: "/bin/sleep", image: "/images/busybox", user: "operator", env: ["PEA=1"], dir: "/work", groups: [1234] });
@@ -312,6 +324,8 @@ describe("peas: processes on a root of their own", () => {
     assert.equal(exec.peaId, m.runtime.peas[0].pea.id);
     assert.equal(exec.launch.user.uid, 37);
     assert.ok(exec.launch.user.groups.includes(1234), "with the pea's supplementary groups");
+    assert.deepEqual(pea.peaUser(), { uid: 37, gid: 37, groups: [37, 1234] }, "who the pea runs as");
+    assert.equal(inner.peaUser(), undefined, "a process in a pea is no pea");
     assert.equal(exec.launch.dir, "/work");
     assert.ok(exec.launch.env.includes("PEA=1") && exec.launch.env.includes("OWN=2"));
     assert.notEqual(inner.id, pea.id);
