@@ -20,9 +20,9 @@ describe("a CRI security context", () => {
   });
 
   it("takes supplementary groups with the image's (Merge, the default) or without them (Strict)", () => {
-    assert.deepEqual(containerSecurity({ supplemental_groups: [1234] }).groups, [1234]);
-    assert.equal(containerSecurity({ supplemental_groups: [1234] }).strictGroups, undefined);
-    assert.equal(containerSecurity({ supplemental_groups: [1234], supplemental_groups_policy: 1 }).strictGroups, true);
+    assert.deepEqual(containerSecurity({ supplemental_groups: [1234] }, false).groups, [1234]);
+    assert.equal(containerSecurity({ supplemental_groups: [1234] }, false).strictGroups, undefined);
+    assert.equal(containerSecurity({ supplemental_groups: [1234], supplemental_groups_policy: 1 }, false).strictGroups, true);
   });
 
   it("is privileged only in a privileged pod: every capability, no filter, no masked paths", () => {
