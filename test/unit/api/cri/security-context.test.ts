@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { containerSecurity } from "../../../../src/api/cri/security-context.js";
 import { ALL_CAPABILITIES, DOCKER_DEFAULT_CAPABILITIES } from "../../../../src/core/container/capabilities.js";
+import Long from "long";
 
 const roots = (sc: object, privilegedPod = false) => containerSecurity(sc, privilegedPod).capabilities.root;
 const asContext = (sc: object) => sc as Parameters<typeof containerSecurity>[0];
@@ -20,9 +21,10 @@ describe("a CRI security context", () => {
   });
 
   it("takes supplementary groups with the image's (Merge, the default) or without them (Strict)", () => {
-    assert.deepEqual(containerSecurity({ supplemental_groups: [1234] }, false).groups, [1234]);
-    assert.equal(containerSecurity({ supplemental_groups: [1234] }, false).strictGroups, undefined);
-    assert.equal(containerSecurity({ supplemental_groups: [1234], supplemental_groups_policy: 1 }, false).strictGroups, true);
+    const groups = [Long.fromNumber(1234)];
+    assert.deepEqual(containerSecurity({ supplemental_groups: groups }, false).groups, [1234]);
+    assert.equal(containerSecurity({ supplemental_groups: groups }, false).strictGroups, undefined);
+    assert.equal(containerSecurity({ supplemental_groups: groups, supplemental_groups_policy: 1 }, false).strictGroups, true);
   });
 
   it("is privileged only in a privileged pod: every capability, no filter, no masked paths", () => {
