@@ -364,6 +364,11 @@ export class FakeLimits implements Limits {
     this.shares.set(id, shares < 2n ? 2n : shares);
   }
 
+  readonly quotas = new Map<string, { quota: bigint; period: bigint }>();
+  async setCpuQuota(id: string, quota: bigint, period: bigint): Promise<void> {
+    this.quotas.set(id, { quota, period });
+  }
+
   async cpuShares(id: string): Promise<bigint> {
     return this.shares.get(id) ?? 1024n;
   }

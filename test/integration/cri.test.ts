@@ -255,6 +255,20 @@ describe("CRI: Kubernetes' own tools", { skip: !existsSync(CRICTL) && "crictl is
     const ns = await crictl("exec", "-s", id, "readlink", "/proc/self/ns/net");
     assert.equal(ns.code, 0, ns.out);
     assert.equal(ns.stdout.trim(), readlinkSync("/proc/self/ns/net"));
+    // Its resources changed while it runs: its own cgroup takes them.
+    const update = await crictl("update", "--cpu-quota", "20000", "--cpu-period", "100000", "--memory", String(64 * 1024 * 1024), id);
+    assert.equal(update.code, 0, update.out);
+    // Its cgroup (named by the core's ids) is the one holding its "sleep 600".
+    const found = await run("find", ["/sys/fs/cgroup/cpu/", "-maxdepth", "3", "-type", "d", "-name", "*-p[0-9]*"]);
+    let cgroup = "";
+    for (const dir of found.stdout.trim().split("\n").filter(Boolean)) {
+      for (const pid of (await readFile(join(dir, "cgroup.procs"), "utf8")).split("\n").filter(Boolean)) {
+        if ((await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")) === "sleep\0" + "600\0") cgroup = dir;
+      }
+    }
+    assert.ok(cgroup, `a cgroup of the container's own: ${found.out}`);
+    assert.equal((await readFile(join(cgroup, "cpu.cfs_quota_us"), "utf8")).trim(), "20000");
+    assert.equal((await readFile(join(cgroup.replace("/cpu/", "/memory/"), "memory.limit_in_bytes"), "utf8")).trim(), String(64 * 1024 * 1024));
     assert.equal((await crictl("rmp", "-f", podId)).code, 0);
   });
 

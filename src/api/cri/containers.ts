@@ -11,7 +11,7 @@ import { status as grpcStatus } from "@grpc/grpc-js";
 import { CoreError } from "../../core/errors.js";
 import type { BindMountPropagation } from "../../core/interfaces/filesystem.js";
 import type { ImageSummary } from "../../core/interfaces/image-store.js";
-import type { ProcessExit } from "../../core/interfaces/runtime.js";
+import type { PeaLimits, ProcessExit } from "../../core/interfaces/runtime.js";
 import type { ProcessSpec } from "../../core/process/spec.js";
 import type { ContainerService } from "../../core/service/container-service.js";
 import type { ProcessRef } from "../../core/service/processes.js";
@@ -61,8 +61,8 @@ export interface ContainerRecord {
   /** As the kubelet gave them (echoed in the status). */
   mounts: Array<{ container_path: string; host_path: string; readonly: boolean; selinux_relabel: boolean; propagation: number; recursive_read_only?: boolean }>;
   security: ContainerSecurity;
-  /** Memory (bytes) and CPU shares of its own, as decimal strings; absent: the pod's. */
-  limits?: { memoryBytes?: string; cpuShares?: string };
+  /** Memory (bytes), CPU shares and CPU quota and period (microseconds) of its own, as decimal strings; absent: none. */
+  limits?: { memoryBytes?: string; cpuShares?: string; cpuQuota?: string; cpuPeriod?: string };
   createdAt: number;
   /** Who its process runs as, once started. */
   resolvedUser?: { uid: number; gid: number; groups: number[] };
@@ -81,12 +81,21 @@ function exitCode(exit: ProcessExit): number {
   return 255;
 }
 
-/** A container's own memory limit and CPU shares, when the kubelet gives them (0 is "not given"). */
-function limitsOf(resources: v1.LinuxContainerResources.$Properties | null | undefined): { limits?: ContainerRecord["limits"] } {
-  const memory = String(resources?.memory_limit_in_bytes ?? 0);
-  const shares = String(resources?.cpu_shares ?? 0);
-  if (memory === "0" && shares === "0") return {};
-  return { limits: { ...(memory !== "0" ? { memoryBytes: memory } : {}), ...(shares !== "0" ? { cpuShares: shares } : {}) } };
+/** A container's own memory limit, CPU shares and CPU quota, when the kubelet gives them (0 is "not given"). */
+function limitsOf(resources: v1.LinuxContainerResources.$Properties | null | undefined): NonNullable<ContainerRecord["limits"]> {
+  const given = {
+    memoryBytes: String(resources?.memory_limit_in_bytes ?? 0),
+    cpuShares: String(resources?.cpu_shares ?? 0),
+    cpuQuota: String(resources?.cpu_quota ?? 0),
+    cpuPeriod: String(resources?.cpu_period ?? 0),
+  };
+  // A negative quota is the API's "no ceiling": none given.
+  return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== "0" && !v.startsWith("-")));
+}
+
+/** The record's limits as the core takes them. */
+function peaLimits(limits: ContainerRecord["limits"]): PeaLimits {
+  return Object.fromEntries(Object.entries(limits ?? {}).map(([k, v]) => [k, BigInt(v)]));
 }
 
 function matchesLabels(labels: Record<string, string>, selector: Record<string, string> | null | undefined): boolean {
@@ -189,7 +198,7 @@ export class CriContainers {
         ...(mnt.recursive_read_only ? { recursive_read_only: true } : {}),
       })),
       security,
-      ...limitsOf(config.linux?.resources),
+      limits: limitsOf(config.linux?.resources),
       createdAt: Date.now(),
     };
     await this.save(record);
@@ -224,14 +233,8 @@ export class CriContainers {
       groups: record.security.groups,
       ...(record.security.strictGroups ? { groupsPolicy: "strict" as const } : {}),
       allowPrivilegeGain: record.security.allowPrivilegeGain,
-      ...(record.limits
-        ? {
-            limits: {
-              ...(record.limits.memoryBytes ? { memoryBytes: BigInt(record.limits.memoryBytes) } : {}),
-              ...(record.limits.cpuShares ? { cpuShares: BigInt(record.limits.cpuShares) } : {}),
-            },
-          }
-        : {}),
+      // A cgroup of its own, limited or not, as every Kubernetes container has: its limits can change.
+      limits: peaLimits(record.limits),
     };
     record.startedAt = Date.now();
     try {
@@ -321,6 +324,18 @@ export class CriContainers {
     } catch (err) {
       if (!(err instanceof CoreError && (err.code === "CONTAINER_NOT_FOUND" || err.code === "PROPERTY_NOT_FOUND"))) throw err;
     }
+  }
+
+  /** New resources for a container: kept for its start, applied at once while it runs. */
+  async updateResources(id: string, resources: v1.LinuxContainerResources.$Properties | null | undefined): Promise<void> {
+    const found = this.find(id);
+    if (!found) throw notFound(id);
+    const record = await this.current(found.record);
+    const changed = limitsOf(resources);
+    const ref = this.state(record) === v1.ContainerState.CONTAINER_RUNNING ? this.process(record) : undefined;
+    if (ref?.running) await ref.updateLimits(peaLimits(changed));
+    record.limits = { ...record.limits, ...changed };
+    await this.save(record);
   }
 
   /** The kubelet moved the log away (rotation): the container writes a new one at its path. */

@@ -91,6 +91,10 @@ export function runtimeHandlers(options: CriRuntimeOptions): RuntimeHandlers {
       const server = streaming();
       return { url: server.register({ kind: "portforward", sandboxId: r.pod_sandbox_id, dial: sandboxes.portDialer(r.pod_sandbox_id) }) };
     },
+    UpdateContainerResources: async (r: v1.UpdateContainerResourcesRequest) => {
+      await containers.updateResources(r.container_id, r.linux);
+      return {};
+    },
     ReopenContainerLog: async (r: v1.ReopenContainerLogRequest) => {
       await containers.reopenLog(r.container_id);
       return {};

@@ -53,6 +53,8 @@ export interface Limits {
   memoryLimit(id: string): Promise<bigint>;
   setCpuShares(id: string, shares: bigint): Promise<void>;
   cpuShares(id: string): Promise<bigint>;
+  /** At most `quota` microseconds of CPU in every `period` microseconds (quota 0: no ceiling). */
+  setCpuQuota(id: string, quota: bigint, period: bigint): Promise<void>;
   memoryStats(id: string): Promise<MemoryStats>;
   cpuStats(id: string): Promise<CpuStats>;
   /** How many processes (threads included) the container has now. */

@@ -59,12 +59,20 @@ export interface PeaSecurity {
   ipcNamespace?: "host";
 }
 
+/** A pea's own limits: memory, CPU shares, and a CPU ceiling (quota microseconds per period). */
+export interface PeaLimits {
+  memoryBytes?: bigint;
+  cpuShares?: bigint;
+  cpuQuota?: bigint;
+  cpuPeriod?: bigint;
+}
+
 export interface PeaLaunch {
   /** Unique in the container. */
   id: string;
   rootfsPath: string;
   /** Limits of its own; absent: it shares the container's. */
-  limits?: { memoryBytes?: bigint; cpuShares?: bigint };
+  limits?: PeaLimits;
   /** Host paths bound into its root. */
   bindMounts?: BindMount[];
   security?: PeaSecurity;

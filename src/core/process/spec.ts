@@ -2,7 +2,7 @@
 import { errors } from "../errors.js";
 import type { BindMount } from "../interfaces/filesystem.js";
 import type { ImageCredentials } from "../interfaces/image-store.js";
-import type { ContainerCapabilities, PeaSecurity, StdinMode, WindowSize } from "../interfaces/runtime.js";
+import type { ContainerCapabilities, PeaLimits, PeaSecurity, StdinMode, WindowSize } from "../interfaces/runtime.js";
 import { RLIMIT_NAMES, type Rlimits } from "../rlimits.js";
 import { checkEnv } from "./environment.js";
 
@@ -56,7 +56,7 @@ export interface ProcessSpec {
   /** Host paths bound into a pea's root (its mount namespace alone sees them). */
   bindMounts?: BindMount[];
   /** A pea's own limits: present (even empty), a cgroup of its own holds it; absent, it shares the container's. */
-  limits?: { memoryBytes?: bigint; cpuShares?: bigint };
+  limits?: PeaLimits;
   /**
    * A pea from an image runs what the image says, as Docker and Podman run
    * an image: its Entrypoint then its Cmd (path and args are then ignored).
@@ -88,7 +88,17 @@ export function checkWindowSize(size: WindowSize): void {
   }
 }
 
+/** What the kernel takes: shares 2 to 262144, a period of 1 ms to 1 s, a quota of 1 ms or more (0: none). */
+export function checkPeaLimits(limits: PeaLimits): void {
+  const { memoryBytes, cpuShares, cpuQuota, cpuPeriod } = limits;
+  if (memoryBytes !== undefined && memoryBytes < 0n) throw errors.invalid(`memory limit ${memoryBytes} must not be negative`);
+  if (cpuShares !== undefined && (cpuShares < 2n || cpuShares > 262_144n)) throw errors.invalid(`CPU shares ${cpuShares} must be 2 to 262144`);
+  if (cpuPeriod !== undefined && cpuPeriod !== 0n && (cpuPeriod < 1000n || cpuPeriod > 1_000_000n)) throw errors.invalid(`CPU period ${cpuPeriod} must be 1000 to 1000000 microseconds`);
+  if (cpuQuota !== undefined && cpuQuota !== 0n && cpuQuota < 1000n) throw errors.invalid(`CPU quota ${cpuQuota} must be 1000 microseconds or more (0: none)`);
+}
+
 export function checkProcessSpec(spec: ProcessSpec): void {
+  if (spec.limits) checkPeaLimits(spec.limits);
   if (spec.id !== undefined) {
     if (spec.id === "" || Buffer.byteLength(spec.id) > MAX_ID_BYTES || /[\x00-\x1f\x7f]/.test(spec.id)) {
       throw errors.invalid(`process id must be 1 to ${MAX_ID_BYTES} bytes without control characters`);

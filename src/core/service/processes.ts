@@ -4,14 +4,14 @@
 // the client did not choose is that number.
 import type { Container, ContainerEvent, ContainerInfo } from "../container/container.js";
 import { errors } from "../errors.js";
-import type { ContainerCapabilities, ProcessLaunch, RecoveredProcess, ResolvedUser, Signal, StdinMode, WindowSize } from "../interfaces/runtime.js";
+import type { ContainerCapabilities, PeaLimits, ProcessLaunch, RecoveredProcess, ResolvedUser, Signal, StdinMode, WindowSize } from "../interfaces/runtime.js";
 import { parseImageReference } from "../images/reference.js";
 import type { RootfsBase } from "../interfaces/filesystem.js";
 import type { ImageConfig } from "../interfaces/image-store.js";
 import { completeEnv, mergeEnv } from "../process/environment.js";
 import { resolveUser } from "../process/users.js";
 import { Process, type CollectedOutput, type OutputChunk, type ProcessResult } from "../process/process.js";
-import { checkProcessSpec, type OutputPolicy, type ProcessSpec } from "../process/spec.js";
+import { checkPeaLimits, checkProcessSpec, type OutputPolicy, type ProcessSpec } from "../process/spec.js";
 import type { ServiceContext } from "./context.js";
 import type { UserLookup } from "./users.js";
 
@@ -109,6 +109,11 @@ export class ProcessRef {
     await this.process.reopenLog();
   }
 
+  /** Changes a running pea's own limits (what is given; the rest stay). */
+  async updateLimits(limits: PeaLimits): Promise<void> {
+    await this.service.updatePeaLimits(this.process, limits);
+  }
+
   /** Who a pea runs as (uid, gid, every group it holds); undefined for a process that is no pea. */
   peaUser(): { uid: number; gid: number; groups: number[] } | undefined {
     const user = this.service.peaUser(this.process);
@@ -167,6 +172,19 @@ export class ProcessService {
 
   /** How peas started by this daemon ended, once what they left is gone. */
   private readonly peaEnds = new WeakMap<Process, Promise<{ outOfMemory: boolean }>>();
+
+  async updatePeaLimits(process: Process, limits: PeaLimits): Promise<void> {
+    const pea = this.peas.get(process);
+    if (!pea || !process.running) throw errors.wrongState(["running"], "ended");
+    if (!pea.ownLimits) throw errors.invalid(`pea ${process.id} shares its container's limits: it has none of its own to change`);
+    checkPeaLimits(limits);
+    const cgroup = this.ctx.deps.runtime.peaCgroup(pea.container.id, pea.peaId, true);
+    const { limits: cgroups } = this.ctx.deps;
+    if (limits.memoryBytes !== undefined) await cgroups.setMemoryLimit(cgroup, limits.memoryBytes);
+    if (limits.cpuShares !== undefined) await cgroups.setCpuShares(cgroup, limits.cpuShares);
+    if (limits.cpuQuota !== undefined) await cgroups.setCpuQuota(cgroup, limits.cpuQuota, limits.cpuPeriod || 100_000n);
+    this.ctx.logFor(pea.container).info({ process: process.id, pea: pea.peaId, limits: Object.fromEntries(Object.entries(limits).map(([k, v]) => [k, String(v)])) }, "pea limits changed");
+  }
 
   peaUser(process: Process): ResolvedUser | undefined {
     return this.peas.get(process)?.user;

@@ -174,6 +174,12 @@ export class CgroupsV1 implements ContainerCgroups {
     await writeFile(this.file("cpu", id, "cpu.shares"), shares.toString());
   }
 
+  async setCpuQuota(id: string, quota: bigint, period: bigint): Promise<void> {
+    // The period first: a quota is checked against the period in place. -1 is no ceiling.
+    await writeFile(this.file("cpu", id, "cpu.cfs_period_us"), period.toString());
+    await writeFile(this.file("cpu", id, "cpu.cfs_quota_us"), quota > 0n ? quota.toString() : "-1");
+  }
+
   cpuShares(id: string): Promise<bigint> {
     return readNumber(this.file("cpu", id, "cpu.shares"));
   }
@@ -297,6 +303,10 @@ export class CgroupsV2 implements ContainerCgroups {
 
   async setCpuShares(id: string, shares: bigint): Promise<void> {
     await writeFile(this.file(id, "cpu.weight"), sharesToWeight(shares).toString());
+  }
+
+  async setCpuQuota(id: string, quota: bigint, period: bigint): Promise<void> {
+    await writeFile(this.file(id, "cpu.max"), `${quota > 0n ? quota : "max"} ${period}`);
   }
 
   async cpuShares(id: string): Promise<bigint> {

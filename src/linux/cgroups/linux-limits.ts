@@ -39,6 +39,10 @@ export class LinuxLimits implements Limits {
     return this.cgroups.setCpuShares(id, shares);
   }
 
+  setCpuQuota(id: string, quota: bigint, period: bigint): Promise<void> {
+    return this.cgroups.setCpuQuota(id, quota, period);
+  }
+
   cpuShares(id: string): Promise<bigint> {
     return this.cgroups.cpuShares(id);
   }

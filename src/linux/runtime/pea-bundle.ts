@@ -8,7 +8,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { BindMount, BindMountPropagation } from "../../core/interfaces/filesystem.js";
-import type { PeaSecurity } from "../../core/interfaces/runtime.js";
+import type { PeaLimits, PeaSecurity } from "../../core/interfaces/runtime.js";
 import type { OciSeccomp } from "../security/seccomp.js";
 import type { OciProcess, OciSpec } from "./oci-spec.js";
 
@@ -17,7 +17,7 @@ export interface PeaBundle {
   rootfsPath: string;
   initPid: number;
   cgroupsPath: string;
-  limits?: { memoryBytes?: bigint; cpuShares?: bigint };
+  limits?: PeaLimits;
   /** The container's /etc, on the host (its writable layer's). */
   etc: string;
   /** Host paths bound in (after the system's and the container's files, so they win). */
@@ -54,7 +54,11 @@ export function peaBundle(container: OciSpec, pea: PeaBundle): OciSpec {
   // The container's device rules, privileged or not: a cgroup cannot allow what its parent denies.
   const resources: OciSpec["linux"]["resources"] = { devices: container.linux.resources.devices };
   if (pea.limits?.memoryBytes) (resources as Record<string, unknown>).memory = { limit: pea.limits.memoryBytes };
-  if (pea.limits?.cpuShares) (resources as Record<string, unknown>).cpu = { shares: pea.limits.cpuShares };
+  const cpu = {
+    ...(pea.limits?.cpuShares ? { shares: pea.limits.cpuShares } : {}),
+    ...(pea.limits?.cpuQuota ? { quota: pea.limits.cpuQuota, period: pea.limits.cpuPeriod || 100_000n } : {}),
+  };
+  if (Object.keys(cpu).length > 0) (resources as Record<string, unknown>).cpu = cpu;
   // The container's kernel parameters were set in its namespaces as it was made; a pea in the host's would set the host's.
   const { uidMappings: _u, gidMappings: _g, seccomp: containerSeccomp, sysctl: _s, ...linux } = container.linux;
   // Joining the container's UTS namespace: its host name is the container's already.

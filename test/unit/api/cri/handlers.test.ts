@@ -270,6 +270,26 @@ describe("the CRI's containers", () => {
     assert.equal(s.reason, "OOMKilled");
   });
 
+  it("changes a container's resources: kept for a created one, applied at once to a running one's own cgroup", async () => {
+    const id = await create();
+    await h.UpdateContainerResources!(req({ container_id: id, linux: { cpu_quota: 20000, cpu_period: 100000, memory_limit_in_bytes: 64 * 1024 * 1024 } }));
+    await h.StartContainer!(req({ container_id: id }));
+    const [{ id: containerId, pea }] = m.runtime.peas;
+    assert.deepEqual(pea.limits, { cpuQuota: 20000n, cpuPeriod: 100000n, memoryBytes: 64n * 1024n * 1024n }, "the created one's, at its start");
+    await h.UpdateContainerResources!(req({ container_id: id, linux: { cpu_shares: 256, cpu_quota: 50000, cpu_period: 100000 } }));
+    const cgroup = m.runtime.peaCgroup(containerId, pea.id, true);
+    assert.equal(await m.limits.cpuShares(cgroup), 256n);
+    assert.deepEqual(m.limits.quotas.get(cgroup), { quota: 50000n, period: 100000n });
+    await assert.rejects(h.UpdateContainerResources!(req({ container_id: id, linux: { cpu_shares: 1_000_000 } })), /CPU shares 1000000 must be 2 to 262144/);
+    await assert.rejects(h.UpdateContainerResources!(req({ container_id: "nope", linux: {} })), /not found/);
+  });
+
+  it("gives every container a cgroup of its own, limited or not", async () => {
+    const id = await create();
+    await h.StartContainer!(req({ container_id: id }));
+    assert.deepEqual(m.runtime.peas[0].pea.limits, {});
+  });
+
   it("runs the image's own command when the pod gives none", async () => {
     const id = await create({ ...containerConfig, command: [], args: [] });
     await h.StartContainer!(req({ container_id: id }));

@@ -304,6 +304,17 @@ describe("peas: processes on a root of their own", () => {
     await s.run(privileged, { path: "/bin/sh", image: "/images/busybox", peaSecurity: { pidNamespace: "host" } });
   });
 
+  it("changes the limits of a pea with a cgroup of its own while it runs, and of no other", async () => {
+    const own = await s.run(h, { path: "/bin/sh", image: "/images/busybox", limits: {} });
+    await own.updateLimits({ memoryBytes: 1n << 26n, cpuQuota: 50_000n });
+    const cgroup = m.runtime.peaCgroup(m.id(), m.runtime.peas[0].pea.id, true);
+    assert.equal(await m.limits.memoryLimit(cgroup), 1n << 26n);
+    assert.deepEqual(m.limits.quotas.get(cgroup), { quota: 50_000n, period: 100_000n });
+    await assert.rejects(own.updateLimits({ cpuPeriod: 10n }), { code: "INVALID_REQUEST" });
+    const shared = await s.run(h, { path: "/bin/sh", image: "/images/busybox" });
+    await assert.rejects(shared.updateLimits({ cpuShares: 512n }), /shares its container's limits/);
+  });
+
   it("adds the groups the root's /etc/group gives its user (merge), or leaves them out (strict)", async () => {
     m.filesystem.peaPasswd = "root:x:0:0:root:/root:/bin/sh\noperator:x:37:37::/var:/bin/sh\n";
     const group = "root:x:0:\noperator:x:37:\nwheel:x:50:operator\n";

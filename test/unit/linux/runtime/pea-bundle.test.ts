@@ -124,5 +124,7 @@ describe("a pea's OCI bundle", () => {
     assert.equal(resources(shared).memory, undefined);
     assert.deepEqual([resources(own).memory, resources(own).cpu], [{ limit: 1n << 25n }, { shares: 512n }]);
     assert.deepEqual(own.linux.resources.devices, container.linux.resources.devices);
+    const capped = peaBundle(container, { process, rootfsPath: "/r", initPid: 1, cgroupsPath: "/c", etc, limits: { cpuQuota: 20000n } });
+    assert.deepEqual(resources(capped).cpu, { quota: 20000n, period: 100000n }, "a quota with the kernel's default period");
   });
 });
