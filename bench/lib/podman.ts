@@ -56,6 +56,7 @@ export class Podman {
     for (const d of ["storage", "run", "net", "tmp"]) await mkdir(join(this.dir, d), { recursive: true });
     await run(["cp", "-a", "--", this.rootfs, this.base]);
     await writeFile(this.pin, "");
+    await writeFile(join(this.dir, "containers.conf"), '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n');
     const hybrid = (await readMountInfo()).some((m) => m.mountPoint === "/sys/fs/cgroup/unified" && m.fsType === "cgroup2");
     await run(["unshare", `--mount=${this.pin}`, "--propagation", "slave", ...(hybrid ? ["umount", "/sys/fs/cgroup/unified"] : ["true"])]);
     // Podman 4.3 cannot name the bridge on the command line; its network file can.
@@ -85,11 +86,29 @@ export class Podman {
     await run(this.argv("run", "-d", "--name", name, "--network", "none", ...LIMITS, "--rootfs", `${this.base}:O`, "sleep", "100000"));
   }
 
+  /**
+   * A pod round as Podman's pods make it, one podman process per step: a
+   * pod (its infra container holding the namespaces) on the bench's bridge,
+   * a container in it, started, exec `true`, the pod stopped and removed.
+   */
+  async podRound(name: string): Promise<void> {
+    // The infra container takes no --ulimit: its limits come from a containers.conf of the bench's.
+    const env = { ...process.env, CONTAINERS_CONF: join(this.dir, "containers.conf") };
+    const step = (...args: string[]) => run(this.argv(...args), { env });
+    await step("pod", "create", "--name", name, "--network", PODMAN_NETWORK);
+    const id = (await step("create", "--pod", name, ...LIMITS, "--rootfs", `${this.base}:O`, "sleep", "600")).stdout.trim();
+    await step("start", id);
+    await step("exec", id, "true");
+    await step("pod", "stop", "--time", "0", name);
+    await step("pod", "rm", name);
+  }
+
   async exec(name: string, ...command: string[]): Promise<string> {
     return (await run(this.argv("exec", name, ...command))).stdout;
   }
 
   async tearDown(): Promise<void> {
+    await run(this.argv("pod", "rm", "--all", "--force")).catch(() => {});
     await run(this.argv("rm", "--all", "--force", "--time", "0")).catch(() => {});
     await run(this.argv("network", "rm", "--force", PODMAN_NETWORK)).catch(() => {});
     // Tables that came with podman (netavark's iptables-nft ones) go with it; others are left alone.
