@@ -6,11 +6,11 @@ import { PassThrough } from "node:stream";
 import type { Depot } from "../../src/core/interfaces/depot.js";
 import type { DiskLimits, DiskQuota, DiskUsage } from "../../src/core/interfaces/disk-quota.js";
 import type { FileTransfer } from "../../src/core/interfaces/file-transfer.js";
-import type { BindMount, Filesystem, RootfsBase, RootfsSpec } from "../../src/core/interfaces/filesystem.js";
+import type { BindMount, Filesystem, FilesystemUsage, RootfsBase, RootfsSpec } from "../../src/core/interfaces/filesystem.js";
 import type { Image, ImageConfig, ImageCredentials, ImageStore, ImageSummary } from "../../src/core/interfaces/image-store.js";
 import { imageName, type ImageReference } from "../../src/core/images/reference.js";
 import { errors } from "../../src/core/errors.js";
-import type { CpuStats, Limits, MemoryStats } from "../../src/core/interfaces/limits.js";
+import type { CgroupDetail, CpuStats, Limits, MemoryStats } from "../../src/core/interfaces/limits.js";
 import type { Logger } from "../../src/core/interfaces/logger.js";
 import type {
   BandwidthLimit,
@@ -21,6 +21,7 @@ import type {
   NetworkAttachment,
   NetInRule,
   NetOutRule,
+  TrafficStats,
 } from "../../src/core/interfaces/network.js";
 import type { OutputStream, ProcessLog, ProcessLogSink } from "../../src/core/interfaces/process-log.js";
 import type {
@@ -333,6 +334,11 @@ export class FakeNetwork implements Network {
     return { inRate: limit.rate, inBurst: limit.burst, outRate: limit.rate, outBurst: limit.burst };
   }
 
+  async traffic(id: string): Promise<TrafficStats> {
+    if (!this.created.has(id)) throw new Error(`no network for ${id}`);
+    return { rxBytes: 100n, rxPackets: 2n, rxErrors: 0n, rxDropped: 0n, txBytes: 50n, txPackets: 1n, txErrors: 0n, txDropped: 0n };
+  }
+
   readonly restored: string[] = [];
 
   async restore(id: string): Promise<void> {
@@ -362,6 +368,16 @@ export class FakeLimits implements Limits {
 
   async setCpuShares(id: string, shares: bigint): Promise<void> {
     this.shares.set(id, shares < 2n ? 2n : shares);
+  }
+
+  async detail(cgroup: string): Promise<CgroupDetail> {
+    const memoryLimit = this.memory.get(cgroup) ?? 0n;
+    return {
+      memoryUsage: 4096n, memoryMaxUsage: 8192n, memoryFailcnt: 0n, kernelUsage: 0n, memoryLimit, swapLimit: memoryLimit,
+      cpuPeriods: 10n, cpuThrottledPeriods: 1n, cpuThrottledNanos: 1000n, cpuShares: this.shares.get(cgroup) ?? 1024n,
+      cpuPeriod: this.quotas.get(cgroup)?.period ?? 100_000n, cpuQuota: this.quotas.get(cgroup)?.quota ?? 0n, pidsLimit: 0n,
+      processes: 1, threads: 1, fileDescriptors: 3, sockets: 0,
+    };
   }
 
   readonly quotas = new Map<string, { quota: bigint; period: bigint }>();
@@ -454,6 +470,10 @@ export class FakeFilesystem implements Filesystem {
 
   async removePea(containerId: string, peaId: string): Promise<void> {
     this.peaRoots.delete(`${containerId}/${peaId}`);
+  }
+
+  async peaUsage(): Promise<FilesystemUsage> {
+    return { usedBytes: 8192n, usedInodes: 3n, capacityBytes: 1n << 30n, inodesTotal: 65536n, inodesFree: 60000n };
   }
 
   async baseBytes(id: string): Promise<bigint | undefined> {

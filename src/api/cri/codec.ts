@@ -40,6 +40,8 @@ const RUNTIME_METHODS = {
   ListPodSandboxStats: [v1.ListPodSandboxStatsRequest, v1.ListPodSandboxStatsResponse],
   UpdateRuntimeConfig: [v1.UpdateRuntimeConfigRequest, v1.UpdateRuntimeConfigResponse],
   Status: [v1.StatusRequest, v1.StatusResponse],
+  ListMetricDescriptors: [v1.ListMetricDescriptorsRequest, v1.ListMetricDescriptorsResponse],
+  ListPodSandboxMetrics: [v1.ListPodSandboxMetricsRequest, v1.ListPodSandboxMetricsResponse],
   RuntimeConfig: [v1.RuntimeConfigRequest, v1.RuntimeConfigResponse],
 } as const satisfies Record<string, Pair>;
 

@@ -20,6 +20,7 @@ import { CriRequestError } from "./errors.js";
 import { findImage } from "./image-service.js";
 import { containerSecurity, type ContainerSecurity } from "./security-context.js";
 import { i64, nanos, u64 } from "./longs.js";
+import { containerMetrics, podMetrics } from "./metrics.js";
 import type { AttachedProcess } from "./streaming/remote-command.js";
 import type { Sandbox, Sandboxes } from "./sandboxes.js";
 import v1 = runtime.v1;
@@ -508,6 +509,26 @@ export class CriContainers {
       if (filter?.id && record.id !== filter.id) continue;
       if (!matchesLabels(record.labels, filter?.label_selector)) continue;
       out.push(await this.statsOf(await this.current(record)));
+    }
+    return out;
+  }
+
+  /** Every ready pod's metrics: its traffic, and its running containers' usage. */
+  async podSandboxMetrics(): Promise<v1.PodSandboxMetrics.$Properties[]> {
+    const out: v1.PodSandboxMetrics.$Properties[] = [];
+    for (const sandbox of this.options.sandboxes.all()) {
+      if (sandbox.info.state !== "active") continue;
+      const pod = { name: sandbox.record.metadata.name, namespace: sandbox.record.metadata.namespace };
+      const traffic = await this.service.traffic(sandbox.id).catch(() => undefined);
+      const container_metrics: v1.ContainerMetrics.$Properties[] = [];
+      for (const { record } of this.all(sandbox.id)) {
+        if (record.startedAt === undefined || record.finishedAt !== undefined) continue;
+        const usage = await this.service.peaDetail(record.id).catch(() => undefined);
+        if (!usage) continue;
+        const sample = { id: record.id, name: record.metadata.name, image: record.image.image, pod, startedAt: record.startedAt, usage, oomKills: usage.oomKills };
+        container_metrics.push({ container_id: record.id, metrics: containerMetrics(sample) });
+      }
+      out.push({ pod_sandbox_id: sandbox.id, metrics: podMetrics(pod, traffic), container_metrics });
     }
     return out;
   }

@@ -9,6 +9,7 @@ import { CriRequestError } from "./errors.js";
 import { nanos } from "./longs.js";
 import type { CriContainers } from "./containers.js";
 import type { Sandboxes } from "./sandboxes.js";
+import { metricDescriptors } from "./metrics.js";
 import type { StreamingServer } from "./streaming/streaming-server.js";
 import { runtimeConfigResponse, statusResponse, versionResponse, type RuntimeFeatures } from "./runtime-info.js";
 import { status as grpcStatus } from "@grpc/grpc-js";
@@ -103,5 +104,7 @@ export function runtimeHandlers(options: CriRuntimeOptions): RuntimeHandlers {
     ContainerStats: async (r: v1.ContainerStatsRequest) => ({ stats: await containers.stats(r.container_id) }),
     ListContainerStats: async (r: v1.ListContainerStatsRequest) => ({ stats: await containers.listStats(r.filter) }),
     ListPodSandboxStats: async () => ({ stats: [] }),
+    ListMetricDescriptors: async () => ({ descriptors: metricDescriptors() }),
+    ListPodSandboxMetrics: async () => ({ pod_metrics: await containers.podSandboxMetrics() }),
   };
 }

@@ -44,6 +44,14 @@ export interface RootfsSpec {
   dns?: DnsConfig;
 }
 
+export interface FilesystemUsage {
+  usedBytes: bigint;
+  usedInodes: bigint;
+  capacityBytes: bigint;
+  inodesTotal: bigint;
+  inodesFree: bigint;
+}
+
 export interface Filesystem {
   /** Checks what the client named (base, bind mount sources), before anything is made for the container. */
   check(spec: { base?: RootfsBase; bindMounts: BindMount[] }): Promise<void>;
@@ -62,6 +70,8 @@ export interface Filesystem {
     privileged?: boolean;
     bindMounts?: BindMount[];
   }): Promise<{ rootfsPath: string; passwd: string; group: string; bindMounts: BindMount[] }>;
+  /** What a pea's writable layer holds, and what its filesystem has room for. */
+  peaUsage(containerId: string, peaId: string): Promise<FilesystemUsage>;
   /** Unmounts and removes a pea's root; safe for one already gone. */
   removePea(containerId: string, peaId: string): Promise<void>;
   /** Bytes its base (directory or image layers) takes on disk, known once the root is made. */

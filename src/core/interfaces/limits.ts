@@ -48,6 +48,35 @@ export interface CpuStats {
   system: bigint;
 }
 
+/**
+ * What a cgroup holds and has done, beyond MemoryStats and CpuStats: for
+ * detailed metrics (Kubernetes' cAdvisor names). What the machine cannot
+ * tell is 0.
+ */
+export interface CgroupDetail {
+  memoryUsage: bigint;
+  memoryMaxUsage: bigint;
+  /** Times the memory limit was hit. */
+  memoryFailcnt: bigint;
+  kernelUsage: bigint;
+  memoryLimit: bigint;
+  /** Memory and swap together (0: not accounted). */
+  swapLimit: bigint;
+  cpuPeriods: bigint;
+  cpuThrottledPeriods: bigint;
+  cpuThrottledNanos: bigint;
+  cpuShares: bigint;
+  /** Microseconds; quota 0: no ceiling. */
+  cpuPeriod: bigint;
+  cpuQuota: bigint;
+  /** 0: no limit. */
+  pidsLimit: bigint;
+  processes: number;
+  threads: number;
+  fileDescriptors: number;
+  sockets: number;
+}
+
 export interface Limits {
   setMemoryLimit(id: string, bytes: bigint): Promise<void>;
   memoryLimit(id: string): Promise<bigint>;
@@ -63,4 +92,6 @@ export interface Limits {
   watchOom(id: string, onOom: () => void): () => void;
   /** How many processes the kernel has killed for memory in a cgroup (a container's, or a pea's of its own). */
   oomKills(cgroup: string): Promise<number>;
+  /** The cgroup's usage and settings in detail, with a census of its processes (threads, open files, sockets). */
+  detail(cgroup: string): Promise<CgroupDetail>;
 }

@@ -61,6 +61,18 @@ export interface BandwidthStat {
   outBurst: number;
 }
 
+/** Traffic through a container's interface, as the container sees it (received: what came in). */
+export interface TrafficStats {
+  rxBytes: bigint;
+  rxPackets: bigint;
+  rxErrors: bigint;
+  rxDropped: bigint;
+  txBytes: bigint;
+  txPackets: bigint;
+  txErrors: bigint;
+  txDropped: bigint;
+}
+
 /** What the daemon knows of a container's network when removing it. */
 export interface KnownNetworkRules {
   network: ContainerNetwork;
@@ -83,6 +95,8 @@ export interface Network {
   netOut(id: string, rule: NetOutRule): Promise<void>;
   /** Sets the limit and answers with what the kernel then holds (read back once: only we change it). */
   limitBandwidth(id: string, limit: BandwidthLimit): Promise<BandwidthStat>;
+  /** The container's traffic so far. */
+  traffic(id: string): Promise<TrafficStats>;
   /** Applies a recovered container's forwards, egress rules and bandwidth limit again; idempotent. */
   restore(
     id: string,

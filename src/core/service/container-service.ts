@@ -8,7 +8,9 @@ import { checkProperty, matchesAll } from "../container/properties.js";
 import type { ContainerSpec } from "../container/spec.js";
 import { errors } from "../errors.js";
 import type { DiskLimits } from "../interfaces/disk-quota.js";
-import type { BandwidthLimit, NetInRule, NetOutRule } from "../interfaces/network.js";
+import type { FilesystemUsage } from "../interfaces/filesystem.js";
+import type { CgroupDetail } from "../interfaces/limits.js";
+import { isHostNetwork, type BandwidthLimit, type NetInRule, type NetOutRule, type TrafficStats } from "../interfaces/network.js";
 import type { ProcessSpec } from "../process/spec.js";
 import { ServiceContext, type ServiceConfig, type ServiceDeps } from "./context.js";
 import { Creator } from "./creator.js";
@@ -110,6 +112,27 @@ export class ContainerService {
   async peaMetrics(processId: string): Promise<ContainerMetrics | undefined> {
     const pea = this.processes.pea(processId);
     return pea ? this.limitsService.metricsOf(pea.container, pea.cgroup) : undefined;
+  }
+
+  /** A pea's usage in detail (its cgroup's, its processes', its writable layer's), by its process id; undefined when none runs. */
+  async peaDetail(processId: string): Promise<{ metrics: ContainerMetrics; detail: CgroupDetail; disk: FilesystemUsage; oomKills: number } | undefined> {
+    const pea = this.processes.pea(processId);
+    if (!pea) return undefined;
+    const { limits, filesystem } = this.ctx.deps;
+    const [metrics, detail, disk, oomKills] = await Promise.all([
+      this.limitsService.metricsOf(pea.container, pea.cgroup),
+      limits.detail(pea.cgroup),
+      filesystem.peaUsage(pea.container.id, pea.peaId),
+      limits.oomKills(pea.cgroup).catch(() => 0),
+    ]);
+    return { metrics, detail, disk, oomKills };
+  }
+
+  /** A container's traffic so far; undefined on the host's network (it has no interface of its own). */
+  async traffic(handle: string): Promise<TrafficStats | undefined> {
+    const c = this.find(handle);
+    c.assertState("active", "stopped");
+    return isHostNetwork(c.network) ? undefined : this.ctx.deps.network.traffic(c.id);
   }
 
   /** Handles of the containers whose properties hold every pair of `filter`. */

@@ -363,10 +363,10 @@ export class ProcessService {
   }
 
   /** The pea a process id names, in any container: Garden asks for a pea's metrics by it. */
-  pea(processId: string): { container: Container; cgroup: string } | undefined {
+  pea(processId: string): { container: Container; cgroup: string; peaId: string } | undefined {
     for (const [process, pea] of this.peas) {
       if (process.id === processId && process.running) {
-        return { container: pea.container, cgroup: this.ctx.deps.runtime.peaCgroup(pea.container.id, pea.peaId, pea.ownLimits) };
+        return { container: pea.container, peaId: pea.peaId, cgroup: this.ctx.deps.runtime.peaCgroup(pea.container.id, pea.peaId, pea.ownLimits) };
       }
     }
     return undefined;

@@ -3,9 +3,9 @@
 // race with a fork), limits and statistics. cgroup v1 (one hierarchy per
 // controller, as on this machine) and v2 (one unified hierarchy) behind one
 // interface.
-import { readFile, readdir, rmdir, stat, writeFile } from "node:fs/promises";
+import { readFile, readdir, readlink, rmdir, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { MEMORY_STATS_FIELDS, type CpuStats, type Limits, type MemoryStats } from "../../core/interfaces/limits.js";
+import { MEMORY_STATS_FIELDS, type CgroupDetail, type CpuStats, type Limits, type MemoryStats } from "../../core/interfaces/limits.js";
 import { readMountInfo } from "../mountinfo.js";
 
 export interface ContainerCgroups extends Omit<Limits, "watchOom"> {
@@ -104,6 +104,23 @@ async function readProcs(file: string): Promise<number[]> {
 
 const readText = async (file: string) => (await readFile(file, "utf8")).trim();
 const readNumber = async (file: string) => BigInt(await readText(file));
+/** A number from a file that may be absent or "max" (then 0). */
+const readOrZero = async (file: string): Promise<bigint> => {
+  const text = await readText(file).catch(() => "0");
+  return /^-?\d+$/.test(text) ? BigInt(text) : 0n;
+};
+
+/** The processes and threads of a cgroup, with their open files and sockets (as /proc tells them; one gone meanwhile counts nothing). */
+async function census(procs: number[], threads: number): Promise<Pick<CgroupDetail, "processes" | "threads" | "fileDescriptors" | "sockets">> {
+  let fileDescriptors = 0;
+  let sockets = 0;
+  for (const pid of procs) {
+    const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+    fileDescriptors += fds.length;
+    for (const fd of fds) if ((await readlink(`/proc/${pid}/fd/${fd}`).catch(() => "")).startsWith("socket:")) sockets++;
+  }
+  return { processes: procs.length, threads, fileDescriptors, sockets };
+}
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -208,6 +225,29 @@ export class CgroupsV1 implements ContainerCgroups {
   async oomKills(id: string): Promise<number> {
     const control = parseKeyed(await readFile(this.file("memory", id, "memory.oom_control"), "utf8"));
     return Number(control.get("oom_kill") ?? 0n);
+  }
+
+  async detail(id: string): Promise<CgroupDetail> {
+    const memory = (name: string) => readOrZero(this.file("memory", id, name));
+    const cpu = parseKeyed(await readFile(this.file("cpu", id, "cpu.stat"), "utf8").catch(() => ""));
+    const tasks = (await readFile(this.file("memory", id, "tasks"), "utf8").catch(() => "")).split("\n").filter(Boolean).length;
+    const quota = await readOrZero(this.file("cpu", id, "cpu.cfs_quota_us"));
+    return {
+      memoryUsage: await memory("memory.usage_in_bytes"),
+      memoryMaxUsage: await memory("memory.max_usage_in_bytes"),
+      memoryFailcnt: await memory("memory.failcnt"),
+      kernelUsage: await memory("memory.kmem.usage_in_bytes"),
+      memoryLimit: await memory("memory.limit_in_bytes"),
+      swapLimit: await memory("memory.memsw.limit_in_bytes"),
+      cpuPeriods: cpu.get("nr_periods") ?? 0n,
+      cpuThrottledPeriods: cpu.get("nr_throttled") ?? 0n,
+      cpuThrottledNanos: cpu.get("throttled_time") ?? 0n,
+      cpuShares: await readOrZero(this.file("cpu", id, "cpu.shares")),
+      cpuPeriod: await readOrZero(this.file("cpu", id, "cpu.cfs_period_us")),
+      cpuQuota: quota > 0n ? quota : 0n,
+      pidsLimit: await readOrZero(this.file("pids", id, "pids.max")),
+      ...(await census(await this.procs(id).catch(() => []), tasks)),
+    };
   }
 
   async removeParent(): Promise<void> {
@@ -345,6 +385,34 @@ export class CgroupsV2 implements ContainerCgroups {
   async oomKills(id: string): Promise<number> {
     const events = parseKeyed(await readFile(this.file(id, "memory.events"), "utf8"));
     return Number(events.get("oom_kill") ?? 0n);
+  }
+
+  async detail(id: string): Promise<CgroupDetail> {
+    const read = (name: string) => readOrZero(this.file(id, name));
+    const keyed = async (name: string) => parseKeyed(await readFile(this.file(id, name), "utf8").catch(() => ""));
+    const cpu = await keyed("cpu.stat");
+    const memoryStat = await keyed("memory.stat");
+    const events = await keyed("memory.events");
+    const [quota, period] = (await readText(this.file(id, "cpu.max")).catch(() => "max 100000")).split(" ");
+    const threads = (await readFile(this.file(id, "cgroup.threads"), "utf8").catch(() => "")).split("\n").filter(Boolean).length;
+    const swap = await read("memory.swap.max");
+    const limit = await read("memory.max");
+    return {
+      memoryUsage: await read("memory.current"),
+      memoryMaxUsage: await read("memory.peak"),
+      memoryFailcnt: events.get("max") ?? 0n,
+      kernelUsage: (memoryStat.get("kernel_stack") ?? 0n) + (memoryStat.get("slab") ?? 0n),
+      memoryLimit: limit,
+      swapLimit: limit > 0n ? limit + swap : 0n,
+      cpuPeriods: cpu.get("nr_periods") ?? 0n,
+      cpuThrottledPeriods: cpu.get("nr_throttled") ?? 0n,
+      cpuThrottledNanos: (cpu.get("throttled_usec") ?? 0n) * 1000n,
+      cpuShares: weightToShares(await read("cpu.weight")),
+      cpuPeriod: /^\d+$/.test(period ?? "") ? BigInt(period!) : 100_000n,
+      cpuQuota: /^\d+$/.test(quota ?? "") ? BigInt(quota!) : 0n,
+      pidsLimit: await read("pids.max"),
+      ...(await census(await this.procs(id).catch(() => []), threads)),
+    };
   }
 
   async removeParent(): Promise<void> {

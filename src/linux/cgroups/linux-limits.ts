@@ -6,7 +6,7 @@
 // counter is read once a second for every watched container, in case the
 // file was missed (a conmon gone, say).
 import { watch, type FSWatcher } from "node:fs";
-import type { CpuStats, Limits, MemoryStats } from "../../core/interfaces/limits.js";
+import type { CgroupDetail, CpuStats, Limits, MemoryStats } from "../../core/interfaces/limits.js";
 import type { ContainerCgroups } from "./cgroups.js";
 
 const POLL_MS = 1000;
@@ -41,6 +41,10 @@ export class LinuxLimits implements Limits {
 
   setCpuQuota(id: string, quota: bigint, period: bigint): Promise<void> {
     return this.cgroups.setCpuQuota(id, quota, period);
+  }
+
+  detail(cgroup: string): Promise<CgroupDetail> {
+    return this.cgroups.detail(cgroup);
   }
 
   cpuShares(id: string): Promise<bigint> {

@@ -2,12 +2,12 @@
 // writable layer in the container's depot directory, mounted inside the
 // runtime's private mount namespace (see mount-namespace.ts).
 import { dnsResolvConf } from "../network/resolv-conf.js";
-import { chmod, lchown, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, lchown, mkdir, readdir, readFile, rm, stat, statfs, writeFile } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join } from "node:path";
 import { errors } from "../../core/errors.js";
 import { isContainerId } from "../../core/container-id.js";
 import type { Depot } from "../../core/interfaces/depot.js";
-import type { BindMount, Filesystem, RootfsBase, RootfsSpec } from "../../core/interfaces/filesystem.js";
+import type { BindMount, Filesystem, FilesystemUsage, RootfsBase, RootfsSpec } from "../../core/interfaces/filesystem.js";
 import { CommandError, type CommandRunner } from "../command.js";
 import { parseMountInfo } from "../mountinfo.js";
 import type { RuntimeMountNamespace } from "../runtime/mount-namespace.js";
@@ -160,6 +160,20 @@ export class OverlayFilesystem implements Filesystem {
       bindMounts.push({ ...m, srcPath: await this.ns.graft(m.srcPath, target, { recursiveReadOnly: m.recursiveReadOnly === true }) });
     }
     return { rootfsPath: rootfs, ...accounts, bindMounts };
+  }
+
+  async peaUsage(containerId: string, peaId: string): Promise<FilesystemUsage> {
+    const dir = this.depot.path(containerId);
+    const inodes = new Set<string>();
+    const bytes = await diskUsage(join(volumeDir(dir), "peas", peaId, "upper"), inodes);
+    const fs = await statfs(dir);
+    return {
+      usedBytes: BigInt(bytes),
+      usedInodes: BigInt(inodes.size),
+      capacityBytes: BigInt(fs.blocks) * BigInt(fs.bsize),
+      inodesTotal: BigInt(fs.files),
+      inodesFree: BigInt(fs.ffree),
+    };
   }
 
   private async removePeaVolumes(dir: string, peaId: string): Promise<void> {

@@ -1,6 +1,7 @@
 // The core's Network on Linux: namespaces and veths (links.ts), the nftables
 // firewall (nftables.ts), bandwidth (shaper.ts).
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { Logger } from "../../core/interfaces/logger.js";
 import type {
   BandwidthLimit,
@@ -11,6 +12,7 @@ import type {
   NetworkAttachment,
   NetInRule,
   NetOutRule,
+  TrafficStats,
 } from "../../core/interfaces/network.js";
 import { CommandError, type CommandRunner } from "../command.js";
 import type { IdMap } from "../security/id-map.js";
@@ -119,6 +121,22 @@ export class LinuxNetwork implements Network {
   async limitBandwidth(id: string, limit: BandwidthLimit): Promise<BandwidthStat> {
     await this.shaper.limit(id, limit);
     return this.shaper.stat(id);
+  }
+
+  // The host's end of the pair counts the other way round: what it sent, the container received.
+  async traffic(id: string): Promise<TrafficStats> {
+    const dir = `/sys/class/net/${hostInterface(id)}/statistics`;
+    const read = async (name: string) => BigInt((await readFile(join(dir, name), "utf8").catch(() => "0")).trim() || "0");
+    return {
+      rxBytes: await read("tx_bytes"),
+      rxPackets: await read("tx_packets"),
+      rxErrors: await read("tx_errors"),
+      rxDropped: await read("tx_dropped"),
+      txBytes: await read("rx_bytes"),
+      txPackets: await read("rx_packets"),
+      txErrors: await read("rx_errors"),
+      txDropped: await read("rx_dropped"),
+    };
   }
 
   async restore(

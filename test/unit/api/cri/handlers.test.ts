@@ -284,6 +284,20 @@ describe("the CRI's containers", () => {
     await assert.rejects(h.UpdateContainerResources!(req({ container_id: "nope", linux: {} })), /not found/);
   });
 
+  it("lists each ready pod's metrics: its traffic, and its running containers' usage", async () => {
+    const id = await create();
+    await h.StartContainer!(req({ container_id: id }));
+    const { descriptors } = await h.ListMetricDescriptors!(req({}));
+    assert.ok(descriptors!.some((d) => d.name === "container_memory_working_set_bytes"));
+    const { pod_metrics } = await h.ListPodSandboxMetrics!(req({}));
+    assert.equal(pod_metrics!.length, 1);
+    const [pod] = pod_metrics!;
+    assert.ok(pod!.metrics!.some((m) => m.name === "container_network_receive_bytes_total"));
+    assert.deepEqual(pod!.container_metrics!.map((c) => c.container_id), [id]);
+    const threads = pod!.container_metrics![0]!.metrics!.find((m) => m.name === "container_threads")!;
+    assert.equal(Number(threads.value!.value), 1);
+  });
+
   it("gives every container a cgroup of its own, limited or not", async () => {
     const id = await create();
     await h.StartContainer!(req({ container_id: id }));

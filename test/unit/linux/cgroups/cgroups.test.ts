@@ -86,6 +86,28 @@ describe("cgroup v1", () => {
     assert.equal(await cg.oomKills(ID), 3);
     assert.deepEqual(await cg.procs(ID), [12, 13]);
   });
+
+  it("reads a cgroup in detail: memory, CFS throttling, CPU settings, the pids limit, and a census of its processes", async () => {
+    const id = "1j1cdsetukh";
+    const at = (controller: string) => join(root, controller, "warden", id);
+    await files(at("memory"), {
+      "memory.usage_in_bytes": "4096\n", "memory.max_usage_in_bytes": "8192\n", "memory.failcnt": "2\n",
+      "memory.limit_in_bytes": "67108864\n", "memory.memsw.limit_in_bytes": "67108864\n",
+      "cgroup.procs": `${process.pid}\n`, tasks: `${process.pid}\n${process.pid}\n`,
+    });
+    await files(at("cpu"), { "cpu.stat": "nr_periods 10\nnr_throttled 3\nthrottled_time 5000\n", "cpu.shares": "512\n", "cpu.cfs_period_us": "100000\n", "cpu.cfs_quota_us": "-1\n" });
+    await files(at("pids"), { "pids.max": "max\n" });
+    const d = await cg.detail(id);
+    assert.deepEqual(
+      [d.memoryUsage, d.memoryMaxUsage, d.memoryFailcnt, d.kernelUsage, d.memoryLimit, d.swapLimit],
+      [4096n, 8192n, 2n, 0n, 67108864n, 67108864n],
+      "a missing kmem file is 0",
+    );
+    assert.deepEqual([d.cpuPeriods, d.cpuThrottledPeriods, d.cpuThrottledNanos, d.cpuShares, d.cpuPeriod, d.cpuQuota, d.pidsLimit], [10n, 3n, 5000n, 512n, 100000n, 0n, 0n], "no quota and no pids limit are 0");
+    assert.equal(d.processes, 1);
+    assert.equal(d.threads, 2);
+    assert.ok(d.fileDescriptors >= 3, "this process's open files are counted");
+  });
 });
 
 describe("cgroup v2", () => {
