@@ -14,6 +14,7 @@ import type { ImageSummary } from "../../core/interfaces/image-store.js";
 import type { PeaLimits, ProcessExit } from "../../core/interfaces/runtime.js";
 import type { ProcessSpec } from "../../core/process/spec.js";
 import type { ContainerService } from "../../core/service/container-service.js";
+import type { ContainerMetrics } from "../../core/service/limits.js";
 import type { ProcessRef } from "../../core/service/processes.js";
 import { runtime } from "../../protocol/gen/cri.js";
 import { CriRequestError } from "./errors.js";
@@ -97,6 +98,27 @@ function limitsOf(resources: v1.LinuxContainerResources.$Properties | null | und
 /** The record's limits as the core takes them. */
 function peaLimits(limits: ContainerRecord["limits"]): PeaLimits {
   return Object.fromEntries(Object.entries(limits ?? {}).map(([k, v]) => [k, BigInt(v)]));
+}
+
+/** CPU and memory of one or more cgroups together, as the CRI reports them (zeros for none). */
+function usageOf(readings: ContainerMetrics[]): Pick<v1.ContainerStats.$Properties, "cpu" | "memory"> {
+  const timestamp = nanos(Date.now());
+  const sum = (f: (m: ContainerMetrics) => bigint | undefined) => readings.reduce((n, m) => n + (f(m) ?? 0n), 0n);
+  const rss = sum((m) => m.memory.totalRss);
+  const usage = rss + sum((m) => m.memory.totalCache) + sum((m) => m.memory.totalSwap);
+  const inactiveFile = sum((m) => m.memory.totalInactiveFile);
+  return {
+    cpu: { timestamp, usage_core_nano_seconds: { value: u64(sum((m) => m.cpu.usage)) } },
+    memory: {
+      timestamp,
+      // What the kubelet evicts on: usage less the file cache it could drop.
+      working_set_bytes: { value: u64(usage > inactiveFile ? usage - inactiveFile : 0n) },
+      usage_bytes: { value: u64(usage) },
+      rss_bytes: { value: u64(rss) },
+      page_faults: { value: u64(sum((m) => m.memory.totalPgfault)) },
+      major_page_faults: { value: u64(sum((m) => m.memory.totalPgmajfault)) },
+    },
+  };
 }
 
 function matchesLabels(labels: Record<string, string>, selector: Record<string, string> | null | undefined): boolean {
@@ -476,25 +498,58 @@ export class CriContainers {
 
   /** Usage of one container: its pea's cgroup while it runs, zeros before and after (with the time of asking). */
   private async statsOf(record: ContainerRecord): Promise<v1.ContainerStats.$Properties> {
-    const timestamp = nanos(Date.now());
     const running = record.startedAt !== undefined && record.finishedAt === undefined;
     const metrics = running ? await this.service.peaMetrics(record.id).catch(() => undefined) : undefined;
-    const m = metrics?.memory;
-    const usage = (m?.totalRss ?? 0n) + (m?.totalCache ?? 0n) + (m?.totalSwap ?? 0n);
-    const inactiveFile = m?.totalInactiveFile ?? 0n;
     return {
       attributes: { id: record.id, metadata: record.metadata, labels: record.labels, annotations: record.annotations },
-      cpu: { timestamp, usage_core_nano_seconds: { value: u64(metrics?.cpu.usage ?? 0n) } },
-      memory: {
-        timestamp,
-        // What the kubelet evicts on: usage less the file cache it could drop.
-        working_set_bytes: { value: u64(usage > inactiveFile ? usage - inactiveFile : 0n) },
-        usage_bytes: { value: u64(usage) },
-        rss_bytes: { value: u64(m?.totalRss ?? 0n) },
-        page_faults: { value: u64(m?.totalPgfault ?? 0n) },
-        major_page_faults: { value: u64(m?.totalPgmajfault ?? 0n) },
+      ...usageOf(metrics ? [metrics] : []),
+    };
+  }
+
+  /** A ready pod's usage: its own cgroup's and its running containers' together, its traffic, its processes. */
+  async podStats(sandboxId: string): Promise<v1.PodSandboxStats.$Properties> {
+    const sandbox = this.options.sandboxes.get(sandboxId);
+    const timestamp = nanos(Date.now());
+    const containers: v1.ContainerStats.$Properties[] = [];
+    const readings: ContainerMetrics[] = [];
+    const own = sandbox.info.state === "active" ? await this.service.metrics(sandbox.id).catch(() => undefined) : undefined;
+    if (own) readings.push(own);
+    for (const { record } of this.all(sandbox.id)) {
+      const current = await this.current(record);
+      if (current.finishedAt !== undefined || current.startedAt === undefined) continue;
+      const metrics = await this.service.peaMetrics(current.id).catch(() => undefined);
+      if (metrics) readings.push(metrics);
+      containers.push(await this.statsOf(current));
+    }
+    const traffic = sandbox.info.state === "active" ? await this.service.traffic(sandbox.id).catch(() => undefined) : undefined;
+    const m = sandbox.record.metadata;
+    return {
+      attributes: { id: sandbox.id, metadata: m, labels: sandbox.record.labels, annotations: sandbox.record.annotations },
+      linux: {
+        ...usageOf(readings),
+        ...(traffic
+          ? {
+              network: {
+                timestamp,
+                default_interface: { name: "eth0", rx_bytes: { value: u64(traffic.rxBytes) }, rx_errors: { value: u64(traffic.rxErrors) }, tx_bytes: { value: u64(traffic.txBytes) }, tx_errors: { value: u64(traffic.txErrors) } },
+                interfaces: [],
+              },
+            }
+          : {}),
+        process: { timestamp, process_count: { value: u64(readings.reduce((n, r) => n + r.pids, 0)) } },
+        containers,
       },
     };
+  }
+
+  async listPodStats(filter: v1.PodSandboxStatsFilter.$Properties | null | undefined): Promise<v1.PodSandboxStats.$Properties[]> {
+    const out: v1.PodSandboxStats.$Properties[] = [];
+    for (const sandbox of this.options.sandboxes.all()) {
+      if (filter?.id && sandbox.id !== filter.id) continue;
+      if (!matchesLabels(sandbox.record.labels, filter?.label_selector)) continue;
+      out.push(await this.podStats(sandbox.id));
+    }
+    return out;
   }
 
   async stats(id: string): Promise<v1.ContainerStats.$Properties> {

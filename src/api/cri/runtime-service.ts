@@ -103,7 +103,8 @@ export function runtimeHandlers(options: CriRuntimeOptions): RuntimeHandlers {
     ListContainers: async (r: v1.ListContainersRequest) => ({ containers: await containers.list(r.filter) }),
     ContainerStats: async (r: v1.ContainerStatsRequest) => ({ stats: await containers.stats(r.container_id) }),
     ListContainerStats: async (r: v1.ListContainerStatsRequest) => ({ stats: await containers.listStats(r.filter) }),
-    ListPodSandboxStats: async () => ({ stats: [] }),
+    PodSandboxStats: async (r: v1.PodSandboxStatsRequest) => ({ stats: await containers.podStats(r.pod_sandbox_id) }),
+    ListPodSandboxStats: async (r: v1.ListPodSandboxStatsRequest) => ({ stats: await containers.listPodStats(r.filter) }),
     ListMetricDescriptors: async () => ({ descriptors: metricDescriptors() }),
     ListPodSandboxMetrics: async () => ({ pod_metrics: await containers.podSandboxMetrics() }),
   };

@@ -298,6 +298,20 @@ describe("the CRI's containers", () => {
     assert.equal(Number(threads.value!.value), 1);
   });
 
+  it("tells a pod's usage: its cgroup's and its running containers' together, its traffic, its containers' own", async () => {
+    const id = await create();
+    await h.StartContainer!(req({ container_id: id }));
+    const { stats } = await h.PodSandboxStats!(req({ pod_sandbox_id: pod }));
+    assert.equal(stats!.attributes!.id, pod);
+    assert.deepEqual(stats!.linux!.containers!.map((c) => c.attributes!.id), [id]);
+    assert.equal(Number(stats!.linux!.network!.default_interface!.rx_bytes!.value), 100);
+    assert.ok(Number(stats!.linux!.process!.process_count!.value) >= 1);
+    const listed = await h.ListPodSandboxStats!(req({ filter: { id: pod } }));
+    assert.deepEqual(listed.stats!.map((s) => s.attributes!.id), [pod]);
+    assert.deepEqual((await h.ListPodSandboxStats!(req({ filter: { label_selector: { no: "such" } } }))).stats, []);
+    await assert.rejects(h.PodSandboxStats!(req({ pod_sandbox_id: "nope" })), /not found/);
+  });
+
   it("gives every container a cgroup of its own, limited or not", async () => {
     const id = await create();
     await h.StartContainer!(req({ container_id: id }));
