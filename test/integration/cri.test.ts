@@ -255,6 +255,16 @@ describe("CRI: Kubernetes' own tools", { skip: !existsSync(CRICTL) && "crictl is
     const ns = await crictl("exec", "-s", id, "readlink", "/proc/self/ns/net");
     assert.equal(ns.code, 0, ns.out);
     assert.equal(ns.stdout.trim(), readlinkSync("/proc/self/ns/net"));
+    // A host device at a path of its own (one no container has by default), read-only as asked:
+    // the cgroup lets it be opened for reading, and refuses opening it for writing.
+    await writeFile(ctr, JSON.stringify({ metadata: { name: "dev" }, image: { image: "busybox:1.37.0" }, command: ["sleep", "300"], devices: [{ container_path: "/dev/mytun", host_path: "/dev/net/tun", permissions: "r" }] }));
+    const dev = (await crictl("create", podId, ctr, pod)).stdout.trim();
+    assert.equal((await crictl("start", dev)).code, 0);
+    const read = await crictl("exec", "-s", dev, "sh", "-c", "exec 3</dev/mytun && echo opened");
+    assert.equal(read.stdout.trim(), "opened", read.out);
+    const write = await crictl("exec", "-s", dev, "sh", "-c", "exec 3>/dev/mytun");
+    assert.notEqual(write.code, 0);
+    assert.match(write.out, /not permitted/i);
     // Its resources changed while it runs: its own cgroup takes them.
     const update = await crictl("update", "--cpu-quota", "20000", "--cpu-period", "100000", "--memory", String(64 * 1024 * 1024), id);
     assert.equal(update.code, 0, update.out);

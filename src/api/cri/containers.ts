@@ -63,6 +63,8 @@ export interface ContainerRecord {
   /** As the kubelet gave them (echoed in the status). */
   mounts: Array<{ container_path: string; host_path: string; readonly: boolean; selinux_relabel: boolean; propagation: number; recursive_read_only?: boolean }>;
   security: ContainerSecurity;
+  /** Host devices it gets: where, and what it may do ("rwm"). */
+  devices?: Array<{ container_path: string; host_path: string; permissions: string }>;
   /** Memory (bytes), CPU shares and CPU quota and period (microseconds) of its own, as decimal strings; absent: none. */
   limits?: { memoryBytes?: string; cpuShares?: string; cpuQuota?: string; cpuPeriod?: string };
   createdAt: number;
@@ -212,6 +214,7 @@ export class CriContainers {
       tty: config.tty ?? false,
       stdin: config.stdin ?? false,
       stdinOnce: config.stdin_once ?? false,
+      devices: (config.devices ?? []).map((d) => ({ container_path: d.container_path || d.host_path || "", host_path: d.host_path ?? "", permissions: d.permissions || "rwm" })),
       mounts: (config.mounts ?? []).map((mnt) => ({
         container_path: mnt.container_path ?? "",
         host_path: mnt.host_path ?? "",
@@ -252,6 +255,7 @@ export class CriContainers {
         ...(mnt.recursive_read_only ? { recursiveReadOnly: true } : {}),
       })),
       capabilities: record.security.capabilities,
+      ...(record.devices?.length ? { devices: record.devices.map((d) => ({ hostPath: d.host_path, containerPath: d.container_path, permissions: d.permissions })) } : {}),
       peaSecurity: record.security.pea,
       groups: record.security.groups,
       ...(record.security.strictGroups ? { groupsPolicy: "strict" as const } : {}),

@@ -67,6 +67,13 @@ export interface PeaLimits {
   cpuPeriod?: bigint;
 }
 
+/** A host device node a pea gets at a path of its own, with what it may do with it ("r", "w", "m"). */
+export interface PeaDevice {
+  hostPath: string;
+  containerPath: string;
+  permissions: string;
+}
+
 export interface PeaLaunch {
   /** Unique in the container. */
   id: string;
@@ -75,6 +82,8 @@ export interface PeaLaunch {
   limits?: PeaLimits;
   /** Host paths bound into its root. */
   bindMounts?: BindMount[];
+  /** Host devices it may use. */
+  devices?: PeaDevice[];
   security?: PeaSecurity;
 }
 

@@ -2,7 +2,7 @@
 import { errors } from "../errors.js";
 import type { BindMount } from "../interfaces/filesystem.js";
 import type { ImageCredentials } from "../interfaces/image-store.js";
-import type { ContainerCapabilities, PeaLimits, PeaSecurity, StdinMode, WindowSize } from "../interfaces/runtime.js";
+import type { ContainerCapabilities, PeaDevice, PeaLimits, PeaSecurity, StdinMode, WindowSize } from "../interfaces/runtime.js";
 import { RLIMIT_NAMES, type Rlimits } from "../rlimits.js";
 import { checkEnv } from "./environment.js";
 
@@ -53,6 +53,8 @@ export interface ProcessSpec {
   groupsPolicy?: "merge" | "strict";
   /** Setuid programs and file capabilities may raise its privileges; absent: they may not (no_new_privileges). */
   allowPrivilegeGain?: boolean;
+  /** Host device nodes a pea may use, at paths of its own. */
+  devices?: PeaDevice[];
   /** Host paths bound into a pea's root (its mount namespace alone sees them). */
   bindMounts?: BindMount[];
   /** A pea's own limits: present (even empty), a cgroup of its own holds it; absent, it shares the container's. */
@@ -99,6 +101,14 @@ export function checkPeaLimits(limits: PeaLimits): void {
 
 export function checkProcessSpec(spec: ProcessSpec): void {
   if (spec.limits) checkPeaLimits(spec.limits);
+  for (const d of spec.devices ?? []) {
+    if (!d.hostPath.startsWith("/") || !d.containerPath.startsWith("/") || `${d.hostPath}${d.containerPath}`.includes("\0")) {
+      throw errors.invalid(`device ${d.hostPath} -> ${d.containerPath}: both paths must be absolute`);
+    }
+    if (!/^[rwm]{1,3}$/.test(d.permissions) || new Set(d.permissions).size !== d.permissions.length) {
+      throw errors.invalid(`device ${d.hostPath}: permissions ${JSON.stringify(d.permissions)} must be letters of "rwm"`);
+    }
+  }
   if (spec.id !== undefined) {
     if (spec.id === "" || Buffer.byteLength(spec.id) > MAX_ID_BYTES || /[\x00-\x1f\x7f]/.test(spec.id)) {
       throw errors.invalid(`process id must be 1 to ${MAX_ID_BYTES} bytes without control characters`);

@@ -281,6 +281,7 @@ export class ProcessService {
         rootfsPath: root.rootfsPath,
         limits: spec.limits,
         ...(root.bindMounts.length ? { bindMounts: root.bindMounts } : {}),
+        ...(spec.devices?.length ? { devices: spec.devices } : {}),
         ...(spec.peaSecurity ? { security: spec.peaSecurity } : {}),
       });
       const process = this.adopt(c, seq, meta, handle, false);

@@ -38,6 +38,7 @@ import type { Conmon } from "./conmon.js";
 import { ContainerUsers } from "./container-users.js";
 import { initProcessSpec } from "./init-process-spec.js";
 import type { OciRuntimeCli } from "./oci-runtime.js";
+import { deviceNode } from "./device-node.js";
 import { specJson, type OciSpec } from "./oci-spec.js";
 import { DEFAULT_SETS, ociProcess, type CapabilitySets } from "./process-spec.js";
 import { peaBundle } from "./pea-bundle.js";
@@ -383,6 +384,7 @@ export class LinuxRuntime implements Runtime {
       limits: pea.limits,
       etc: join(volumeDir(this.options.depot.path(id)), "upper", "etc"),
       ...(pea.bindMounts ? { bindMounts: pea.bindMounts } : {}),
+      ...(pea.devices?.length ? { devices: await Promise.all(pea.devices.map(deviceNode)) } : {}),
       ...(pea.security ? { security: pea.security } : {}),
       ...(pea.security?.seccomp === "default"
         ? { seccomp: this.options.seccomp ?? null }

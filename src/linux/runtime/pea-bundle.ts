@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { BindMount, BindMountPropagation } from "../../core/interfaces/filesystem.js";
 import type { PeaLimits, PeaSecurity } from "../../core/interfaces/runtime.js";
 import type { OciSeccomp } from "../security/seccomp.js";
-import type { OciProcess, OciSpec } from "./oci-spec.js";
+import type { OciDevice, OciProcess, OciSpec } from "./oci-spec.js";
 
 export interface PeaBundle {
   process: OciProcess;
@@ -22,6 +22,8 @@ export interface PeaBundle {
   etc: string;
   /** Host paths bound in (after the system's and the container's files, so they win). */
   bindMounts?: BindMount[];
+  /** Host devices it gets, as found on the host, with what it may do with each (cgroup access: "rwm"). */
+  devices?: Array<OciDevice & { access: string }>;
   /** Its own settings (privileged, read-only root, masked and read-only paths); its own seccomp filter, read already. */
   security?: Omit<PeaSecurity, "seccomp">;
   /** Absent: the container's filter; null: none; or this one. */
@@ -52,7 +54,12 @@ export function peaBundle(container: OciSpec, pea: PeaBundle): OciSpec {
   const propagations = (pea.bindMounts ?? []).map((m) => m.propagation);
   const rootfsPropagation = propagations.includes("bidirectional") ? "rshared" : propagations.includes("host-to-container") ? "rslave" : undefined;
   // The container's device rules, privileged or not: a cgroup cannot allow what its parent denies.
-  const resources: OciSpec["linux"]["resources"] = { devices: container.linux.resources.devices };
+  const resources: OciSpec["linux"]["resources"] = {
+    devices: [
+      ...container.linux.resources.devices,
+      ...(pea.devices ?? []).map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: d.access })),
+    ],
+  };
   if (pea.limits?.memoryBytes) (resources as Record<string, unknown>).memory = { limit: pea.limits.memoryBytes };
   const cpu = {
     ...(pea.limits?.cpuShares ? { shares: pea.limits.cpuShares } : {}),
@@ -75,6 +82,7 @@ export function peaBundle(container: OciSpec, pea: PeaBundle): OciSpec {
     mounts,
     linux: {
       ...linux,
+      devices: [...linux.devices, ...(pea.devices ?? []).map(({ access: _a, ...node }) => node)],
       ...(seccomp ? { seccomp } : {}),
       maskedPaths: sec.privileged ? [] : (sec.maskedPaths ?? linux.maskedPaths),
       readonlyPaths: sec.privileged ? [] : (sec.readonlyPaths ?? linux.readonlyPaths),

@@ -315,6 +315,14 @@ describe("peas: processes on a root of their own", () => {
     await assert.rejects(shared.updateLimits({ cpuShares: 512n }), /shares its container's limits/);
   });
 
+  it("hands its devices to the runtime, and refuses relative paths and permissions beyond rwm", async () => {
+    await s.run(h, { path: "/bin/sh", image: "/images/busybox", devices: [{ hostPath: "/dev/zero", containerPath: "/dev/z", permissions: "r" }] });
+    assert.deepEqual(m.runtime.peas.at(-1)!.pea.devices, [{ hostPath: "/dev/zero", containerPath: "/dev/z", permissions: "r" }]);
+    for (const bad of [{ hostPath: "dev/zero", containerPath: "/dev/z", permissions: "r" }, { hostPath: "/dev/zero", containerPath: "/dev/z", permissions: "rx" }, { hostPath: "/dev/zero", containerPath: "/dev/z", permissions: "rr" }]) {
+      await assert.rejects(s.run(h, { path: "/bin/sh", image: "/images/busybox", devices: [bad] }), { code: "INVALID_REQUEST" });
+    }
+  });
+
   it("adds the groups the root's /etc/group gives its user (merge), or leaves them out (strict)", async () => {
     m.filesystem.peaPasswd = "root:x:0:0:root:/root:/bin/sh\noperator:x:37:37::/var:/bin/sh\n";
     const group = "root:x:0:\noperator:x:37:\nwheel:x:50:operator\n";

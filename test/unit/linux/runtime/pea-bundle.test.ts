@@ -124,6 +124,10 @@ describe("a pea's OCI bundle", () => {
     assert.equal(resources(shared).memory, undefined);
     assert.deepEqual([resources(own).memory, resources(own).cpu], [{ limit: 1n << 25n }, { shares: 512n }]);
     assert.deepEqual(own.linux.resources.devices, container.linux.resources.devices);
+    const device = { path: "/dev/x", type: "c" as const, major: 1, minor: 5, fileMode: 0o666, uid: 0, gid: 0, access: "r" };
+    const withDevice = peaBundle(container, { process, rootfsPath: "/r", initPid: 1, cgroupsPath: "/c", etc, devices: [device] });
+    assert.deepEqual(withDevice.linux.devices.at(-1), { path: "/dev/x", type: "c", major: 1, minor: 5, fileMode: 0o666, uid: 0, gid: 0 });
+    assert.deepEqual(withDevice.linux.resources.devices.at(-1), { allow: true, type: "c", major: 1, minor: 5, access: "r" }, "allowed after the container's rules");
     const capped = peaBundle(container, { process, rootfsPath: "/r", initPid: 1, cgroupsPath: "/c", etc, limits: { cpuQuota: 20000n } });
     assert.deepEqual(resources(capped).cpu, { quota: 20000n, period: 100000n }, "a quota with the kernel's default period");
   });
