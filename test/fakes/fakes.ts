@@ -380,6 +380,11 @@ export class FakeLimits implements Limits {
     };
   }
 
+  readonly cpusets = new Map<string, { cpus?: string; mems?: string }>();
+  async setCpuset(id: string, cpus?: string, mems?: string): Promise<void> {
+    this.cpusets.set(id, { ...this.cpusets.get(id), ...(cpus !== undefined ? { cpus } : {}), ...(mems !== undefined ? { mems } : {}) });
+  }
+
   readonly quotas = new Map<string, { quota: bigint; period: bigint }>();
   async setCpuQuota(id: string, quota: bigint, period: bigint): Promise<void> {
     this.quotas.set(id, { quota, period });

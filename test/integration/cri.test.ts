@@ -279,6 +279,8 @@ describe("CRI: Kubernetes' own tools", { skip: !existsSync(CRICTL) && "crictl is
     assert.ok(cgroup, `a cgroup of the container's own: ${found.out}`);
     assert.equal((await readFile(join(cgroup, "cpu.cfs_quota_us"), "utf8")).trim(), "20000");
     assert.equal((await readFile(join(cgroup.replace("/cpu/", "/memory/"), "memory.limit_in_bytes"), "utf8")).trim(), String(64 * 1024 * 1024));
+    assert.equal((await crictl("update", "--cpuset-cpus", "0", id)).code, 0);
+    assert.equal((await readFile(join(cgroup.replace("/cpu/", "/cpuset/"), "cpuset.cpus"), "utf8")).trim(), "0");
     assert.equal((await crictl("rmp", "-f", podId)).code, 0);
   });
 

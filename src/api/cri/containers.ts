@@ -66,7 +66,7 @@ export interface ContainerRecord {
   /** Host devices it gets: where, and what it may do ("rwm"). */
   devices?: Array<{ container_path: string; host_path: string; permissions: string }>;
   /** Memory (bytes), CPU shares and CPU quota and period (microseconds) of its own, as decimal strings; absent: none. */
-  limits?: { memoryBytes?: string; cpuShares?: string; cpuQuota?: string; cpuPeriod?: string };
+  limits?: { memoryBytes?: string; cpuShares?: string; cpuQuota?: string; cpuPeriod?: string; cpusetCpus?: string; cpusetMems?: string };
   createdAt: number;
   /** Who its process runs as, once started. */
   resolvedUser?: { uid: number; gid: number; groups: number[] };
@@ -94,12 +94,22 @@ function limitsOf(resources: v1.LinuxContainerResources.$Properties | null | und
     cpuPeriod: String(resources?.cpu_period ?? 0),
   };
   // A negative quota is the API's "no ceiling": none given.
-  return Object.fromEntries(Object.entries(given).filter(([, v]) => v !== "0" && !v.startsWith("-")));
+  const numbers = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== "0" && !v.startsWith("-")));
+  return {
+    ...numbers,
+    ...(resources?.cpuset_cpus ? { cpusetCpus: resources.cpuset_cpus } : {}),
+    ...(resources?.cpuset_mems ? { cpusetMems: resources.cpuset_mems } : {}),
+  };
 }
 
 /** The record's limits as the core takes them. */
 function peaLimits(limits: ContainerRecord["limits"]): PeaLimits {
-  return Object.fromEntries(Object.entries(limits ?? {}).map(([k, v]) => [k, BigInt(v)]));
+  const { cpusetCpus, cpusetMems, ...numbers } = limits ?? {};
+  return {
+    ...Object.fromEntries(Object.entries(numbers).map(([k, v]) => [k, BigInt(v)])),
+    ...(cpusetCpus ? { cpusetCpus } : {}),
+    ...(cpusetMems ? { cpusetMems } : {}),
+  };
 }
 
 /** CPU and memory of one or more cgroups together, as the CRI reports them (zeros for none). */

@@ -84,6 +84,8 @@ export interface Limits {
   cpuShares(id: string): Promise<bigint>;
   /** At most `quota` microseconds of CPU in every `period` microseconds (quota 0: no ceiling). */
   setCpuQuota(id: string, quota: bigint, period: bigint): Promise<void>;
+  /** The CPUs and memory nodes its processes may use ("0-3,5"); what is not given stays. */
+  setCpuset(id: string, cpus?: string, mems?: string): Promise<void>;
   memoryStats(id: string): Promise<MemoryStats>;
   cpuStats(id: string): Promise<CpuStats>;
   /** How many processes (threads included) the container has now. */

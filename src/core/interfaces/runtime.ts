@@ -59,12 +59,14 @@ export interface PeaSecurity {
   ipcNamespace?: "host";
 }
 
-/** A pea's own limits: memory, CPU shares, and a CPU ceiling (quota microseconds per period). */
+/** A pea's own limits: memory, CPU shares, a CPU ceiling (quota microseconds per period), the CPUs and memory nodes it may use (lists as "0-3,5"). */
 export interface PeaLimits {
   memoryBytes?: bigint;
   cpuShares?: bigint;
   cpuQuota?: bigint;
   cpuPeriod?: bigint;
+  cpusetCpus?: string;
+  cpusetMems?: string;
 }
 
 /** A host device node a pea gets at a path of its own, with what it may do with it ("r", "w", "m"). */

@@ -97,6 +97,9 @@ export function checkPeaLimits(limits: PeaLimits): void {
   if (cpuShares !== undefined && (cpuShares < 2n || cpuShares > 262_144n)) throw errors.invalid(`CPU shares ${cpuShares} must be 2 to 262144`);
   if (cpuPeriod !== undefined && cpuPeriod !== 0n && (cpuPeriod < 1000n || cpuPeriod > 1_000_000n)) throw errors.invalid(`CPU period ${cpuPeriod} must be 1000 to 1000000 microseconds`);
   if (cpuQuota !== undefined && cpuQuota !== 0n && cpuQuota < 1000n) throw errors.invalid(`CPU quota ${cpuQuota} must be 1000 microseconds or more (0: none)`);
+  for (const [what, list] of [["CPU", limits.cpusetCpus], ["memory node", limits.cpusetMems]] as const) {
+    if (list !== undefined && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(list)) throw errors.invalid(`${what} list ${JSON.stringify(list)} must be numbers and ranges, as "0-3,5"`);
+  }
 }
 
 export function checkProcessSpec(spec: ProcessSpec): void {

@@ -183,6 +183,7 @@ export class ProcessService {
     if (limits.memoryBytes !== undefined) await cgroups.setMemoryLimit(cgroup, limits.memoryBytes);
     if (limits.cpuShares !== undefined) await cgroups.setCpuShares(cgroup, limits.cpuShares);
     if (limits.cpuQuota !== undefined) await cgroups.setCpuQuota(cgroup, limits.cpuQuota, limits.cpuPeriod || 100_000n);
+    if (limits.cpusetCpus !== undefined || limits.cpusetMems !== undefined) await cgroups.setCpuset(cgroup, limits.cpusetCpus, limits.cpusetMems);
     this.ctx.logFor(pea.container).info({ process: process.id, pea: pea.peaId, limits: Object.fromEntries(Object.entries(limits).map(([k, v]) => [k, String(v)])) }, "pea limits changed");
   }
 

@@ -191,6 +191,11 @@ export class CgroupsV1 implements ContainerCgroups {
     await writeFile(this.file("cpu", id, "cpu.shares"), shares.toString());
   }
 
+  async setCpuset(id: string, cpus?: string, mems?: string): Promise<void> {
+    if (cpus !== undefined) await writeFile(this.file("cpuset", id, "cpuset.cpus"), cpus);
+    if (mems !== undefined) await writeFile(this.file("cpuset", id, "cpuset.mems"), mems);
+  }
+
   async setCpuQuota(id: string, quota: bigint, period: bigint): Promise<void> {
     // The period first: a quota is checked against the period in place. -1 is no ceiling.
     await writeFile(this.file("cpu", id, "cpu.cfs_period_us"), period.toString());
@@ -343,6 +348,11 @@ export class CgroupsV2 implements ContainerCgroups {
 
   async setCpuShares(id: string, shares: bigint): Promise<void> {
     await writeFile(this.file(id, "cpu.weight"), sharesToWeight(shares).toString());
+  }
+
+  async setCpuset(id: string, cpus?: string, mems?: string): Promise<void> {
+    if (cpus !== undefined) await writeFile(this.file(id, "cpuset.cpus"), cpus);
+    if (mems !== undefined) await writeFile(this.file(id, "cpuset.mems"), mems);
   }
 
   async setCpuQuota(id: string, quota: bigint, period: bigint): Promise<void> {

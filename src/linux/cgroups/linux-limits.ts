@@ -43,6 +43,10 @@ export class LinuxLimits implements Limits {
     return this.cgroups.setCpuQuota(id, quota, period);
   }
 
+  setCpuset(id: string, cpus?: string, mems?: string): Promise<void> {
+    return this.cgroups.setCpuset(id, cpus, mems);
+  }
+
   detail(cgroup: string): Promise<CgroupDetail> {
     return this.cgroups.detail(cgroup);
   }

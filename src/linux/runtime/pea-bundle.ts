@@ -64,6 +64,8 @@ export function peaBundle(container: OciSpec, pea: PeaBundle): OciSpec {
   const cpu = {
     ...(pea.limits?.cpuShares ? { shares: pea.limits.cpuShares } : {}),
     ...(pea.limits?.cpuQuota ? { quota: pea.limits.cpuQuota, period: pea.limits.cpuPeriod || 100_000n } : {}),
+    ...(pea.limits?.cpusetCpus ? { cpus: pea.limits.cpusetCpus } : {}),
+    ...(pea.limits?.cpusetMems ? { mems: pea.limits.cpusetMems } : {}),
   };
   if (Object.keys(cpu).length > 0) (resources as Record<string, unknown>).cpu = cpu;
   // The container's kernel parameters were set in its namespaces as it was made; a pea in the host's would set the host's.

@@ -311,6 +311,9 @@ describe("peas: processes on a root of their own", () => {
     assert.equal(await m.limits.memoryLimit(cgroup), 1n << 26n);
     assert.deepEqual(m.limits.quotas.get(cgroup), { quota: 50_000n, period: 100_000n });
     await assert.rejects(own.updateLimits({ cpuPeriod: 10n }), { code: "INVALID_REQUEST" });
+    await own.updateLimits({ cpusetCpus: "0-1,3" });
+    assert.deepEqual(m.limits.cpusets.get(cgroup), { cpus: "0-1,3" });
+    await assert.rejects(own.updateLimits({ cpusetCpus: "all" }), { code: "INVALID_REQUEST", message: /numbers and ranges/ });
     const shared = await s.run(h, { path: "/bin/sh", image: "/images/busybox" });
     await assert.rejects(shared.updateLimits({ cpuShares: 512n }), /shares its container's limits/);
   });

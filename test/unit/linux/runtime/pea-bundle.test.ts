@@ -128,7 +128,7 @@ describe("a pea's OCI bundle", () => {
     const withDevice = peaBundle(container, { process, rootfsPath: "/r", initPid: 1, cgroupsPath: "/c", etc, devices: [device] });
     assert.deepEqual(withDevice.linux.devices.at(-1), { path: "/dev/x", type: "c", major: 1, minor: 5, fileMode: 0o666, uid: 0, gid: 0 });
     assert.deepEqual(withDevice.linux.resources.devices.at(-1), { allow: true, type: "c", major: 1, minor: 5, access: "r" }, "allowed after the container's rules");
-    const capped = peaBundle(container, { process, rootfsPath: "/r", initPid: 1, cgroupsPath: "/c", etc, limits: { cpuQuota: 20000n } });
-    assert.deepEqual(resources(capped).cpu, { quota: 20000n, period: 100000n }, "a quota with the kernel's default period");
+    const capped = peaBundle(container, { process, rootfsPath: "/r", initPid: 1, cgroupsPath: "/c", etc, limits: { cpuQuota: 20000n, cpusetCpus: "0", cpusetMems: "0" } });
+    assert.deepEqual(resources(capped).cpu, { quota: 20000n, period: 100000n, cpus: "0", mems: "0" }, "a quota with the kernel's default period");
   });
 });
