@@ -37,12 +37,14 @@ export function serveSpdyRemoteCommand(
   flags: StreamFlags,
   start: () => Promise<AttachedProcess>,
   onError: (err: unknown) => void,
+  streamsTimeoutMs = STREAMS_TIMEOUT_MS,
 ): Promise<void> {
   return new Promise<void>((resolve) => {
     const wanted = new Set(expectedStreams(flags));
     const streams = new Map<string, SpdyStream>();
     const aborter = new AbortController();
-    const timer = setTimeout(() => void session.close(), STREAMS_TIMEOUT_MS);
+    // A client that never opens every stream it should holds nothing for long.
+    const timer = setTimeout(() => void session.close(), streamsTimeoutMs);
     session.once("close", () => {
       clearTimeout(timer);
       aborter.abort();

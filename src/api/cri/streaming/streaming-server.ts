@@ -31,6 +31,8 @@ export interface StreamingServerOptions {
   host: string;
   port: number;
   logger: Logger;
+  /** How long a URL is good for (default a minute, as the kubelet's). */
+  urlTtlMs?: number;
 }
 
 function headerList(value: string | string[] | undefined): string[] {
@@ -112,7 +114,7 @@ export class StreamingServer {
     for (const [token, entry] of this.pending) if (entry.expires <= now) this.pending.delete(token);
     if (this.pending.size >= MAX_PENDING) throw new Error("too many streaming requests waiting for their clients");
     const token = randomBytes(18).toString("base64url");
-    this.pending.set(token, { request, expires: now + TOKEN_TTL_MS });
+    this.pending.set(token, { request, expires: now + (this.options.urlTtlMs ?? TOKEN_TTL_MS) });
     return `${this.base}/${request.kind}/${token}`;
   }
 

@@ -204,6 +204,17 @@ describe("remote command over SPDY", () => {
     client.close();
   });
 
+  it("drops a session whose client never opens every stream it asked for, starting nothing", async () => {
+    const { session, client, state } = connect();
+    let started = false;
+    const done = serveSpdyRemoteCommand(session, flags, async () => ((started = true), new FakeProcess()), failOnError, 30);
+    await client.open({ streamtype: "error" });
+    await done;
+    assert.ok(state.transportClosed);
+    assert.equal(started, false);
+    client.close();
+  });
+
   it("writes a Failure when the command cannot start", async () => {
     const { session, client } = connect();
     const done = serveSpdyRemoteCommand(session, { ...flags, stderr: false }, async () => { throw new Error("container c is not running"); }, failOnError);

@@ -177,6 +177,40 @@ describe("the CRI streaming server", () => {
     assert.equal(status.details.causes[0]!.message, "2");
   });
 
+  it("drops a session that sends what is no SPDY/3 frame, and serves the next one", async () => {
+    const url = server.register({ kind: "exec", containerId: "c4", flags, start: async () => new FakeProcess() });
+    const { head, socket } = await upgrade(url, ["X-Stream-Protocol-Version: v4.channel.k8s.io"], () => {});
+    assert.match(head, /^HTTP\/1\.1 101 /);
+    const closed = new Promise<void>((r) => socket.once("close", () => r()));
+    socket.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 4, 1, 2, 3, 4]));
+    await closed;
+    const process = new FakeProcess();
+    const next = server.register({ kind: "exec", containerId: "c5", flags: { ...flags, stdin: false, stderr: false }, start: async () => process });
+    let client: SpdyTestClient | undefined;
+    const again = await upgrade(next, ["X-Stream-Protocol-Version: v4.channel.k8s.io"], (b) => client!.receive(b));
+    client = new SpdyTestClient((b) => again.socket.write(b));
+    const error = await client.open({ streamtype: "error" });
+    await client.open({ streamtype: "stdout" });
+    process.end(0);
+    await client.until(() => error.finished, "the next session's end");
+    client.close();
+    again.socket.destroy();
+  });
+
+  it("lets a URL go unused for only so long", async () => {
+    const short = new StreamingServer({ host: "127.0.0.1", port: 0, logger: nullLogger, urlTtlMs: 20 });
+    await short.listen();
+    try {
+      const url = short.register({ kind: "exec", containerId: "c6", flags, start: async () => new FakeProcess() });
+      await new Promise((r) => setTimeout(r, 40));
+      const late = await upgrade(url, ["X-Stream-Protocol-Version: v4.channel.k8s.io"], () => {});
+      assert.match(late.head, /^HTTP\/1\.1 404 /);
+      late.socket.destroy();
+    } finally {
+      await short.close();
+    }
+  });
+
   it("refuses a WebSocket without the subprotocol it needs", async () => {
     const url = server.register({ kind: "exec", containerId: "c3", flags, start: async () => new FakeProcess() });
     await assert.rejects(wsOpen(url, "v4.channel.k8s.io"), /HTTP 400/);
