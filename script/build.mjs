@@ -20,7 +20,7 @@ try {
     ["-O2", "-Wall", "-Wextra", "-Werror", "-o", join(root, "dist/bin/warden-shim"), join(root, "src/shim/warden-shim.c")],
     { stdio: "inherit" },
   );
-  for (const tool of ["warden-spawn", "warden-netns", "warden-graft"]) {
+  for (const tool of ["warden-spawn", "warden-netns", "warden-graft", "warden-relay"]) {
     execFileSync("cc", ["-O2", "-Wall", "-Wextra", "-Werror", "-o", join(root, "dist/bin", tool), join(root, "src/shim", `${tool}.c`)], { stdio: "inherit" });
   }
   // Static: it runs inside containers, whose root filesystems need not have a C library.

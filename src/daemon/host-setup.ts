@@ -67,6 +67,8 @@ export const BUILT_SPAWN = fileURLToPath(new URL("../../bin/warden-spawn", impor
 export const BUILT_NETNS = fileURLToPath(new URL("../../bin/warden-netns", import.meta.url));
 /** What brings host mounts into the runtime's mount namespace, built with the daemon: dist/bin/warden-graft. */
 export const BUILT_GRAFT = fileURLToPath(new URL("../../bin/warden-graft", import.meta.url));
+/** What connects to a container's own loopback, built with the daemon: dist/bin/warden-relay. */
+export const BUILT_RELAY = fileURLToPath(new URL("../../bin/warden-relay", import.meta.url));
 /** The containers' init built with the daemon: dist/bin/warden-init. */
 export const BUILT_INIT = fileURLToPath(new URL("../../bin/warden-init", import.meta.url));
 
@@ -84,6 +86,7 @@ export async function checkTools(
     ["warden-spawn", BUILT_SPAWN],
     ["warden-netns", BUILT_NETNS],
     ["warden-graft", BUILT_GRAFT],
+    ["warden-relay", BUILT_RELAY],
   ] as const) {
     if (!(await executable(path))) {
       const built = key === "server.shim_path" || key.startsWith("warden-") || (key === "server.init_path" && path === BUILT_INIT);

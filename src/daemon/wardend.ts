@@ -32,7 +32,7 @@ import { SpawnerRunner } from "../linux/spawner.js";
 import { ShimLauncher } from "../linux/runtime/shim.js";
 import { startHealthCheck } from "./health-check.js";
 import { PrometheusMetrics } from "./metrics.js";
-import { BUILT_GRAFT, BUILT_NETNS, checkTools, hostPaths, SetupError, setUpHost, tearDownHost } from "./host-setup.js";
+import { BUILT_GRAFT, BUILT_NETNS, BUILT_RELAY, checkTools, hostPaths, SetupError, setUpHost, tearDownHost } from "./host-setup.js";
 import { dirname, join } from "node:path";
 import { ShiftedRootfs } from "../linux/fs/shifted-rootfs.js";
 import { LinuxImageStore } from "../linux/images/image-store.js";
@@ -112,6 +112,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     },
     log,
     commands,
+    relayPath: BUILT_RELAY,
   });
   await network.setUp();
   const cgroups = await detectCgroups(server.cgroup_parent);

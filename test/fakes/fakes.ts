@@ -1,8 +1,8 @@
 // Hand-written fakes of the core's interfaces: they record what the core
 // asked for and let a test decide what the machine does. Each fake keeps its
 // state per container, so a bug that reaches across containers shows.
-import type { Readable } from "node:stream";
-import { PassThrough } from "node:stream";
+import type { Duplex, Readable } from "node:stream";
+import { duplexPair, PassThrough } from "node:stream";
 import type { Depot } from "../../src/core/interfaces/depot.js";
 import type { DiskLimits, DiskQuota, DiskUsage } from "../../src/core/interfaces/disk-quota.js";
 import type { FileTransfer } from "../../src/core/interfaces/file-transfer.js";
@@ -332,6 +332,14 @@ export class FakeNetwork implements Network {
   async limitBandwidth(id: string, limit: BandwidthLimit): Promise<BandwidthStat> {
     this.limits.set(id, limit);
     return { inRate: limit.rate, inBurst: limit.burst, outRate: limit.rate, outBurst: limit.burst };
+  }
+
+  /** Connections asked for: each is one end of a pair, the other end here for the test. */
+  readonly connections: Array<{ id: string; port: number; hostNetwork: boolean; far: Duplex }> = [];
+  connect(id: string, port: number, options: { hostNetwork?: boolean } = {}): Duplex {
+    const [near, far] = duplexPair();
+    this.connections.push({ id, port, hostNetwork: options.hostNetwork === true, far });
+    return near;
   }
 
   async traffic(id: string): Promise<TrafficStats> {

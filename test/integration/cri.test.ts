@@ -217,18 +217,22 @@ describe("CRI: Kubernetes' own tools", { skip: !existsSync(CRICTL) && "crictl is
     assert.equal(piped.code, 0, piped.stderr);
     assert.equal(piped.stdout.toString(), "HELLO\n");
 
-    // Port forwarding: a local port of crictl's to the pod's 8080.
-    const local = await freePort();
-    const forward = spawn(CRICTL, [...args, "port-forward", podId, `${local}:8080`], { stdio: "ignore" });
-    try {
-      let body = "";
-      await eventually(async () => {
-        body = await fetch(`http://127.0.0.1:${local}/index.html`).then((r) => r.text(), () => "");
-        return body !== "";
-      }, "the forwarded port to answer");
-      assert.equal(body, "served\n");
-    } finally {
-      forward.kill("SIGTERM");
+    // Port forwarding: local ports of crictl's to the pod's 8080, and to 8081, which a server
+    // listens on only on the pod's own loopback (reached from inside its network namespace).
+    await create("local", { command: ["sh", "-c", "mkdir -p /w && echo local > /w/index.html && exec busybox httpd -f -p 127.0.0.1:8081 -h /w"] });
+    for (const [port, expected] of [[8080, "served\n"], [8081, "local\n"]] as const) {
+      const local = await freePort();
+      const forward = spawn(CRICTL, [...args, "port-forward", podId, `${local}:${port}`], { stdio: "ignore" });
+      try {
+        let body = "";
+        await eventually(async () => {
+          body = await fetch(`http://127.0.0.1:${local}/index.html`).then((r) => r.text(), () => "");
+          return body !== "";
+        }, `the forwarded port ${port} to answer`);
+        assert.equal(body, expected);
+      } finally {
+        forward.kill("SIGTERM");
+      }
     }
 
     // Attach: a shell reading its stdin, which ends with the client's (stdin_once); only output from now on.

@@ -8,7 +8,6 @@
 // restart of the daemon. Its id is the container's handle; a stopped
 // container is a sandbox that is not ready.
 import { randomBytes } from "node:crypto";
-import { connect } from "node:net";
 import { status as grpcStatus } from "@grpc/grpc-js";
 import type { ContainerInfo } from "../../core/container/container.js";
 import { DOCKER_DEFAULT_CAPABILITIES } from "../../core/container/capabilities.js";
@@ -141,13 +140,11 @@ export class Sandboxes {
     }
   }
 
-  /** Connects to a port of a ready sandbox, at its address in its network (where its containers listen). */
+  /** Connects to a port of a ready sandbox on its own loopback, as the kubelet does (a server bound to 127.0.0.1 in the pod is reached too). */
   portDialer(id: string): PortDialer {
     const s = this.get(id);
     if (s.info.state !== "active") throw new CriRequestError(`pod sandbox ${id} is not ready`, grpcStatus.FAILED_PRECONDITION);
-    // On the host's network the pod's ports are the host's, on loopback like any.
-    const host = this.hostNetwork(s) ? "127.0.0.1" : s.info.network.containerIp;
-    return (port) => connect({ host, port });
+    return (port) => this.service.connect(id, port);
   }
 
   status(id: string): v1.PodSandboxStatus.$Properties {

@@ -3,6 +3,8 @@
 import type { NetworkSpec } from "../ipv4.js";
 
 /** A container's /30: the host's side (.1) and the container's (.2). */
+import type { Duplex } from "node:stream";
+
 export interface ContainerNetwork {
   subnet: string;
   hostIp: string;
@@ -97,6 +99,12 @@ export interface Network {
   limitBandwidth(id: string, limit: BandwidthLimit): Promise<BandwidthStat>;
   /** The container's traffic so far. */
   traffic(id: string): Promise<TrafficStats>;
+  /**
+   * A TCP connection to `port` on the container's own loopback (the host's,
+   * for a container on the host's network). A connection refused is an
+   * 'error' of the stream.
+   */
+  connect(id: string, port: number, options?: { hostNetwork?: boolean }): Duplex;
   /** Applies a recovered container's forwards, egress rules and bandwidth limit again; idempotent. */
   restore(
     id: string,

@@ -2,7 +2,7 @@
 // properties and grace time, in domain terms only. Every front end (Warden's
 // protocol, Garden's HTTP API, the CRI) is a thin mapping onto this; none of
 // their texts, types or connections appear here.
-import type { Readable } from "node:stream";
+import type { Duplex, Readable } from "node:stream";
 import type { Container, ContainerEvent, ContainerInfo, Properties } from "../container/container.js";
 import { checkProperty, matchesAll } from "../container/properties.js";
 import type { ContainerSpec } from "../container/spec.js";
@@ -133,6 +133,14 @@ export class ContainerService {
     const c = this.find(handle);
     c.assertState("active", "stopped");
     return isHostNetwork(c.network) ? undefined : this.ctx.deps.network.traffic(c.id);
+  }
+
+  /** A TCP connection to a port the container listens on, on its own loopback. */
+  connect(handle: string, port: number): Duplex {
+    const c = this.find(handle);
+    c.assertState("active");
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw errors.invalid(`port ${port} must be 1 to 65535`);
+    return this.ctx.deps.network.connect(c.id, port, { hostNetwork: isHostNetwork(c.network) });
   }
 
   /** Handles of the containers whose properties hold every pair of `filter`. */

@@ -1,6 +1,9 @@
 // The core's Network on Linux: namespaces and veths (links.ts), the nftables
 // firewall (nftables.ts), bandwidth (shaper.ts).
+import { spawn } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
+import { connect as netConnect } from "node:net";
+import type { Duplex } from "node:stream";
 import { join } from "node:path";
 import type { Logger } from "../../core/interfaces/logger.js";
 import type {
@@ -21,6 +24,7 @@ import { NamespacedLinks } from "./links.js";
 import { NftBatcher } from "./nft-batch.js";
 import { hostInterface, idOfChain } from "./names.js";
 import { baseRuleset, netInScript, netOutScript, removeScript, restoreScript, type FirewallConfig } from "./nftables.js";
+import { relayConnection } from "./relay-connection.js";
 import { Shaper } from "./shaper.js";
 
 export interface LinuxNetworkOptions {
@@ -32,6 +36,8 @@ export interface LinuxNetworkOptions {
   firewall: Omit<FirewallConfig, "externalAddresses">;
   log: Logger;
   commands: CommandRunner;
+  /** warden-relay (src/shim/warden-relay.c): connections to a container's own loopback. */
+  relayPath?: string;
 }
 
 
@@ -121,6 +127,13 @@ export class LinuxNetwork implements Network {
   async limitBandwidth(id: string, limit: BandwidthLimit): Promise<BandwidthStat> {
     await this.shaper.limit(id, limit);
     return this.shaper.stat(id);
+  }
+
+  connect(id: string, port: number, options: { hostNetwork?: boolean } = {}): Duplex {
+    if (options.hostNetwork) return netConnect({ host: "127.0.0.1", port });
+    if (!this.options.relayPath) throw new Error("this daemon has no warden-relay to reach a container's loopback");
+    // Spawned, not through the command runner: its standard streams are the connection, for as long as it lasts.
+    return relayConnection(spawn(this.options.relayPath, [this.links.pinOf(id), String(port)], { stdio: ["pipe", "pipe", "pipe"] }));
   }
 
   // The host's end of the pair counts the other way round: what it sent, the container received.

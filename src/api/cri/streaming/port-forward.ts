@@ -4,13 +4,13 @@
 // the port in the pod's network; when either side is done the other is
 // told, and `error` is ended, empty when all went well, with the reason
 // when it did not (the client reports it and drops the session).
-import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import type { SpdySession, SpdyStream } from "./spdy-session.js";
 
 export const PORT_FORWARD_PROTOCOL = "portforward.k8s.io";
 
 /** Opens a TCP connection to `port` in the pod's network. */
-export type PortDialer = (port: number) => Socket;
+export type PortDialer = (port: number) => Duplex;
 
 interface Pair {
   error?: SpdyStream;
@@ -62,7 +62,15 @@ export function servePortForward(session: SpdySession, dial: PortDialer): void {
       return;
     }
     let failed = false;
-    const socket = dial(port);
+    let socket: Duplex;
+    try {
+      socket = dial(port);
+    } catch (err) {
+      // The pod went away meanwhile, say.
+      settle(requestId, `error forwarding port ${port}: ${err instanceof Error ? err.message : String(err)}`);
+      void stream.reset();
+      return;
+    }
     socket.on("data", (data: Buffer) => {
       socket.pause();
       void stream.write(data).then(() => socket.resume());

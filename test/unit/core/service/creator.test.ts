@@ -70,6 +70,10 @@ describe("creating containers", () => {
     // The pool's first /30 is still there for the next container.
     assert.equal(s.info(await s.create({ handle: "n" })).network.subnet, "10.254.0.0/30");
     await assert.rejects(s.netIn(handle, { hostPort: 8080 }), { code: "INVALID_REQUEST", message: /host's network/ });
+    // Its ports are the host's: a connection to one is made on the host's loopback.
+    s.connect(handle, 8080).destroy();
+    assert.deepEqual(m.network.connections.map((c) => [c.id, c.port, c.hostNetwork]), [[info.id, 8080, true]]);
+    assert.throws(() => s.connect(handle, 0), { code: "INVALID_REQUEST" });
     await assert.rejects(s.netOut(handle, [{ protocol: "tcp", log: false }]), /host's network/);
     await s.destroy(handle);
     assert.ok(!m.network.destroyed.some((d) => d.id === info.id), "no network.destroy for it");

@@ -89,6 +89,22 @@ describe("port forwarding over SPDY", () => {
     client.close();
   });
 
+  it("writes why on the error stream when the pod cannot be dialled at all (gone meanwhile)", async () => {
+    // eslint-disable-next-line prefer-const
+    let client: SpdyTestClient;
+    const session = new SpdySession({ write: async (pieces) => { const b = Buffer.concat(pieces); setImmediate(() => client.receive(b)); }, close: () => {} });
+    client = new SpdyTestClient((bytes) => setImmediate(() => session.receive(bytes)));
+    servePortForward(session, () => {
+      throw new Error("container p is not active");
+    });
+    const error = await client.open({ streamtype: "error", port: "80", requestid: "0" });
+    const data = await client.open({ streamtype: "data", port: "80", requestid: "0" });
+    await client.until(() => error.finished && data.reset, "the error's end and the data stream's reset");
+    assert.equal(text(error), "error forwarding port 80: container p is not active");
+    session.shutDown();
+    client.close();
+  });
+
   it("refuses a stream without a valid port, and closes the connection when the client resets the data stream", async () => {
     const { session, client } = connectSession([]);
     const bad = await client.open({ streamtype: "data", port: "70000", requestid: "0" });
