@@ -7,7 +7,7 @@
 // cgroup mount (crun refuses it), and needs low ulimits (root lacks
 // CAP_SYS_RESOURCE here). Whatever nftables tables it made are removed after.
 import { existsSync } from "node:fs";
-import { mkdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { run } from "../../src/linux/command.js";
 import { mountAt, readMountInfo } from "../../src/linux/mountinfo.js";
@@ -16,8 +16,16 @@ export const PODMAN_NETWORK = "warden-bench";
 export const PODMAN_SUBNET = "10.254.240.0/24";
 const LIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"];
 
+const LIBPOD_CGROUP = "libpod_parent";
+
+async function libpodCgroups(): Promise<string[]> {
+  const hierarchies = await readdir("/sys/fs/cgroup").catch(() => [] as string[]);
+  return hierarchies.map((h) => join("/sys/fs/cgroup", h, LIBPOD_CGROUP)).filter((d) => existsSync(d));
+}
+
 export class Podman {
   private tablesBefore = new Set<string>();
+  private libpodCgroupsBefore = true;
   private netnsDirBefore = true;
   private readonly pin: string;
   private readonly base: string;
@@ -51,6 +59,7 @@ export class Podman {
 
   async setUp(): Promise<void> {
     this.tablesBefore = new Set(await this.tables());
+    this.libpodCgroupsBefore = (await libpodCgroups()).length > 0;
     // Podman pins its containers' network namespaces in /run/netns, wherever its other state goes.
     this.netnsDirBefore = existsSync("/run/netns");
     for (const d of ["storage", "run", "net", "tmp"]) await mkdir(join(this.dir, d), { recursive: true });
@@ -119,6 +128,13 @@ export class Podman {
       if (stdout.includes("NETAVARK")) await run(["nft", "delete", "table", family, name]);
     }
     if (!this.netnsDirBefore) await rmdir("/run/netns").catch(() => {});
+    // With cgroupfs, Podman leaves its (empty) parent cgroup and conmon's behind in every hierarchy.
+    if (!this.libpodCgroupsBefore) {
+      for (const dir of await libpodCgroups()) {
+        const { stdout } = await run(["find", dir, "-depth", "-type", "d"]);
+        for (const d of stdout.split("\n").filter(Boolean)) await rmdir(d).catch(() => {});
+      }
+    }
     if (mountAt(await readMountInfo(), this.pin)) await run(["umount", this.pin]);
     await rm(this.dir, { recursive: true, force: true });
   }

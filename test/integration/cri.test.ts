@@ -328,6 +328,28 @@ describe("CRI: Kubernetes' own tools", { skip: !existsSync(CRICTL) && "crictl is
     }
   });
 
+  it("keeps a container running across a restart of the daemon, and takes away its root and volumes when it is removed then", async () => {
+    assert.equal((await crictl("pull", "busybox:1.37.0")).code, 0);
+    const volume = join(work, "restart-volume");
+    await mkdir(volume, { recursive: true });
+    const pod = join(work, "restart-pod.json");
+    await writeFile(pod, JSON.stringify({ metadata: { name: "r", namespace: "default", uid: "u6" } }));
+    const podId = (await crictl("runp", pod)).stdout.trim();
+    const ctr = join(work, "restart-ctr.json");
+    await writeFile(ctr, JSON.stringify({ metadata: { name: "r" }, image: { image: "busybox:1.37.0" }, command: ["sleep", "600"], mounts: [{ container_path: "/v", host_path: volume }] }));
+    const id = (await crictl("create", podId, ctr, pod)).stdout.trim();
+    assert.equal((await crictl("start", id)).code, 0);
+    const runtimeMounts = async () => (await run("nsenter", [`--mount=${join(daemon.dir, "run", "ns", "mnt")}`, "cat", "/proc/self/mountinfo"])).stdout;
+    const ofPeas = (table: string) => table.split("\n").filter((l) => /\/(peas|pea-volumes)\//.test(l));
+    assert.equal(ofPeas(await runtimeMounts()).length, 2, "its root and its volume");
+    await daemon.terminate();
+    await daemon.restart();
+    assert.equal((await crictl("exec", "-s", id, "echo", "still")).stdout.trim(), "still");
+    assert.equal((await crictl("stop", "--timeout", "0", id)).code, 0);
+    await eventually(async () => ofPeas(await runtimeMounts()).length === 0, "its root and volume to go when it ends");
+    assert.equal((await crictl("rmp", "-f", podId)).code, 0);
+  });
+
   it("leaves the Warden protocol working beside it", async () => {
     const c = await daemon.client();
     const h = await c.create();

@@ -51,6 +51,11 @@ function isMeta(value: Record<string, unknown>): value is Record<string, unknown
   return typeof value.id === "string" && !!output && typeof output.kind === "string";
 }
 
+/** Who holds a pea's image in the store. */
+function peaHolder(c: Container, peaId: string): string {
+  return `${c.id}-${peaId}`;
+}
+
 /** A client's hold on one process of a container. */
 export class ProcessRef {
   constructor(
@@ -245,7 +250,7 @@ export class ProcessService {
     while (spec.id === undefined && c.processes.isRunning(String(seq))) seq = await this.nextSeq();
     const id = spec.id ?? String(seq);
     const peaId = `p${seq}`;
-    const holder = `${c.id}-${peaId}`;
+    const holder = peaHolder(c, peaId);
     const undo: Array<() => Promise<void>> = [];
     try {
       let base: RootfsBase = { kind: "directory", path: ref.kind === "directory" ? ref.path : "" };
@@ -410,15 +415,33 @@ export class ProcessService {
         continue;
       }
       const process = this.adopt(c, found.seq, found.meta, found.handle, true);
-      // A running pea takes processes again (ExecSync after a restart).
-      const run = found.meta.peaRun;
-      if (found.meta.pea && run && process.running) {
-        this.peas.set(process, { container: c, peaId: found.meta.pea, ownLimits: run.ownLimits, user: run.user, env: run.env, dir: run.dir, capabilities: run.capabilities });
-        void process.finished.then(() => this.peas.delete(process));
+      const peaId = found.meta.pea;
+      if (peaId) {
+        // A running pea takes processes again (ExecSync after a restart); what it made goes when it ends, as for one started here.
+        const run = found.meta.peaRun;
+        if (run && process.running) this.peas.set(process, { container: c, peaId, ownLimits: run.ownLimits, user: run.user, env: run.env, dir: run.dir, capabilities: run.capabilities });
+        const log = this.ctx.logFor(c);
+        void process.finished.then(async () => {
+          this.peas.delete(process);
+          await this.removePea(c, peaId).catch((err) => log.warn({ err: String(err), pea: peaId }, "cannot remove what a pea left"));
+        });
       }
       highest = Math.max(highest, found.seq);
     }
     return highest;
+  }
+
+  /** What a pea made (its runtime state and cgroup, root and volumes, its hold on an image); safe for what is gone already. */
+  private async removePea(c: Container, peaId: string): Promise<void> {
+    const { deps } = this.ctx;
+    await deps.runtime.removePea(c.id, peaId);
+    await deps.filesystem.removePea(c.id, peaId);
+    await deps.images?.release(peaHolder(c, peaId));
+  }
+
+  /** The image holds of the peas running now (a restarted daemon keeps them). */
+  peaHolds(): string[] {
+    return [...this.peas.values()].map((p) => peaHolder(p.container, p.peaId));
   }
 
   /** Numbers from here on are above `seq` (the highest a recovered process has). */

@@ -120,7 +120,7 @@ export class Recovery {
       if (orphans.length > 0) this.ctx.log.info({ ids: orphans, what }, "removed leftovers of no container");
     }
     // After the sweeps: an image is held only by containers that are still here.
-    await this.ctx.deps.images?.reconcile(liveIds);
+    await this.ctx.deps.images?.reconcile(new Set([...liveIds, ...this.processes.peaHolds()]));
   }
 
   private async removeLeftover(id: string, c?: Container): Promise<void> {

@@ -367,6 +367,21 @@ describe("peas: processes on a root of their own", () => {
     assert.equal(m.runtime.peaExecs.length, 2);
   });
 
+  it("keeps a running pea's hold on its image across a restart, and gives it back when the pea ends", async () => {
+    m.images.add("docker.io/library/busybox:1");
+    const pea = await s.run(h, { path: "/bin/sleep", image: "busybox:1" });
+    const holder = [...m.images.holds.keys()][0]!;
+    const again = m.service();
+    await again.recover();
+    assert.ok(m.images.reconciled!.includes(holder), "the store is told the pea still holds it");
+    assert.ok(m.images.holds.has(holder));
+    m.runtime.started[0].exit(0);
+    await pea.wait();
+    await settle();
+    assert.equal(m.images.holds.size, 0);
+    assert.equal(m.filesystem.peaRoots.size, 0);
+  });
+
   it("dies with its container's stop, though signals to the container's cgroup do not reach its own", async () => {
     await s.run(h, { path: "/bin/sleep", image: "/images/busybox" });
     const started = Date.now();
