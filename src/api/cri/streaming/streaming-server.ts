@@ -8,9 +8,11 @@ import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import { status as grpcStatus } from "@grpc/grpc-js";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { Logger } from "../../../core/interfaces/logger.js";
 import { drained } from "../../../util/drained.js";
+import { CriRequestError } from "../errors.js";
 import { PORT_FORWARD_PROTOCOL, servePortForward, type PortDialer } from "./port-forward.js";
 import type { AttachedProcess } from "./remote-command.js";
 import { serveSpdyRemoteCommand, type StreamFlags } from "./spdy-remote-command.js";
@@ -22,7 +24,8 @@ export type StreamRequest =
   | { kind: "portforward"; sandboxId: string; dial: PortDialer };
 
 const TOKEN_TTL_MS = 60_000;
-const MAX_PENDING = 4096;
+/** URLs kept waiting for their clients at most. */
+export const MAX_PENDING_STREAMS = 4096;
 // Remote-command versions spoken over SPDY, best first (v5 and v4 are the same there: v5's close signal is WebSocket's).
 const SPDY_COMMAND_PROTOCOLS = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
 const TUNNELLED_PORT_FORWARD = `SPDY/3.1+${PORT_FORWARD_PROTOCOL}`;
@@ -112,7 +115,9 @@ export class StreamingServer {
   register(request: StreamRequest): string {
     const now = Date.now();
     for (const [token, entry] of this.pending) if (entry.expires <= now) this.pending.delete(token);
-    if (this.pending.size >= MAX_PENDING) throw new Error("too many streaming requests waiting for their clients");
+    if (this.pending.size >= MAX_PENDING_STREAMS) {
+      throw new CriRequestError(`${MAX_PENDING_STREAMS} streaming requests are waiting for their clients already`, grpcStatus.RESOURCE_EXHAUSTED);
+    }
     const token = randomBytes(18).toString("base64url");
     this.pending.set(token, { request, expires: now + (this.options.urlTtlMs ?? TOKEN_TTL_MS) });
     return `${this.base}/${request.kind}/${token}`;

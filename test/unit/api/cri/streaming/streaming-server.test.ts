@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { connect, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { WebSocket } from "ws";
-import { StreamingServer } from "../../../../../src/api/cri/streaming/streaming-server.js";
+import { MAX_PENDING_STREAMS, StreamingServer } from "../../../../../src/api/cri/streaming/streaming-server.js";
 import { nullLogger } from "../../../../fakes/fakes.js";
 import { FakeProcess } from "./fake-process.js";
 import { SpdyTestClient, text } from "./spdy-client.js";
@@ -208,6 +208,17 @@ describe("the CRI streaming server", () => {
       late.socket.destroy();
     } finally {
       await short.close();
+    }
+  });
+
+  it("refuses more URLs than it keeps waiting, as ResourceExhausted", async () => {
+    const crowded = new StreamingServer({ host: "127.0.0.1", port: 0, logger: nullLogger });
+    await crowded.listen();
+    try {
+      for (let i = 0; i < MAX_PENDING_STREAMS; i++) crowded.register({ kind: "exec", containerId: "c", flags, start: async () => new FakeProcess() });
+      assert.throws(() => crowded.register({ kind: "exec", containerId: "c", flags, start: async () => new FakeProcess() }), (err: Error & { code?: number }) => err.code === 8 /* RESOURCE_EXHAUSTED */);
+    } finally {
+      await crowded.close();
     }
   });
 
