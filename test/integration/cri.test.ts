@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { createServer, type AddressInfo } from "node:net";
 import { existsSync, readlinkSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -348,6 +348,34 @@ describe("CRI: Kubernetes' own tools", { skip: !existsSync(CRICTL) && "crictl is
     assert.equal((await crictl("stop", "--timeout", "0", id)).code, 0);
     await eventually(async () => ofPeas(await runtimeMounts()).length === 0, "its root and volume to go when it ends");
     assert.equal((await crictl("rmp", "-f", podId)).code, 0);
+  });
+
+  it("puts a pod's containers' cgroups under the kubelet's pod cgroup, and takes them away with the containers", async () => {
+    assert.equal((await crictl("pull", "busybox:1.37.0")).code, 0);
+    const top = `wardentest-kubepods-${process.pid}`;
+    const parent = `/${top}/podk`;
+    const pod = join(work, "kube-pod.json");
+    await writeFile(pod, JSON.stringify({ metadata: { name: "k", namespace: "default", uid: "u7" }, linux: { cgroup_parent: parent } }));
+    const hierarchies = (await readdir("/sys/fs/cgroup")).map((h) => join("/sys/fs/cgroup", h));
+    try {
+      const podId = (await crictl("runp", pod)).stdout.trim();
+      const ctr = join(work, "kube-ctr.json");
+      await writeFile(ctr, JSON.stringify({ metadata: { name: "k" }, image: { image: "busybox:1.37.0" }, command: ["sleep", "600"] }));
+      const id = (await crictl("create", podId, ctr, pod)).stdout.trim();
+      assert.equal((await crictl("start", id)).code, 0);
+      const under = async () => (await readdir(`/sys/fs/cgroup/memory${parent}`, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory()).map((e) => e.name);
+      const [own] = await under();
+      assert.ok(own, "the container's cgroup is under the pod's");
+      const procs = (await readFile(`/sys/fs/cgroup/memory${parent}/${own}/cgroup.procs`, "utf8")).trim().split("\n");
+      assert.equal(await readFile(`/proc/${procs[0]}/cmdline`, "utf8"), "sleep\0" + "600\0");
+      assert.equal((await crictl("update", "--memory", String(32 * 1024 * 1024), id)).code, 0);
+      assert.equal((await readFile(`/sys/fs/cgroup/memory${parent}/${own}/memory.limit_in_bytes`, "utf8")).trim(), String(32 * 1024 * 1024));
+      assert.equal((await crictl("rmp", "-f", podId)).code, 0);
+      await eventually(async () => (await under()).length === 0, "the container's cgroup to go with it");
+    } finally {
+      // The pod's cgroups are the kubelet's to remove; here, the test's.
+      for (const h of hierarchies) for (const d of [join(h, parent), join(h, top)]) await rmdir(d).catch(() => {});
+    }
   });
 
   it("leaves the Warden protocol working beside it", async () => {

@@ -271,7 +271,9 @@ export class CriContainers {
       ...(record.security.strictGroups ? { groupsPolicy: "strict" as const } : {}),
       allowPrivilegeGain: record.security.allowPrivilegeGain,
       // A cgroup of its own, limited or not, as every Kubernetes container has: its limits can change.
+      // Under the kubelet's pod cgroup when it gave one, so the pod's limits hold it.
       limits: peaLimits(record.limits),
+      ...(found.sandbox.record.cgroupParent ? { cgroupParent: found.sandbox.record.cgroupParent } : {}),
     };
     record.startedAt = Date.now();
     try {

@@ -13,6 +13,7 @@ import type { ContainerInfo } from "../../core/container/container.js";
 import { DOCKER_DEFAULT_CAPABILITIES } from "../../core/container/capabilities.js";
 import type { ContainerSpec } from "../../core/container/spec.js";
 import { CoreError } from "../../core/errors.js";
+import { checkCgroupParent } from "../../core/process/spec.js";
 import type { ContainerService } from "../../core/service/container-service.js";
 import { runtime } from "../../protocol/gen/cri.js";
 import { CriRequestError } from "./errors.js";
@@ -34,6 +35,8 @@ export interface SandboxRecord {
   namespaces: { network: number; pid: number; ipc: number };
   /** Its containers may be privileged. */
   privileged?: boolean;
+  /** The kubelet's pod cgroup: its containers' cgroups go under it. */
+  cgroupParent?: string;
 }
 
 export interface Sandbox {
@@ -93,7 +96,9 @@ export class Sandboxes {
       runtimeHandler: "",
       namespaces: { network: ns?.network ?? v1.NamespaceMode.POD, pid: ns?.pid ?? v1.NamespaceMode.POD, ipc: ns?.ipc ?? v1.NamespaceMode.POD },
       privileged: config.linux?.security_context?.privileged ?? false,
+      ...(config.linux?.cgroup_parent ? { cgroupParent: config.linux.cgroup_parent } : {}),
     };
+    if (record.cgroupParent) checkCgroupParent(record.cgroupParent);
     const id = randomBytes(32).toString("hex");
     // The node's network: the pod's ports are the host's own, nothing to map.
     const hostNetwork = record.namespaces.network === v1.NamespaceMode.NODE;

@@ -82,6 +82,8 @@ export interface PeaLaunch {
   rootfsPath: string;
   /** Limits of its own; absent: it shares the container's. */
   limits?: PeaLimits;
+  /** With limits of its own: the cgroup (an absolute path in the hierarchy) its own goes under, instead of beside its container's. */
+  cgroupParent?: string;
   /** Host paths bound into its root. */
   bindMounts?: BindMount[];
   /** Host devices it may use. */

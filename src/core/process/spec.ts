@@ -59,6 +59,8 @@ export interface ProcessSpec {
   bindMounts?: BindMount[];
   /** A pea's own limits: present (even empty), a cgroup of its own holds it; absent, it shares the container's. */
   limits?: PeaLimits;
+  /** With limits of its own: the cgroup its own goes under (an absolute path, as a kubelet's pod cgroup). */
+  cgroupParent?: string;
   /**
    * A pea from an image runs what the image says, as Docker and Podman run
    * an image: its Entrypoint then its Cmd (path and args are then ignored).
@@ -102,8 +104,20 @@ export function checkPeaLimits(limits: PeaLimits): void {
   }
 }
 
+/** An absolute path in the cgroup hierarchy of plain names (no "." or ".."): where a pea's own cgroup may go. */
+export function checkCgroupParent(path: string): void {
+  const segments = path.split("/").slice(1);
+  if (!path.startsWith("/") || path.length > 1024 || segments.length === 0 || !segments.every((s) => /^[A-Za-z0-9_.:@-]+$/.test(s) && s !== "." && s !== "..")) {
+    throw errors.invalid(`cgroup parent ${JSON.stringify(path)} must be an absolute path of plain names`);
+  }
+}
+
 export function checkProcessSpec(spec: ProcessSpec): void {
   if (spec.limits) checkPeaLimits(spec.limits);
+  if (spec.cgroupParent !== undefined) {
+    if (!spec.limits) throw errors.invalid("a cgroup parent is for a pea with limits of its own");
+    checkCgroupParent(spec.cgroupParent);
+  }
   for (const d of spec.devices ?? []) {
     if (!d.hostPath.startsWith("/") || !d.containerPath.startsWith("/") || `${d.hostPath}${d.containerPath}`.includes("\0")) {
       throw errors.invalid(`device ${d.hostPath} -> ${d.containerPath}: both paths must be absolute`);

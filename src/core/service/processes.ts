@@ -286,6 +286,7 @@ export class ProcessService {
         id: peaId,
         rootfsPath: root.rootfsPath,
         limits: spec.limits,
+        ...(spec.cgroupParent ? { cgroupParent: spec.cgroupParent } : {}),
         ...(root.bindMounts.length ? { bindMounts: root.bindMounts } : {}),
         ...(spec.devices?.length ? { devices: spec.devices } : {}),
         ...(spec.peaSecurity ? { security: spec.peaSecurity } : {}),

@@ -312,10 +312,17 @@ describe("the CRI's containers", () => {
     await assert.rejects(h.PodSandboxStats!(req({ pod_sandbox_id: "nope" })), /not found/);
   });
 
-  it("gives every container a cgroup of its own, limited or not", async () => {
+  it("gives every container a cgroup of its own, limited or not, under the kubelet's pod cgroup when it names one", async () => {
     const id = await create();
     await h.StartContainer!(req({ container_id: id }));
     assert.deepEqual(m.runtime.peas[0].pea.limits, {});
+    assert.equal(m.runtime.peas[0].pea.cgroupParent, undefined);
+    const kubePod = { ...podConfig, metadata: { name: "k", uid: "uk", namespace: "n" }, linux: { cgroup_parent: "/kubepods/besteffort/poduk" } };
+    const sandbox = (await h.RunPodSandbox!(req({ config: kubePod }))).pod_sandbox_id!;
+    const inPod = await create(containerConfig, sandbox);
+    await h.StartContainer!(req({ container_id: inPod }));
+    assert.equal(m.runtime.peas.at(-1)!.pea.cgroupParent, "/kubepods/besteffort/poduk");
+    await assert.rejects(h.RunPodSandbox!(req({ config: { ...kubePod, linux: { cgroup_parent: "../../etc" } } })), /absolute path of plain names/);
   });
 
   it("runs the image's own command when the pod gives none", async () => {

@@ -318,6 +318,15 @@ describe("peas: processes on a root of their own", () => {
     await assert.rejects(shared.updateLimits({ cpuShares: 512n }), /shares its container's limits/);
   });
 
+  it("puts its own cgroup under the parent asked for (a kubelet's pod cgroup), and refuses one that is no plain absolute path", async () => {
+    await s.run(h, { path: "/bin/sh", image: "/images/busybox", limits: {}, cgroupParent: "/kubepods/burstable/pod1" });
+    assert.equal(m.runtime.peas.at(-1)!.pea.cgroupParent, "/kubepods/burstable/pod1");
+    for (const bad of ["kubepods", "/kubepods/../etc", "/", "/a//b"]) {
+      await assert.rejects(s.run(h, { path: "/bin/sh", image: "/images/busybox", limits: {}, cgroupParent: bad }), { code: "INVALID_REQUEST" }, bad);
+    }
+    await assert.rejects(s.run(h, { path: "/bin/sh", image: "/images/busybox", cgroupParent: "/kubepods" }), /limits of its own/);
+  });
+
   it("hands its devices to the runtime, and refuses relative paths and permissions beyond rwm", async () => {
     await s.run(h, { path: "/bin/sh", image: "/images/busybox", devices: [{ hostPath: "/dev/zero", containerPath: "/dev/z", permissions: "r" }] });
     assert.deepEqual(m.runtime.peas.at(-1)!.pea.devices, [{ hostPath: "/dev/zero", containerPath: "/dev/z", permissions: "r" }]);
