@@ -1,17 +1,23 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, symlinkSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { ContainerUsers } from "../../../../src/linux/runtime/container-users.js";
 import { RecordingRunner } from "../../../fakes/commands.js";
 
 const files = (dir: "present" | "missing") =>
   `root:x:0:0:root:/root:/bin/sh\nalice:x:1001:1001::/home/alice:/bin/sh\n\n--- warden ---\nalice:x:1001:\nstaff:x:50:alice\n\n--- warden ---\n${dir}\n`;
 
+const made: string[] = [];
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A /proc where the container's init (4242 or 7) is in a user namespace of its own, or in the daemon's. */
 function proc(ownUserNamespace: boolean): string {
   const dir = mkdtempSync(join(tmpdir(), "wproc-"));
+  made.push(dir);
   for (const [who, ns] of [["self", "user:[4026531837]"], ["4242", ownUserNamespace ? "user:[4026532999]" : "user:[4026531837]"], ["7", ownUserNamespace ? "user:[4026532998]" : "user:[4026531837]"]]) {
     mkdirSync(join(dir, who, "ns"), { recursive: true });
     symlinkSync(ns, join(dir, who, "ns/user"));
