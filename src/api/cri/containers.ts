@@ -18,6 +18,7 @@ import type { ContainerMetrics } from "../../core/service/limits.js";
 import type { ProcessRef } from "../../core/service/processes.js";
 import { runtime } from "../../protocol/gen/cri.js";
 import { CriRequestError } from "./errors.js";
+import { matchesLabels } from "./labels.js";
 import { findImage } from "./image-service.js";
 import { containerSecurity, type ContainerSecurity } from "./security-context.js";
 import { i64, nanos, u64 } from "./longs.js";
@@ -131,10 +132,6 @@ function usageOf(readings: ContainerMetrics[]): Pick<v1.ContainerStats.$Properti
       major_page_faults: { value: u64(sum((m) => m.memory.totalPgmajfault)) },
     },
   };
-}
-
-function matchesLabels(labels: Record<string, string>, selector: Record<string, string> | null | undefined): boolean {
-  return Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
 }
 
 export interface CriContainersOptions {

@@ -17,6 +17,7 @@ import { checkCgroupParent } from "../../core/process/spec.js";
 import type { ContainerService } from "../../core/service/container-service.js";
 import { runtime } from "../../protocol/gen/cri.js";
 import { CriRequestError } from "./errors.js";
+import { matchesLabels } from "./labels.js";
 import { nanos } from "./longs.js";
 import type { PortDialer } from "./streaming/port-forward.js";
 import v1 = runtime.v1;
@@ -46,10 +47,6 @@ export interface Sandbox {
 }
 
 const notFound = (id: string) => new CriRequestError(`pod sandbox ${JSON.stringify(id)} not found`, grpcStatus.NOT_FOUND);
-
-function matchesLabels(labels: Record<string, string>, selector: Record<string, string> | null | undefined): boolean {
-  return Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
-}
 
 export class Sandboxes {
   constructor(private readonly service: ContainerService) {}

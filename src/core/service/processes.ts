@@ -303,7 +303,7 @@ export class ProcessService {
           // Read before its cgroup goes: whether the kernel killed in it for memory.
           const outOfMemory = spec.limits !== undefined && (await deps.limits.oomKills(cgroup).catch(() => 0)) > 0;
           // What the pea made goes with it, the container stays.
-          for (const step of [...undo].reverse()) await step().catch((err) => log.warn({ err: String(err), pea: peaId }, "cannot remove what a pea left"));
+          await this.removePea(c, peaId);
           return { outOfMemory };
         }),
       );
@@ -421,10 +421,9 @@ export class ProcessService {
         // A running pea takes processes again (ExecSync after a restart); what it made goes when it ends, as for one started here.
         const run = found.meta.peaRun;
         if (run && process.running) this.peas.set(process, { container: c, peaId, ownLimits: run.ownLimits, user: run.user, env: run.env, dir: run.dir, capabilities: run.capabilities });
-        const log = this.ctx.logFor(c);
         void process.finished.then(async () => {
           this.peas.delete(process);
-          await this.removePea(c, peaId).catch((err) => log.warn({ err: String(err), pea: peaId }, "cannot remove what a pea left"));
+          await this.removePea(c, peaId);
         });
       }
       highest = Math.max(highest, found.seq);
@@ -432,12 +431,15 @@ export class ProcessService {
     return highest;
   }
 
-  /** What a pea made (its runtime state and cgroup, root and volumes, its hold on an image); safe for what is gone already. */
+  /**
+   * Removes what a pea made (its runtime state and cgroup, root and volumes,
+   * its hold on an image), each step tried whatever the one before did; safe
+   * for what is gone already.
+   */
   private async removePea(c: Container, peaId: string): Promise<void> {
     const { deps } = this.ctx;
-    await deps.runtime.removePea(c.id, peaId);
-    await deps.filesystem.removePea(c.id, peaId);
-    await deps.images?.release(peaHolder(c, peaId));
+    const steps = [() => deps.runtime.removePea(c.id, peaId), () => deps.filesystem.removePea(c.id, peaId), async () => deps.images?.release(peaHolder(c, peaId))];
+    for (const step of steps) await step().catch((err) => this.ctx.logFor(c).warn({ err: String(err), pea: peaId }, "cannot remove what a pea left"));
   }
 
   /** The image holds of the peas running now (a restarted daemon keeps them). */

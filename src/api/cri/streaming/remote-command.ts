@@ -29,11 +29,13 @@ export interface CommandChannels {
   finish(status: Record<string, unknown>): Promise<void>;
 }
 
-/** The client's side: what a transport hands on as it arrives. */
+/** The client's side: what a transport hands on as it arrives, kept in order until the process is there. */
 export interface CommandInput {
   stdin(data: Buffer): void;
   stdinEnd(): void;
   resize(data: Buffer): void;
+  /** The process started: what came before goes to it first. */
+  attach(process: AttachedProcess): void;
 }
 
 export function successStatus(): Record<string, unknown> {
@@ -57,17 +59,21 @@ export function failureStatus(message: string): Record<string, unknown> {
 
 /**
  * The client's input, in order: stdin bytes and its end, and terminal
- * sizes as JSON values one per line (`{"Width":80,"Height":24}`).
+ * sizes as JSON values one per line (`{"Width":80,"Height":24}`). Input
+ * that comes before the process is attached waits for it.
  */
-export function commandInput(process: AttachedProcess, onError: (err: unknown) => void): CommandInput {
+export function commandInput(onError: (err: unknown) => void): CommandInput {
+  let attach: (process: AttachedProcess) => void = () => {};
+  const attached = new Promise<AttachedProcess>((resolve) => (attach = resolve));
   let chain: Promise<void> = Promise.resolve();
-  const inTurn = (step: () => Promise<void>) => {
-    chain = chain.then(step).catch(onError);
+  const inTurn = (step: (process: AttachedProcess) => Promise<void>) => {
+    chain = chain.then(async () => step(await attached)).catch(onError);
   };
   let sizes = "";
   return {
-    stdin: (data) => inTurn(() => process.writeStdin(data)),
-    stdinEnd: () => inTurn(() => process.closeStdin()),
+    attach: (process) => attach(process),
+    stdin: (data) => inTurn((process) => process.writeStdin(data)),
+    stdinEnd: () => inTurn((process) => process.closeStdin()),
     resize: (data) => {
       sizes += data.toString("utf8");
       if (sizes.length > 64 * 1024) sizes = "";
@@ -84,7 +90,7 @@ export function commandInput(process: AttachedProcess, onError: (err: unknown) =
         const columns = Number(size.Width);
         const rows = Number(size.Height);
         if (Number.isInteger(columns) && Number.isInteger(rows) && columns > 0 && rows > 0 && columns <= 65535 && rows <= 65535) {
-          inTurn(() => process.resize({ rows, columns }));
+          inTurn((process) => process.resize({ rows, columns }));
         }
       }
     },

@@ -50,10 +50,7 @@ export function serveSpdyRemoteCommand(
       aborter.abort();
       resolve();
     });
-    // Input that comes before the process is there waits for it.
-    const early: Array<(input: ReturnType<typeof commandInput>) => void> = [];
-    let input: ReturnType<typeof commandInput> | undefined;
-    const toInput = (step: (i: ReturnType<typeof commandInput>) => void) => (input ? step(input) : early.push(step));
+    const input = commandInput(onError);
 
     session.on("stream", (stream: SpdyStream) => {
       const type = stream.header("streamtype") ?? "";
@@ -63,10 +60,10 @@ export function serveSpdyRemoteCommand(
       }
       streams.set(type, stream);
       if (type === "stdin") {
-        stream.on("data", (data: Buffer) => toInput((i) => i.stdin(data)));
-        stream.on("end", () => toInput((i) => i.stdinEnd()));
+        stream.on("data", (data: Buffer) => input.stdin(data));
+        stream.on("end", () => input.stdinEnd());
       } else if (type === "resize") {
-        stream.on("data", (data: Buffer) => toInput((i) => i.resize(data)));
+        stream.on("data", (data: Buffer) => input.resize(data));
       }
       if (streams.size === wanted.size) {
         clearTimeout(timer);
@@ -84,8 +81,7 @@ export function serveSpdyRemoteCommand(
         await endAll();
         return;
       }
-      input = commandInput(process, onError);
-      for (const step of early.splice(0)) step(input);
+      input.attach(process);
       const writer = (name: string) => {
         const stream = streams.get(name);
         return stream ? (data: Buffer) => stream.write(data) : undefined;

@@ -4,7 +4,7 @@
 // named by the next byte). The session ends with the Status on channel 3
 // and a close with code 1000 (anything else fails the client).
 import type { WebSocket } from "ws";
-import { commandInput, failureStatus, serveRemoteCommand, type AttachedProcess, type CommandInput } from "./remote-command.js";
+import { commandInput, failureStatus, serveRemoteCommand, type AttachedProcess } from "./remote-command.js";
 import type { StreamFlags } from "./spdy-remote-command.js";
 
 export const V5_PROTOCOL = "v5.channel.k8s.io";
@@ -30,21 +30,19 @@ export function serveWebSocketRemoteCommand(
         ws.send(Buffer.concat([Buffer.of(channel), data]), { binary: true }, () => done());
       });
 
-    let input: CommandInput | undefined;
-    const early: Array<(i: CommandInput) => void> = [];
-    const toInput = (step: (i: CommandInput) => void) => (input ? step(input) : early.push(step));
+    const input = commandInput(onError);
     ws.on("message", (data: Buffer, isBinary: boolean) => {
       if (!isBinary || data.length === 0) return;
       const payload = data.subarray(1);
       switch (data[0]) {
         case Channel.stdin:
-          if (flags.stdin && payload.length) toInput((i) => i.stdin(Buffer.from(payload)));
+          if (flags.stdin && payload.length) input.stdin(Buffer.from(payload));
           return;
         case Channel.resize:
-          if (flags.tty) toInput((i) => i.resize(Buffer.from(payload)));
+          if (flags.tty) input.resize(Buffer.from(payload));
           return;
         case Channel.close:
-          if (payload[0] === Channel.stdin && flags.stdin) toInput((i) => i.stdinEnd());
+          if (payload[0] === Channel.stdin && flags.stdin) input.stdinEnd();
           return;
         default:
           // Output channels are ours; anything else is ignored, as the kubelet does.
@@ -65,8 +63,7 @@ export function serveWebSocketRemoteCommand(
         await finish(failureStatus(err instanceof Error ? err.message : String(err)));
         return;
       }
-      input = commandInput(process, onError);
-      for (const step of early.splice(0)) step(input);
+      input.attach(process);
       await serveRemoteCommand(process, {
         ...(flags.stdout ? { stdout: (data: Buffer) => send(Channel.stdout, data) } : {}),
         ...(flags.stderr && !flags.tty ? { stderr: (data: Buffer) => send(Channel.stderr, data) } : {}),
