@@ -103,7 +103,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
   const network = new LinuxNetwork({
     netnsDir: paths.netnsDir,
     mtu: config.network.mtu,
-    userns: idMap ? { map: idMap, dir: paths.usernsDir, helper: BUILT_NETNS } : undefined,
+    userns: { ...(idMap ? { map: idMap } : {}), dir: paths.usernsDir, helper: BUILT_NETNS },
     firewall: {
       table: config.network.nft_table,
       pool: formatCidr(net.pool),
@@ -171,6 +171,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
       graceTime: server.container_grace_time,
       outputLimit: server.job_output_limit,
       stopTimeoutMs: server.stop_timeout * 1000,
+      ...(idMap ? { sharedIdMap: idMap } : {}),
       uidPoolStart: config.user.pool_start_uid,
       uidPoolSize: config.user.pool_size,
       containerUser: CONTAINER_USER,
@@ -249,7 +250,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
         socketPermissions: server.unix_domain_permissions,
         runtime: runtimeHandlers({
           runtimeVersion: wardenVersion(),
-          features: { userNamespaces: false, recursiveReadOnlyMounts: true, supplementalGroupsPolicy: true },
+          features: { userNamespaces: true, recursiveReadOnlyMounts: true, supplementalGroupsPolicy: true },
           info: () => ({ config: { runtime: server.runtime, depot: server.container_depot_path, pool: formatCidr(net.pool) } }),
           sandboxes,
           containers: new CriContainers({ service, sandboxes, listImages: () => service.images.list() }),

@@ -6,6 +6,7 @@ import { duplexPair, PassThrough } from "node:stream";
 import type { Depot } from "../../src/core/interfaces/depot.js";
 import type { DiskLimits, DiskQuota, DiskUsage } from "../../src/core/interfaces/disk-quota.js";
 import type { FileTransfer } from "../../src/core/interfaces/file-transfer.js";
+import type { IdMap } from "../../src/core/interfaces/id-map.js";
 import type { BindMount, Filesystem, FilesystemUsage, RootfsBase, RootfsSpec } from "../../src/core/interfaces/filesystem.js";
 import type { Image, ImageConfig, ImageCredentials, ImageStore, ImageSummary } from "../../src/core/interfaces/image-store.js";
 import { imageName, type ImageReference } from "../../src/core/images/reference.js";
@@ -303,9 +304,13 @@ export class FakeNetwork implements Network {
     return this.routes;
   }
 
-  async create(id: string, network: ContainerNetwork): Promise<NetworkAttachment> {
+  /** The options each namespace was made with. */
+  readonly createdWith = new Map<string, { privileged?: boolean; idMap?: IdMap }>();
+
+  async create(id: string, network: ContainerNetwork, options: { privileged?: boolean; idMap?: IdMap } = {}): Promise<NetworkAttachment> {
     if (this.failCreate) throw this.failCreate;
     this.created.set(id, network);
+    this.createdWith.set(id, options);
     return { network: `/netns/${id}`, user: `/userns/${id}` };
   }
 
@@ -473,8 +478,12 @@ export class FakeFilesystem implements Filesystem {
   /** The account files every pea's root has. */
   peaPasswd = DEFAULT_PASSWD;
 
-  async preparePea(spec: { containerId: string; peaId: string; base: RootfsBase; bindMounts?: BindMount[] }): Promise<{ rootfsPath: string; passwd: string; group: string; bindMounts: BindMount[] }> {
+  /** The map each pea's root is seen through, by container/pea. */
+  readonly peaIdMaps = new Map<string, IdMap | undefined>();
+
+  async preparePea(spec: { containerId: string; peaId: string; base: RootfsBase; idMap?: IdMap; bindMounts?: BindMount[] }): Promise<{ rootfsPath: string; passwd: string; group: string; bindMounts: BindMount[] }> {
     this.peaRoots.set(`${spec.containerId}/${spec.peaId}`, spec.base);
+    this.peaIdMaps.set(`${spec.containerId}/${spec.peaId}`, spec.idMap);
     this.peaBindMounts.push(spec.bindMounts ?? []);
     // Sources as the runtime takes them: staged copies of the host's.
     const bindMounts = (spec.bindMounts ?? []).map((m, i) => ({ ...m, srcPath: `/fake/${spec.containerId}/pea-volumes/${spec.peaId}/${i}` }));
@@ -518,7 +527,7 @@ export class FakeImageStore implements ImageStore {
   readonly images = new Map<string, Image>();
   /** holder -> image name */
   readonly holds = new Map<string, string>();
-  readonly acquired: Array<{ name: string; holder: string; credentials?: ImageCredentials }> = [];
+  readonly acquired: Array<{ name: string; holder: string; credentials?: ImageCredentials; privileged?: boolean }> = [];
   reconciled: string[] | undefined;
   failAcquire: Error | undefined;
 
@@ -528,9 +537,9 @@ export class FakeImageStore implements ImageStore {
     return image;
   }
 
-  async acquire(ref: Exclude<ImageReference, { kind: "directory" }>, holder: string, options: { credentials?: ImageCredentials } = {}): Promise<Image> {
+  async acquire(ref: Exclude<ImageReference, { kind: "directory" }>, holder: string, options: { credentials?: ImageCredentials; privileged?: boolean } = {}): Promise<Image> {
     const name = imageName(ref);
-    this.acquired.push({ name, holder, credentials: options.credentials });
+    this.acquired.push({ name, holder, credentials: options.credentials, ...(options.privileged ? { privileged: true } : {}) });
     if (this.failAcquire) throw this.failAcquire;
     const image = this.images.get(name);
     if (!image) throw errors.imageNotFound(name);

@@ -350,6 +350,57 @@ describe("CRI: Kubernetes' own tools", { skip: !existsSync(CRICTL) && "crictl is
     assert.equal((await crictl("rmp", "-f", podId)).code, 0);
   });
 
+  it("runs a pod in a user namespace of its own (the kubelet's map): its image and volumes seen through the map, nothing of it left", async () => {
+    assert.equal((await crictl("pull", "busybox:1.37.0")).code, 0);
+    const hostId = 300_000;
+    const mapping = [{ container_id: 0, host_id: hostId, length: 65536 }];
+    const volume = join(work, "userns-volume");
+    await mkdir(volume, { recursive: true });
+    await writeFile(join(volume, "host-file"), "x");
+    const pod = join(work, "userns-pod.json");
+    const podConfig = (uids: unknown[], gids = uids) => ({
+      metadata: { name: "un", namespace: "default", uid: "u8" },
+      linux: { security_context: { namespace_options: { userns_options: { mode: 0, uids, gids } } } },
+    });
+    // Two maps, or one not from container id 0, or one on the daemon's own ids, are refused.
+    for (const uids of [[...mapping, { container_id: 65536, host_id: 400_000, length: 10 }], [{ ...mapping[0], container_id: 1 }]]) {
+      await writeFile(pod, JSON.stringify(podConfig(uids, mapping)));
+      const refused = await crictl("runp", pod);
+      assert.notEqual(refused.code, 0, refused.out);
+    }
+    await writeFile(pod, JSON.stringify(podConfig([{ container_id: 0, host_id: 1_000_000_000, length: 65536 }])));
+    const overlapping = await crictl("runp", pod);
+    assert.match(overlapping.out, /overlaps the daemon's host ids/);
+    await writeFile(pod, JSON.stringify(podConfig(mapping)));
+    const podId = (await crictl("runp", pod)).stdout.trim();
+    assert.match(podId, /^[0-9a-f]{64}$/);
+    const ctr = join(work, "userns-ctr.json");
+    await writeFile(ctr, JSON.stringify({ metadata: { name: "un" }, image: { image: "busybox:1.37.0" }, command: ["sleep", "600"], mounts: [{ container_path: "/v", host_path: volume }] }));
+    const id = (await crictl("create", podId, ctr, pod)).stdout.trim();
+    assert.equal((await crictl("start", id)).code, 0);
+    const sh = async (script: string) => {
+      const r = await crictl("exec", "-s", id, "sh", "-c", script);
+      assert.equal(r.code, 0, r.out);
+      return r.stdout.trim();
+    };
+    assert.deepEqual((await sh("cat /proc/self/uid_map /proc/self/gid_map")).split("\n").map((l) => l.trim().split(/\s+/)), [
+      ["0", String(hostId), "65536"],
+      ["0", String(hostId), "65536"],
+    ]);
+    // The image's files keep their owners as the container sees them (kept with the host's ids, copied nowhere).
+    assert.equal(await sh("stat -c %u:%g /bin/busybox /home/app"), "0:0\n1000:1000");
+    // What root makes in its root is the map's on the host; in the volume, the volume's own ids.
+    assert.equal(await sh("id -u; touch /made-here /v/made-there; stat -c %u /made-here /v/host-file /v/made-there"), "0\n0\n0\n0");
+    const madeThere = await run("stat", ["-c", "%u", join(volume, "made-there")]);
+    assert.equal(madeThere.stdout.trim(), "0");
+    const upper = await run("find", [daemon.dir, "-path", "*/peas/*/upper/made-here", "-printf", "%U"]);
+    assert.equal(upper.stdout.trim(), String(hostId));
+    const runtimeMounts = async () => (await run("nsenter", [`--mount=${join(daemon.dir, "run", "ns", "mnt")}`, "cat", "/proc/self/mountinfo"])).stdout;
+    assert.ok((await runtimeMounts()).includes("/idmapped/"), "the layers are seen through idmapped mounts");
+    assert.equal((await crictl("rmp", "-f", podId)).code, 0);
+    await eventually(async () => !(await runtimeMounts()).includes("/idmapped/"), "the idmapped mounts to go with the pod");
+  });
+
   it("puts a pod's containers' cgroups under the kubelet's pod cgroup, and takes them away with the containers", async () => {
     assert.equal((await crictl("pull", "busybox:1.37.0")).code, 0);
     const top = `wardentest-kubepods-${process.pid}`;

@@ -34,6 +34,8 @@ export interface SandboxRecord {
   logDirectory: string;
   runtimeHandler: string;
   namespaces: { network: number; pid: number; ipc: number };
+  /** A user namespace of the pod's own: container ids 0..size-1 are host ids hostId.. (uids and gids). */
+  userns?: { hostId: number; size: number };
   /** Its containers may be privileged. */
   privileged?: boolean;
   /** The kubelet's pod cgroup: its containers' cgroups go under it. */
@@ -96,6 +98,13 @@ export class Sandboxes {
       ...(config.linux?.cgroup_parent ? { cgroupParent: config.linux.cgroup_parent } : {}),
     };
     if (record.cgroupParent) checkCgroupParent(record.cgroupParent);
+    const userns = podUserNamespace(ns?.userns_options);
+    if (userns) {
+      if (record.privileged) throw new CriRequestError("a privileged pod cannot have a user namespace of its own");
+      const host = Object.entries(record.namespaces).filter(([, mode]) => mode === v1.NamespaceMode.NODE).map(([name]) => name);
+      if (host.length > 0) throw new CriRequestError(`a pod with a user namespace of its own cannot share the node's ${host.join(", ")} namespace`);
+      record.userns = userns;
+    }
     const id = randomBytes(32).toString("hex");
     // The node's network: the pod's ports are the host's own, nothing to map.
     const hostNetwork = record.namespaces.network === v1.NamespaceMode.NODE;
@@ -103,7 +112,7 @@ export class Sandboxes {
       handle: id,
       // A pod without a user namespace of its own, as Kubernetes runs pods by default (the kubelet
       // asks for one when it wants it): container root is host root, holding Docker's default set.
-      privileged: true,
+      ...(userns ? { idMap: userns } : { privileged: true }),
       capabilities: { root: DOCKER_DEFAULT_CAPABILITIES, others: DOCKER_DEFAULT_CAPABILITIES },
       // The kubelet removes what it no longer wants; nothing is reaped behind its back.
       graceTime: null,
@@ -158,7 +167,16 @@ export class Sandboxes {
       created_at: nanos(s.info.createdAt),
       // A pod on the node's network has no address of its own (the kubelet takes the node's).
       network: { ip: this.hostNetwork(s) ? "" : s.info.network.containerIp, additional_ips: [] },
-      linux: { namespaces: { options: { network: s.record.namespaces.network, pid: s.record.namespaces.pid, ipc: s.record.namespaces.ipc } } },
+      linux: {
+        namespaces: {
+          options: {
+            network: s.record.namespaces.network,
+            pid: s.record.namespaces.pid,
+            ipc: s.record.namespaces.ipc,
+            userns_options: s.record.userns ? userNamespaceOption(s.record.userns) : { mode: v1.NamespaceMode.NODE },
+          },
+        },
+      },
       labels: s.record.labels,
       annotations: s.record.annotations,
       runtime_handler: s.record.runtimeHandler,
@@ -194,4 +212,31 @@ export class Sandboxes {
   private state(s: Sandbox): v1.PodSandboxState {
     return s.info.state === "active" ? v1.PodSandboxState.SANDBOX_READY : v1.PodSandboxState.SANDBOX_NOTREADY;
   }
+}
+
+/**
+ * The pod's user namespace as the kubelet asks for it: NODE (or nothing),
+ * none of its own; POD, one with a single map from container id 0, the
+ * same for uids and gids (the kubelet gives each pod one range of both).
+ */
+export function podUserNamespace(options: v1.UserNamespace.$Properties | null | undefined): { hostId: number; size: number } | undefined {
+  const mode = options?.mode ?? v1.NamespaceMode.NODE;
+  if (mode === v1.NamespaceMode.NODE) return undefined;
+  if (mode !== v1.NamespaceMode.POD) throw new CriRequestError(`user namespace mode ${v1.NamespaceMode[mode] ?? mode}: a pod's user namespace is the node's (NODE) or its own (POD)`);
+  const uids = options?.uids ?? [];
+  const gids = options?.gids ?? [];
+  if (uids.length !== 1 || gids.length !== 1) {
+    throw new CriRequestError(`a pod's user namespace takes exactly one uid and one gid mapping (given ${uids.length} and ${gids.length})`);
+  }
+  const [u, g] = [uids[0], gids[0]];
+  if ((u.container_id ?? 0) !== 0 || (g.container_id ?? 0) !== 0) throw new CriRequestError("a pod's user namespace must map container id 0 (its root)");
+  if ((u.host_id ?? 0) !== (g.host_id ?? 0) || (u.length ?? 0) !== (g.length ?? 0)) {
+    throw new CriRequestError("a pod's user namespace maps uids and gids alike: the two mappings must be the same");
+  }
+  return { hostId: u.host_id ?? 0, size: u.length ?? 0 };
+}
+
+function userNamespaceOption(map: { hostId: number; size: number }): v1.UserNamespace.$Properties {
+  const mapping = [{ container_id: 0, host_id: map.hostId, length: map.size }];
+  return { mode: v1.NamespaceMode.POD, uids: mapping, gids: mapping };
 }

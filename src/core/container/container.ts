@@ -2,6 +2,7 @@
 // stopped → destroyed), its events, processes, rules, limits and properties.
 import { errors } from "../errors.js";
 import type { DiskLimits } from "../interfaces/disk-quota.js";
+import type { IdMap } from "../interfaces/id-map.js";
 import type { BindMount } from "../interfaces/filesystem.js";
 import type { ImageConfig } from "../interfaces/image-store.js";
 import type { ContainerCapabilities } from "../interfaces/runtime.js";
@@ -57,6 +58,8 @@ export interface ContainerIdentity {
   image?: ContainerImage;
   /** Without a user namespace. */
   privileged?: boolean;
+  /** A user namespace of its own, with this map (else the daemon's, unless privileged). */
+  idMap?: IdMap;
   capabilities?: ContainerCapabilities;
   /** Its own limit on processes, when it was made with one. */
   pidsLimit?: number;
@@ -78,6 +81,7 @@ export class Container {
   readonly rootfs: string;
   readonly image: ContainerImage | undefined;
   readonly privileged: boolean;
+  readonly idMap: IdMap | undefined;
   readonly capabilities: ContainerCapabilities | undefined;
   readonly pidsLimit: number | undefined;
   readonly bindMounts: BindMount[];
@@ -112,6 +116,7 @@ export class Container {
     this.rootfs = identity.rootfs;
     this.image = identity.image;
     this.privileged = identity.privileged ?? false;
+    this.idMap = identity.idMap;
     this.capabilities = identity.capabilities;
     this.pidsLimit = identity.pidsLimit;
     this.bindMounts = identity.bindMounts;

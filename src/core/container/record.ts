@@ -1,6 +1,7 @@
 // A container as kept on disk, and back: only what a restarted daemon needs
 // to serve it as before (processes are found from their own directories).
 import type { DiskLimits } from "../interfaces/disk-quota.js";
+import type { IdMap } from "../interfaces/id-map.js";
 import type { ContainerRecord } from "../interfaces/state-store.js";
 import type { ContainerCapabilities } from "../interfaces/runtime.js";
 import { CONTAINER_EVENTS, Container, type ContainerEvent, type ContainerImage } from "./container.js";
@@ -33,6 +34,7 @@ export function toRecord(c: Container): ContainerRecord {
   };
   if (c.image) record.image = c.image;
   if (c.privileged) record.privileged = true;
+  if (c.idMap) record.idMap = c.idMap;
   if (c.capabilities) record.capabilities = c.capabilities;
   if (c.pidsLimit !== undefined) record.pidsLimit = c.pidsLimit;
   if (c.bandwidth) record.bandwidth = c.bandwidth;
@@ -74,6 +76,11 @@ function imageOf(value: ContainerRecord["image"]): ContainerImage | undefined {
   };
 }
 
+function idMapOf(value: unknown): IdMap | undefined {
+  const v = value as Partial<IdMap> | undefined;
+  return v && Number.isSafeInteger(v.hostId) && Number.isSafeInteger(v.size) ? { hostId: v.hostId!, size: v.size! } : undefined;
+}
+
 /** Throws on a record that is not whole: recovery then removes the container. */
 export function fromRecord(r: ContainerRecord, path: string): Container {
   if (r.version !== 1 || typeof r.id !== "string" || typeof r.handle !== "string" || !Number.isInteger(r.uid)) {
@@ -88,6 +95,7 @@ export function fromRecord(r: ContainerRecord, path: string): Container {
     rootfs: r.rootfs,
     image: imageOf(r.image),
     privileged: r.privileged === true,
+    idMap: idMapOf(r.idMap),
     capabilities: capabilitiesOf(r.capabilities),
     pidsLimit: typeof r.pidsLimit === "number" ? r.pidsLimit : undefined,
     bindMounts: r.bindMounts ?? [],

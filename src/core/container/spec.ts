@@ -3,6 +3,7 @@
 import { errors } from "../errors.js";
 import type { DiskLimits } from "../interfaces/disk-quota.js";
 import type { BindMount } from "../interfaces/filesystem.js";
+import { type IdMap, MAX_HOST_ID } from "../interfaces/id-map.js";
 import type { ImageCredentials } from "../interfaces/image-store.js";
 import type { ContainerCapabilities } from "../interfaces/runtime.js";
 import type { BandwidthLimit, NetInRule, NetOutRule } from "../interfaces/network.js";
@@ -34,6 +35,12 @@ export interface ContainerSpec {
   imageCredentials?: ImageCredentials;
   /** Without a user namespace: container root is host root. */
   privileged?: boolean;
+  /**
+   * A user namespace of its own with this map, in place of the daemon's (a
+   * Kubernetes pod's). Its base is the one kept with the host's ids, seen
+   * through idmapped mounts: nothing is copied for it.
+   */
+  idMap?: IdMap;
   /** Its host name (1-64 characters); absent: its id. */
   hostname?: string;
   /** Its /etc/resolv.conf; absent: the daemon's servers (or the host's). */
@@ -102,6 +109,7 @@ export function checkContainerSpec(spec: ContainerSpec): void {
     ].filter(Boolean);
     if (own.length > 0) throw errors.invalid(`a container on the host's network has no network of its own: ${own.join(", ")} cannot be given`);
   }
+  if (spec.idMap) checkIdMap(spec);
   if (spec.dns) {
     const dns = spec.dns;
     for (const word of [...dns.servers, ...dns.searches, ...dns.options]) {
@@ -109,4 +117,13 @@ export function checkContainerSpec(spec: ContainerSpec): void {
     }
     if (dns.servers.length > 3 || dns.searches.length > 32) throw errors.invalid("at most 3 DNS servers and 32 search domains");
   }
+}
+
+function checkIdMap(spec: ContainerSpec): void {
+  const { hostId, size } = spec.idMap!;
+  if (!Number.isSafeInteger(hostId) || !Number.isSafeInteger(size) || hostId < 1 || size < 1 || hostId + size - 1 > MAX_HOST_ID) {
+    throw errors.invalid(`user namespace map 0 ${hostId} ${size}: container ids from 0 must map to host ids from 1 to ${MAX_HOST_ID}`);
+  }
+  if (spec.privileged) throw errors.invalid("a privileged container has no user namespace: it cannot be given a map");
+  if (spec.hostNetwork) throw errors.invalid("a container with a user namespace of its own cannot be on the host's network");
 }

@@ -25,6 +25,7 @@ export type RootfsBase =
   | { kind: "layers"; layers: string[] };
 
 /** What the filesystem needs to make a container's root. */
+import type { IdMap } from "./id-map.js";
 import type { DnsConfig } from "../container/spec.js";
 
 export interface RootfsSpec {
@@ -40,6 +41,8 @@ export interface RootfsSpec {
   hostname?: string;
   /** No user namespace: the base and the container's files keep their ids. */
   privileged?: boolean;
+  /** Its own user namespace: the base (kept with the host's ids) is seen through this map. */
+  idMap?: IdMap;
   /** Its own name resolution; absent: the daemon's. */
   dns?: DnsConfig;
 }
@@ -68,6 +71,8 @@ export interface Filesystem {
     peaId: string;
     base: RootfsBase;
     privileged?: boolean;
+    /** The container's own user namespace map: the pea's base and volumes are seen through it. */
+    idMap?: IdMap;
     bindMounts?: BindMount[];
   }): Promise<{ rootfsPath: string; passwd: string; group: string; bindMounts: BindMount[] }>;
   /** What a pea's writable layer holds, and what its filesystem has room for. */

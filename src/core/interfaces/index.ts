@@ -4,6 +4,7 @@ export type * from "./depot.js";
 export type * from "./disk-quota.js";
 export type * from "./file-transfer.js";
 export type * from "./filesystem.js";
+export type * from "./id-map.js";
 export type * from "./limits.js";
 export type * from "./logger.js";
 export type * from "./metrics-sink.js";

@@ -1,5 +1,6 @@
 // A container's network: its /30, forwards into it, egress rules out of it,
 // and a bandwidth limit.
+import type { IdMap } from "./id-map.js";
 import type { NetworkSpec } from "../ipv4.js";
 
 /** A container's /30: the host's side (.1) and the container's (.2). */
@@ -86,8 +87,11 @@ export interface Network {
   /** The networks the host routes now ("a.b.c.d/n"): a new container's /30 must not be one of them. */
   hostRoutes?(): Promise<string[]>;
   /** Makes the container's network, wired to the host; returns what the runtime joins. */
-  /** A privileged container's namespace is made without a user namespace. */
-  create(id: string, network: ContainerNetwork, options?: { privileged?: boolean }): Promise<NetworkAttachment>;
+  /**
+   * A privileged container's namespace is made without a user namespace; one
+   * with a map of its own, in a user namespace with that map.
+   */
+  create(id: string, network: ContainerNetwork, options?: { privileged?: boolean; idMap?: IdMap }): Promise<NetworkAttachment>;
   /**
    * Removes all of it: interfaces, firewall rules, forwards. Idempotent;
    * without `known` (a leftover) it looks for everything.

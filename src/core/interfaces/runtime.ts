@@ -1,4 +1,5 @@
 // Running containers and their processes.
+import type { IdMap } from "./id-map.js";
 import type { Rlimits } from "../rlimits.js";
 import type { BindMount } from "./filesystem.js";
 import type { NetworkAttachment } from "./network.js";
@@ -26,6 +27,8 @@ export interface ContainerLaunch {
   network: NetworkAttachment | "host";
   /** Without a user namespace; root in it holds every capability the daemon has. */
   privileged?: boolean;
+  /** A user namespace with this map, in place of the daemon's. */
+  idMap?: IdMap;
   capabilities?: ContainerCapabilities;
   /** Absent: its id. */
   hostname?: string;

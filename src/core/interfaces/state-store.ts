@@ -1,5 +1,6 @@
 // Where containers are kept for a restarted daemon.
 import type { DiskLimits } from "./disk-quota.js";
+import type { IdMap } from "./id-map.js";
 import type { BindMount } from "./filesystem.js";
 import type { ImageConfig } from "./image-store.js";
 import type { ContainerCapabilities } from "./runtime.js";
@@ -15,6 +16,7 @@ export interface ContainerRecord {
   /** The image it was made from, with the configuration its processes use. */
   image?: { name: string; id: string; config: ImageConfig };
   privileged?: boolean;
+  idMap?: IdMap;
   capabilities?: ContainerCapabilities;
   pidsLimit?: number;
   bindMounts: BindMount[];

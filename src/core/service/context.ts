@@ -8,6 +8,7 @@ import type { Depot } from "../interfaces/depot.js";
 import type { DiskQuota } from "../interfaces/disk-quota.js";
 import type { FileTransfer } from "../interfaces/file-transfer.js";
 import type { Filesystem } from "../interfaces/filesystem.js";
+import type { IdMap } from "../interfaces/id-map.js";
 import type { ImageStore } from "../interfaces/image-store.js";
 import type { Limits } from "../interfaces/limits.js";
 import type { Logger } from "../interfaces/logger.js";
@@ -29,6 +30,8 @@ export interface ServiceConfig extends AllocatorConfig {
   stopTimeoutMs: number;
   /** The name of the unprivileged user every container gets, with a uid from the pool. */
   containerUser: string;
+  /** The daemon's own user namespace map, which a container's own map must stay clear of. */
+  sharedIdMap?: IdMap;
 }
 
 export interface ServiceDeps {

@@ -7,6 +7,7 @@ import { checkContainerSpec, type ContainerSpec } from "../container/spec.js";
 import { errors } from "../errors.js";
 import { parseImageReference } from "../images/reference.js";
 import type { RootfsBase } from "../interfaces/filesystem.js";
+import { idMapsOverlap } from "../interfaces/id-map.js";
 import type { Image } from "../interfaces/image-store.js";
 import { parseCidr, type Cidr } from "../ipv4.js";
 import type { ServiceContext } from "./context.js";
@@ -48,6 +49,17 @@ export class Creator {
     checkContainerSpec(spec);
     const privileged = spec.privileged === true;
     const { config, deps, registry, allocator } = this.ctx;
+    const idMap = spec.idMap;
+    if (idMap && config.sharedIdMap && idMapsOverlap(idMap, config.sharedIdMap)) {
+      const { hostId, size } = config.sharedIdMap;
+      throw errors.invalid(`user namespace map 0 ${idMap.hostId} ${idMap.size} overlaps the daemon's host ids ${hostId}-${hostId + size - 1}`);
+    }
+    // Every container has an account of the pool's uids (Warden's user).
+    if (idMap && idMap.size < config.uidPoolStart + config.uidPoolSize) {
+      throw errors.invalid(`user namespace map 0 ${idMap.hostId} ${idMap.size} must hold container ids up to ${config.uidPoolStart + config.uidPoolSize - 1} (the container user's)`);
+    }
+    // A container with a map of its own sees the base kept with the host's ids through idmapped mounts.
+    const unshifted = privileged || idMap !== undefined;
     if (spec.handle !== undefined && registry.has(spec.handle)) throw errors.handleTaken(spec.handle);
     const rootfs = spec.rootfs ?? config.defaultRootfs;
     const ref = parseImageReference(rootfs);
@@ -88,20 +100,20 @@ export class Creator {
         (async () => {
           let base: RootfsBase = { kind: "directory", path: rootfs };
           if (ref.kind !== "directory") {
-            image = await phases.time("image", () => images!.acquire(ref, id, { credentials: spec.imageCredentials, privileged }));
+            image = await phases.time("image", () => images!.acquire(ref, id, { credentials: spec.imageCredentials, privileged: unshifted }));
             base = { kind: "layers", layers: image.layers };
           }
           return phases.time("filesystem", () =>
-            deps.filesystem.prepare({ id, base, bindMounts, uid, containerIp: network.containerIp, hostIp: network.hostIp, privileged, hostname: spec.hostname, ...(spec.dns ? { dns: spec.dns } : {}) }),
+            deps.filesystem.prepare({ id, base, bindMounts, uid, containerIp: network.containerIp, hostIp: network.hostIp, privileged, ...(idMap ? { idMap } : {}), hostname: spec.hostname, ...(spec.dns ? { dns: spec.dns } : {}) }),
           );
         })(),
-        hostNetwork ? Promise.resolve(undefined) : phases.time("network", () => deps.network.create(id, network, { privileged })),
+        hostNetwork ? Promise.resolve(undefined) : phases.time("network", () => deps.network.create(id, network, { privileged, ...(idMap ? { idMap } : {}) })),
       ]);
       if (root.status === "rejected") throw root.reason;
       if (attachment.status === "rejected") throw attachment.reason;
       undo.push(() => deps.runtime.destroy(id));
       await phases.time("runtime", () =>
-        deps.runtime.create({ id, handle, rootfsPath: root.value, bindMounts, network: attachment.value ?? "host", privileged, capabilities: spec.capabilities, hostname: spec.hostname, pidsLimit: spec.limits?.pids, ...(spec.sysctls ? { sysctls: spec.sysctls } : {}) }),
+        deps.runtime.create({ id, handle, rootfsPath: root.value, bindMounts, network: attachment.value ?? "host", privileged, ...(idMap ? { idMap } : {}), capabilities: spec.capabilities, hostname: spec.hostname, pidsLimit: spec.limits?.pids, ...(spec.sysctls ? { sysctls: spec.sysctls } : {}) }),
       );
       c = new Container({
         id,
@@ -111,6 +123,7 @@ export class Creator {
         rootfs,
         image: image && { name: image.name, id: image.id, config: image.config },
         privileged,
+        idMap,
         capabilities: spec.capabilities,
         pidsLimit: spec.limits?.pids,
         bindMounts,

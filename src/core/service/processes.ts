@@ -257,7 +257,7 @@ export class ProcessService {
       let config: ImageConfig | undefined;
       if (ref.kind !== "directory") {
         undo.push(() => deps.images!.release(holder));
-        const image = await deps.images!.acquire(ref, holder, { credentials: spec.imageCredentials, privileged: c.privileged });
+        const image = await deps.images!.acquire(ref, holder, { credentials: spec.imageCredentials, privileged: c.privileged || c.idMap !== undefined });
         base = { kind: "layers", layers: image.layers };
         config = image.config;
       }
@@ -273,7 +273,7 @@ export class ProcessService {
         throw errors.invalid("a bind mount propagating both ways needs a privileged pea in a privileged container");
       }
       undo.push(() => deps.filesystem.removePea(c.id, peaId));
-      const root = await deps.filesystem.preparePea({ containerId: c.id, peaId, base, privileged: c.privileged, bindMounts: spec.bindMounts ?? [] });
+      const root = await deps.filesystem.preparePea({ containerId: c.id, peaId, base, privileged: c.privileged, ...(c.idMap ? { idMap: c.idMap } : {}), bindMounts: spec.bindMounts ?? [] });
       const image = spec.fromImage ? config : undefined;
       const user = resolveUser(spec.user || image?.user || "root", root.passwd, root.group);
       c.assertState("active");

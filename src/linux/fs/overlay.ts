@@ -55,6 +55,8 @@ export function lowerOption(lowers: readonly string[]): { lowerdir: string; wd: 
 const BASE_BYTES = "base-bytes";
 /** Where a pea's volumes are grafted, by pea, in the container's directory. */
 const PEA_VOLUMES = "pea-volumes";
+/** Where the idmapped copies of the layers under a root are, by root ("rootfs", or a pea's id), in the container's directory. */
+const IDMAPPED = "idmapped";
 
 export class OverlayFilesystem implements Filesystem {
   private readonly opaque: OpaqueDirectories;
@@ -90,27 +92,64 @@ export class OverlayFilesystem implements Filesystem {
     await mkdir(layout.upper, { recursive: true });
     await mkdir(layout.work, { recursive: true });
     await mkdir(layout.rootfs, { recursive: true });
-    const userns = spec.privileged ? undefined : this.userNamespace;
-    // Image layers come from the store already shifted into the namespace; a directory is shifted here, once.
-    const lowers =
-      spec.base.kind === "layers" ? spec.base.layers : [userns ? await userns.bases.lowerFor(spec.base.path) : spec.base.path];
+    const { lowers, map } = await this.lowersOf(spec);
     const lower = lowers.length === 1 ? directoryView(lowers[0]) : layerView(lowers, this.opaque);
-    if (userns) {
-      // The upper directory is the container's "/": its owner and mode are what root sees.
-      await lchown(layout.upper, userns.map.hostId, userns.map.hostId);
-      await chmod(layout.upper, (await stat(lower.top)).mode & 0o7777);
-    }
+    if (map) await this.ownUpper(layout.upper, lower.top, map);
     await writeContainerFiles(lower, layout.upper, {
       id: spec.hostname ?? spec.id,
       uid: spec.uid,
       containerIp: spec.containerIp,
       resolvConf: spec.dns ? dnsResolvConf(spec.dns) : this.resolvConf(spec.hostIp),
-      idMap: userns?.map,
+      idMap: map,
     });
     // The base as the client named it: a shifted copy on the depot's btrfs counts its small files' blocks differently.
     await writeFile(join(dir, BASE_BYTES), String(await this.sizeOf(spec.base.kind === "layers" ? spec.base.layers : [spec.base.path])));
-    await this.mountStack(lowers, layout.upper, layout.work, layout.rootfs);
+    await this.mountStack(await this.seenThrough(lowers, spec, join(dir, IDMAPPED, "rootfs")), layout.upper, layout.work, layout.rootfs);
     return layout.rootfs;
+  }
+
+  /**
+   * The base's layers (host paths) and the map its container sees them
+   * through. Image layers come from the store already shifted into the
+   * daemon's namespace; a directory is shifted here, once. A container with
+   * a map of its own takes the base as kept with the host's ids.
+   */
+  private async lowersOf(spec: { base: RootfsBase; privileged?: boolean; idMap?: IdMap }): Promise<{ lowers: readonly string[]; map?: IdMap }> {
+    const own = spec.privileged ? undefined : spec.idMap;
+    const shared = spec.privileged || own ? undefined : this.userNamespace;
+    const lowers = spec.base.kind === "layers" ? spec.base.layers : [shared ? await shared.bases.lowerFor(spec.base.path) : spec.base.path];
+    return { lowers, map: own ?? shared?.map };
+  }
+
+  /** The upper directory is the container's "/": its owner and mode are what root sees. */
+  private async ownUpper(upper: string, top: string, map: IdMap): Promise<void> {
+    await lchown(upper, map.hostId, map.hostId);
+    await chmod(upper, (await stat(top)).mode & 0o7777);
+  }
+
+  /**
+   * The lowers as the overlay takes them: for a container with a map of its
+   * own, idmapped copies of them in the runtime's namespace, under `dir`
+   * (side by side: named relative to it in the overlay's options).
+   */
+  private async seenThrough(lowers: readonly string[], spec: { privileged?: boolean; idMap?: IdMap }, dir: string): Promise<readonly string[]> {
+    if (spec.privileged || !spec.idMap) return lowers;
+    const trees = lowers.map((source, i) => ({ source, target: join(dir, String(i)) }));
+    // Made here, not only by the helper: an unmount finds them by name, even after a failure half way.
+    for (const t of trees) await mkdir(t.target, { recursive: true });
+    try {
+      await this.ns.graftAll(trees, { idMap: spec.idMap });
+    } catch (err) {
+      throw errors.commandFailed(`cannot map the base's ids for the container's user namespace: ${err instanceof Error ? err.message : String(err)}`, err);
+    }
+    return trees.map((t) => t.target);
+  }
+
+  /** Takes away the idmapped copies made under `dir`, once nothing stands on them. */
+  private async removeIdmapped(dir: string): Promise<void> {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    await this.ns.ungraft(...names.map((n) => join(dir, n)));
+    await rm(dir, { recursive: true, force: true });
   }
 
   /** The lowers (image layers or a base) under an upper layer, mounted at `target` in the runtime's namespace. */
@@ -133,6 +172,7 @@ export class OverlayFilesystem implements Filesystem {
     peaId: string;
     base: RootfsBase;
     privileged?: boolean;
+    idMap?: IdMap;
     bindMounts?: BindMount[];
   }): Promise<{ rootfsPath: string; passwd: string; group: string; bindMounts: BindMount[] }> {
     await this.check({ base: spec.base, bindMounts: [] });
@@ -141,23 +181,20 @@ export class OverlayFilesystem implements Filesystem {
     const own = join(volumeDir(dir), "peas", spec.peaId);
     const rootfs = join(dir, "peas", spec.peaId);
     for (const d of [join(own, "upper"), join(own, "work"), rootfs]) await mkdir(d, { recursive: true });
-    const userns = spec.privileged ? undefined : this.userNamespace;
-    const lowers =
-      spec.base.kind === "layers" ? spec.base.layers : [userns ? await userns.bases.lowerFor(spec.base.path) : spec.base.path];
+    const { lowers, map } = await this.lowersOf(spec);
     const lower = lowers.length === 1 ? directoryView(lowers[0]) : layerView(lowers, this.opaque);
-    if (userns) {
-      await lchown(join(own, "upper"), userns.map.hostId, userns.map.hostId);
-      await chmod(join(own, "upper"), (await stat(lower.top)).mode & 0o7777);
-    }
+    if (map) await this.ownUpper(join(own, "upper"), lower.top, map);
     const accounts = await readAccounts(lower);
-    await this.mountStack(lowers, join(own, "upper"), join(own, "work"), rootfs);
+    await this.mountStack(await this.seenThrough(lowers, spec, join(dir, IDMAPPED, spec.peaId)), join(own, "upper"), join(own, "work"), rootfs);
     // Volumes as the host has them now: the runtime's namespace holds only what was mounted when it was made.
     const volumes = join(dir, PEA_VOLUMES, spec.peaId);
     const bindMounts: BindMount[] = [];
     for (const [i, m] of (spec.bindMounts ?? []).entries()) {
       const target = join(volumes, String(i));
       await mkdir(target, { recursive: true });
-      bindMounts.push({ ...m, srcPath: await this.ns.graft(m.srcPath, target, { recursiveReadOnly: m.recursiveReadOnly === true }) });
+      // In a user namespace of the container's own, a volume is seen through its map, as its base is.
+      const idMap = spec.privileged ? undefined : spec.idMap;
+      bindMounts.push({ ...m, srcPath: await this.ns.graft(m.srcPath, target, { recursiveReadOnly: m.recursiveReadOnly === true, ...(idMap ? { idMap } : {}) }) });
     }
     return { rootfsPath: rootfs, ...accounts, bindMounts };
   }
@@ -178,7 +215,7 @@ export class OverlayFilesystem implements Filesystem {
 
   private async removePeaVolumes(dir: string, peaId: string): Promise<void> {
     const volumes = join(dir, PEA_VOLUMES, peaId);
-    for (const name of await readdir(volumes).catch(() => [] as string[])) await this.ns.ungraft(join(volumes, name));
+    await this.ns.ungraft(...(await readdir(volumes).catch(() => [] as string[])).map((name) => join(volumes, name)));
     await rm(volumes, { recursive: true, force: true });
   }
 
@@ -186,6 +223,7 @@ export class OverlayFilesystem implements Filesystem {
     const dir = this.depot.path(containerId);
     await this.removePeaVolumes(dir, peaId);
     await this.umount(join(dir, "peas", peaId));
+    await this.removeIdmapped(join(dir, IDMAPPED, peaId));
     await rm(join(dir, "peas", peaId), { recursive: true, force: true });
     await rm(join(volumeDir(dir), "peas", peaId), { recursive: true, force: true });
   }
@@ -226,6 +264,8 @@ export class OverlayFilesystem implements Filesystem {
     for (const pea of await readdir(join(dir, PEA_VOLUMES)).catch(() => [] as string[])) await this.removePeaVolumes(dir, pea);
     for (const pea of await readdir(join(dir, "peas")).catch(() => [] as string[])) await this.umount(join(dir, "peas", pea));
     await this.umount(containerLayout(dir).rootfs);
+    // What the overlays stood on, once they are gone.
+    for (const name of await readdir(join(dir, IDMAPPED)).catch(() => [] as string[])) await this.removeIdmapped(join(dir, IDMAPPED, name));
   }
 
   async remove(id: string): Promise<void> {

@@ -4,6 +4,7 @@
 // runs: one born inside the new namespace (unshare), one on the host.
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { errors } from "../../core/errors.js";
 import type { ContainerNetwork, NetworkAttachment } from "../../core/interfaces/network.js";
 import type { CommandRunner } from "../command.js";
 import type { IdMap } from "../security/id-map.js";
@@ -16,11 +17,12 @@ export class NamespacedLinks {
     private readonly mtu: number,
     private readonly commands: CommandRunner,
     /**
-     * Containers in a user namespace: their network namespace is made inside
-     * it, so that the container's own sysfs and privileged ports work, and
-     * both are pinned (the user namespace in usernsDir).
+     * Containers in a user namespace (the daemon's map, or one of their
+     * own): their network namespace is made inside it, so that the
+     * container's own sysfs and privileged ports work, and both are pinned
+     * (the user namespace in dir).
      */
-    private readonly userns?: { map: IdMap; dir: string; helper: string },
+    private readonly userns?: { map?: IdMap; dir: string; helper: string },
   ) {}
 
   pinOf(id: string): string {
@@ -31,8 +33,10 @@ export class NamespacedLinks {
     return this.userns ? join(this.userns.dir, id) : undefined;
   }
 
-  /** A privileged container's namespace is made without a user namespace, as when there is none. */
-  async create(id: string, network: ContainerNetwork, privileged = false): Promise<NetworkAttachment> {
+  /** A privileged container's namespace is made without a user namespace, as when there is none; `own`: in one with that map. */
+  async create(id: string, network: ContainerNetwork, privileged = false, own?: IdMap): Promise<NetworkAttachment> {
+    const map = privileged ? undefined : (own ?? this.userns?.map);
+    if (map && !this.userns) throw errors.invalid("this daemon makes no user namespaces (it was not given warden-netns)");
     const pin = this.pinOf(id);
     await mkdir(this.netnsDir, { recursive: true });
     await writeFile(pin, "");
@@ -54,7 +58,7 @@ export class NamespacedLinks {
       `link set ${outside} up`,
       "",
     ].join("\n");
-    if (this.userns && !privileged) return this.createInUserNamespace(id, pin, inside, outside, insideBatch, hostBatch);
+    if (map) return this.createInUserNamespace(id, pin, map, inside, outside, insideBatch, hostBatch);
     await this.commands.run(["unshare", `--net=${pin}`, "sh", "-c", NETNS_SCRIPT, "sh"], {
       input: `link add ${inside} mtu ${this.mtu} type veth peer name ${outside} mtu ${this.mtu} netns /proc/${process.pid}/ns/net\n${insideBatch}`,
     });
@@ -68,12 +72,13 @@ export class NamespacedLinks {
   private async createInUserNamespace(
     id: string,
     pin: string,
+    map: IdMap,
     inside: string,
     outside: string,
     insideBatch: string,
     hostBatch: string,
   ): Promise<NetworkAttachment> {
-    const { map, dir, helper } = this.userns!;
+    const { dir, helper } = this.userns!;
     const userPin = join(dir, id);
     await mkdir(dir, { recursive: true });
     await writeFile(userPin, "");

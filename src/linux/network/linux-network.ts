@@ -30,9 +30,12 @@ import { Shaper } from "./shaper.js";
 export interface LinuxNetworkOptions {
   netnsDir: string;
   mtu: number;
-  /** Containers in a user namespace: their network namespaces are made inside it, pinned in usernsDir. */
-  /** `helper`: warden-netns, which makes them. */
-  userns?: { map: IdMap; dir: string; helper: string };
+  /**
+   * Containers in a user namespace (the daemon's map, or one of their own):
+   * their network namespaces are made inside it, pinned in dir. `helper`:
+   * warden-netns, which makes them.
+   */
+  userns?: { map?: IdMap; dir: string; helper: string };
   firewall: Omit<FirewallConfig, "externalAddresses">;
   log: Logger;
   commands: CommandRunner;
@@ -99,8 +102,8 @@ export class LinuxNetwork implements Network {
     return hostRoutes();
   }
 
-  create(id: string, network: ContainerNetwork, options?: { privileged?: boolean }): Promise<NetworkAttachment> {
-    return this.links.create(id, network, options?.privileged);
+  create(id: string, network: ContainerNetwork, options?: { privileged?: boolean; idMap?: IdMap }): Promise<NetworkAttachment> {
+    return this.links.create(id, network, options?.privileged, options?.idMap);
   }
 
   async destroy(id: string, known?: KnownNetworkRules): Promise<void> {

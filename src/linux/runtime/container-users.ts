@@ -3,12 +3,13 @@
 // container planted resolves within the container, never on the host. The
 // static busybox bind-mounted into every container does the reading (and
 // makes a missing working directory), so any root filesystem works.
-import { readlink } from "node:fs/promises";
+import { readFile, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { errors } from "../../core/errors.js";
 import type { ResolvedUser } from "../../core/interfaces/runtime.js";
 import { resolveUser } from "../../core/process/users.js";
 import type { CommandRunner } from "../command.js";
+import type { IdMap } from "../security/id-map.js";
 import { COPY_HELPER_IN_CONTAINER } from "./bundle.js";
 
 const SEPARATOR = "--- warden ---";
@@ -65,6 +66,16 @@ export class ContainerUsers {
     } catch {
       return false;
     }
+  }
+
+  /** The map of the container's user namespace (the daemon's, or its own), read off the kernel; none without one. */
+  async idMapOf(id: string): Promise<IdMap | undefined> {
+    const pid = await this.initPid(id);
+    if (pid === undefined || !(await this.hasUserNamespace(id))) return undefined;
+    // Ours map container id 0 on, in one line.
+    const text = await readFile(join(this.proc, String(pid), "uid_map"), "utf8").catch(() => "");
+    const [inside, hostId, size] = text.trim().split(/\s+/).map(Number);
+    return inside === 0 && Number.isSafeInteger(hostId) && Number.isSafeInteger(size) ? { hostId, size } : undefined;
   }
 
   private async enter(id: string, script: string, args: string[]): Promise<string> {

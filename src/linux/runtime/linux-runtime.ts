@@ -163,7 +163,7 @@ export class LinuxRuntime implements Runtime {
       ...(launch.sysctls ? { sysctls: launch.sysctls } : {}),
       copyHelperPath: this.options.copyHelperPath,
       // Privileged: no user namespace, and no seccomp filter (root holds every capability the daemon has).
-      idMap: launch.privileged ? undefined : this.options.idMap,
+      idMap: launch.privileged ? undefined : (launch.idMap ?? this.options.idMap),
       idmappedBindMounts: this.options.idmappedBindMounts,
       seccomp: launch.privileged ? undefined : this.options.seccomp,
       compiledSeccomp: launch.privileged ? undefined : this.compiledSeccomp,
@@ -356,7 +356,7 @@ export class LinuxRuntime implements Runtime {
 
   /** The host ids of the process's user: through the container's map when it has a user namespace. */
   private async hostOwner(id: string, launch: ProcessLaunch): Promise<{ uid: number; gid: number }> {
-    const map = this.options.idMap && (await this.users.hasUserNamespace(id)) ? this.options.idMap : undefined;
+    const map = await this.users.idMapOf(id);
     return { uid: hostIdOf(map, launch.user.uid), gid: hostIdOf(map, launch.user.gid) };
   }
 

@@ -11,7 +11,15 @@ import { mkdir, writeFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { errors } from "../../core/errors.js";
 import type { CommandRunner } from "../command.js";
+import type { IdMap } from "../security/id-map.js";
 import { mountAt, parseMountInfo, readMountInfo, type MountEntry } from "../mountinfo.js";
+
+export interface GraftOptions {
+  /** Read-only through and through, what is mounted under it included. */
+  recursiveReadOnly?: boolean;
+  /** An idmapped mount: a file of id n on disk is seen as hostId + n. */
+  idMap?: IdMap;
+}
 
 export class RuntimeMountNamespace {
   readonly pinDir: string;
@@ -120,23 +128,37 @@ export class RuntimeMountNamespace {
    * namespace. Answers the path to bind from inside; without the helper,
    * `hostPath` itself (the namespace's older view).
    */
-  async graft(hostPath: string, target: string, options: { recursiveReadOnly?: boolean } = {}): Promise<string> {
-    if (!this.graftPath) {
-      if (options.recursiveReadOnly) throw errors.invalid("recursively read-only mounts need warden-graft, which this daemon was not given");
-      return hostPath;
-    }
-    await this.commands.run([this.graftPath, ...(options.recursiveReadOnly ? ["--rro"] : []), hostPath, this.pinFile, target]);
+  async graft(hostPath: string, target: string, options: GraftOptions = {}): Promise<string> {
+    if (!this.graftPath && !options.recursiveReadOnly && !options.idMap) return hostPath;
+    await this.graftAll([{ source: hostPath, target }], options);
     return target;
   }
 
+  /** Several trees grafted as `graft` does, by one run of the helper. */
+  async graftAll(trees: ReadonlyArray<{ source: string; target: string }>, options: GraftOptions = {}): Promise<void> {
+    if (!this.graftPath) {
+      throw errors.invalid(
+        `${options.idMap ? "idmapped mounts (a user namespace of a container's own)" : "recursively read-only mounts"} need warden-graft, which this daemon was not given`,
+      );
+    }
+    if (trees.length === 0) return;
+    await this.commands.run([
+      this.graftPath,
+      ...(options.recursiveReadOnly ? ["--rro"] : []),
+      ...(options.idMap ? ["--idmap", `${options.idMap.hostId}:${options.idMap.size}`] : []),
+      this.pinFile,
+      ...trees.flatMap((t) => [t.source, t.target]),
+    ]);
+  }
+
   /**
-   * Takes a grafted tree away. It is first cut from its peers (private),
+   * Takes grafted trees away. Each is first cut from its peers (private),
    * else unmounting what is under it would unmount the same on the host.
    */
-  async ungraft(target: string): Promise<void> {
-    if (!this.graftPath) return;
-    const script = 'mountpoint -q "$1" || exit 0; mount --make-rprivate "$1" && umount -l "$1"';
-    await this.commands.run(this.wrap(["sh", "-c", script, "sh", target], "/"));
+  async ungraft(...targets: string[]): Promise<void> {
+    if (!this.graftPath || targets.length === 0) return;
+    const script = 'for t; do mountpoint -q "$t" || continue; mount --make-rprivate "$t" && umount -l "$t" || exit 1; done';
+    await this.commands.run(this.wrap(["sh", "-c", script, "sh", ...targets], "/"));
   }
 
   /** argv that runs `argv` inside the namespace, in directory `wd`. */

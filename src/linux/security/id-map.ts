@@ -1,11 +1,11 @@
 // The user namespace of containers: container ids 0..size-1 are host ids
-// hostId..hostId+size-1. All containers share the one range, as Garden's
-// unprivileged containers do; each container's user still gets a host uid
-// of its own (the uid pool lies inside the range).
-export interface IdMap {
-  hostId: number;
-  size: number;
-}
+// hostId..hostId+size-1. All containers share the daemon's range, as
+// Garden's unprivileged containers do (each container's user still gets a
+// host uid of its own: the uid pool lies inside the range); a container may
+// be given a map of its own (a Kubernetes pod's).
+import type { IdMap } from "../../core/interfaces/id-map.js";
+
+export type { IdMap };
 
 /** The host id of a container id; identity when there is no user namespace. */
 export function hostIdOf(map: IdMap | undefined, id: number): number {

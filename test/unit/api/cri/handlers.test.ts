@@ -129,6 +129,33 @@ describe("the CRI's pod sandboxes", () => {
     assert.deepEqual(service.list(), []);
   });
 
+  it("runs a pod in a user namespace of its own with the kubelet's map, says so in its status, and refuses maps and modes it cannot honour", async () => {
+    const mapping = [{ container_id: 0, host_id: 300000, length: 65536 }];
+    const userns = (o: object) => ({ ...config, port_mappings: [], linux: { security_context: { namespace_options: { userns_options: o } } } });
+    const id = await run(userns({ mode: v1.NamespaceMode.POD, uids: mapping, gids: mapping }));
+    const info = service.info(id);
+    assert.deepEqual(m.runtime.container(info.id).launch.idMap, { hostId: 300000, size: 65536 });
+    assert.equal(m.runtime.container(info.id).launch.privileged, false);
+    const options = (await status(id)).linux?.namespaces?.options;
+    assert.equal(options?.userns_options?.mode, v1.NamespaceMode.POD);
+    assert.deepEqual(options?.userns_options?.uids, mapping);
+    // Without one: the node's, as before.
+    const plain = await run({ ...config, port_mappings: [] });
+    assert.equal(m.runtime.container(service.info(plain).id).launch.privileged, true);
+    assert.equal((await status(plain)).linux?.namespaces?.options?.userns_options?.mode, v1.NamespaceMode.NODE);
+    const refused: Array<[object, RegExp]> = [
+      [userns({ mode: v1.NamespaceMode.CONTAINER }), /NODE\) or its own \(POD\)/],
+      [userns({ mode: v1.NamespaceMode.TARGET }), /NODE\) or its own \(POD\)/],
+      [userns({ mode: v1.NamespaceMode.POD, uids: [...mapping, { container_id: 65536, host_id: 1, length: 1 }], gids: mapping }), /exactly one uid and one gid mapping/],
+      [userns({ mode: v1.NamespaceMode.POD, uids: [{ ...mapping[0], container_id: 1 }], gids: [{ ...mapping[0], container_id: 1 }] }), /map container id 0/],
+      [userns({ mode: v1.NamespaceMode.POD, uids: mapping, gids: [{ ...mapping[0], host_id: 400000 }] }), /the two mappings must be the same/],
+      [{ ...config, linux: { security_context: { privileged: true, namespace_options: { userns_options: { mode: v1.NamespaceMode.POD, uids: mapping, gids: mapping } } } } }, /privileged pod/],
+      [{ ...config, linux: { security_context: { namespace_options: { network: v1.NamespaceMode.NODE, userns_options: { mode: v1.NamespaceMode.POD, uids: mapping, gids: mapping } } } } }, /node's network namespace/],
+    ];
+    for (const [c, message] of refused) await assert.rejects(run(c), message, JSON.stringify(c));
+    assert.equal(service.list().length, 2);
+  });
+
   it("refuses a sandbox without metadata, and a runtime handler it does not have", async () => {
     await assert.rejects(h.RunPodSandbox!(req({ config: {} })), /metadata/);
     await assert.rejects(h.RunPodSandbox!(req({ config, runtime_handler: "kata" })), /no runtime handler "kata"/);

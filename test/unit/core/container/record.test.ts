@@ -10,7 +10,7 @@ function container(): Container {
   const c = new Container({
     id: "000000000v8", handle: "h", path: "/depot/000000000v8", uid: 10000, rootfs: "/rootfs",
     bindMounts: [{ srcPath: "/a", dstPath: "/b", mode: "rw" }], network, graceTime: 30,
-    env: ["A=1"], properties: { p: "q" }, createdAt: 1234,
+    env: ["A=1"], properties: { p: "q" }, createdAt: 1234, idMap: { hostId: 300000, size: 65536 },
   });
   c.state = "stopped";
   c.addEvent("out-of-memory");
@@ -28,6 +28,7 @@ describe("container records", () => {
     const record = JSON.parse(JSON.stringify(toRecord(container()))) as ContainerRecord;
     assert.equal(record.memoryLimit, String(2n ** 62n));
     const back = fromRecord(record, "/depot/000000000v8");
+    assert.deepEqual(back.idMap, { hostId: 300000, size: 65536 });
     assert.deepEqual(toRecord(back), toRecord(container()));
     assert.deepEqual(back.info(), container().info());
   });

@@ -15,6 +15,38 @@ describe("containers from images", () => {
     s = m.service();
   });
 
+  it("gives a container a user namespace of its own: its map to the network, root filesystem, runtime and peas, its images' layers as kept with the host's ids, and in its record", async () => {
+    m.images.add("docker.io/library/busybox:1.37.0");
+    s = m.service({ sharedIdMap: { hostId: 1_000_000_000, size: 65536 } });
+    const idMap = { hostId: 300_000, size: 65536 };
+    const h = await s.create({ rootfs: "docker:///busybox#1.37.0", idMap });
+    const id = m.id();
+    assert.deepEqual(m.network.createdWith.get(id), { privileged: false, idMap });
+    assert.deepEqual(m.filesystem.prepared.get(id)?.idMap, idMap);
+    assert.equal(m.filesystem.prepared.get(id)?.privileged, false);
+    assert.deepEqual(m.runtime.container(id).launch.idMap, idMap);
+    assert.deepEqual(m.images.acquired.map((a) => a.privileged), [true], "unshifted layers: the map is applied by mounts");
+    await s.run(h, { path: "/bin/sh", image: "docker:///busybox#1.37.0" });
+    assert.deepEqual([...m.filesystem.peaIdMaps.values()], [idMap]);
+    assert.equal(m.images.acquired.at(-1)!.privileged, true);
+    assert.deepEqual(m.state.records.get(id)?.idMap, idMap);
+  });
+
+  it("refuses a map of a container's own on the daemon's ids, too small for the container user, on host root, for a privileged container or on the host's network", async () => {
+    s = m.service({ sharedIdMap: { hostId: 1_000_000_000, size: 65536 } });
+    const bad: Array<[object, RegExp]> = [
+      [{ idMap: { hostId: 1_000_065_535, size: 65536 } }, /overlaps the daemon's host ids 1000000000-1000065535/],
+      [{ idMap: { hostId: 300_000, size: 1000 } }, /must hold container ids up to/],
+      [{ idMap: { hostId: 0, size: 65536 } }, /host ids from 1/],
+      [{ idMap: { hostId: 2 ** 32 - 100, size: 65536 } }, /host ids from 1 to 4294967294/],
+      [{ idMap: { hostId: 300_000, size: 65536 }, privileged: true }, /privileged container has no user namespace/],
+      [{ idMap: { hostId: 300_000, size: 65536 }, hostNetwork: true }, /cannot be on the host's network/],
+    ];
+    for (const [spec, message] of bad) await assert.rejects(s.create(spec), { code: "INVALID_REQUEST", message }, JSON.stringify(spec));
+    assert.deepEqual(s.list(), []);
+    assert.equal(m.network.created.size, 0);
+  });
+
   it("stands the container on the image's layers, holds the image for it, and says which image it is", async () => {
     const image = m.images.add("docker.io/library/busybox:1.37.0");
     const h = await s.create({ rootfs: "docker:///busybox#1.37.0", imageCredentials: { username: "u", password: "p" } });

@@ -105,16 +105,51 @@ describe("overlay root filesystems", () => {
     });
     const staged = join(dir, "depot", id, "pea-volumes", "p1", "0");
     assert.deepEqual(root.bindMounts, [{ srcPath: staged, dstPath: "/data", mode: "ro", propagation: "bidirectional" }]);
-    assert.ok(commands.lines().includes(`${graft} ${volume} ${dir}/run/ns/mnt ${staged}`));
+    assert.ok(commands.lines().includes(`${graft} ${dir}/run/ns/mnt ${volume} ${staged}`));
     await overlay.removePea(id, "p1");
     const ungraft = commands.lines().find((l) => l.includes("make-rprivate")) ?? "";
     assert.ok(ungraft.startsWith(`nsenter --mount=${dir}/run/ns/mnt --wd=/ -- sh -c`), ungraft);
     assert.ok(ungraft.endsWith(`sh ${staged}`));
-    assert.match(ungraft, /mount --make-rprivate "\$1" && umount -l "\$1"/, "private first: an unmount would otherwise reach the host's peers");
+    assert.match(ungraft, /mount --make-rprivate "\$t" && umount -l "\$t"/, "private first: an unmount would otherwise reach the host's peers");
     await assert.rejects(stat(join(dir, "depot", id, "pea-volumes", "p1")), { code: "ENOENT" });
     // Recursively read-only: the copy is made so before it is attached.
     await overlay.preparePea({ containerId: id, peaId: "p2", base: { kind: "directory", path: base }, bindMounts: [{ srcPath: volume, dstPath: "/ro", mode: "ro", recursiveReadOnly: true }] });
-    assert.ok(commands.lines().includes(`${graft} --rro ${volume} ${dir}/run/ns/mnt ${join(dir, "depot", id, "pea-volumes", "p2", "0")}`));
+    assert.ok(commands.lines().includes(`${graft} --rro ${dir}/run/ns/mnt ${volume} ${join(dir, "depot", id, "pea-volumes", "p2", "0")}`));
     await overlay.removePea(id, "p2");
+  });
+
+  it("shows a container with a map of its own its layers through idmapped copies, owns its upper layer by the map, and takes the copies away after the overlay", async () => {
+    const commands = new RecordingRunner().on("getfattr", { code: 1 });
+    const graft = "/opt/warden-graft";
+    const overlay = new OverlayFilesystem(depot, new RuntimeMountNamespace(join(dir, "run"), commands, async () => [], graft), (ip) => `nameserver ${ip}\n`, commands);
+    const store = join(dir, "m");
+    for (const l of ["one", "two"]) await mkdir(join(store, l, "etc"), { recursive: true });
+    await writeFile(join(store, "one/etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
+    const id = "1j1cdsetukk";
+    await depot.create(id);
+    const volume = join(dir, "mapped-volume");
+    await mkdir(volume, { recursive: true });
+    const idMap = { hostId: 300000, size: 65536 };
+    const c = join(dir, "depot", id);
+    const mapped = join(c, "idmapped", "rootfs");
+    await overlay.prepare({ id, base: { kind: "layers", layers: [join(store, "one"), join(store, "two")] }, bindMounts: [], uid: 10001, containerIp: "10.254.0.14", hostIp: "10.254.0.13", idMap });
+    assert.deepEqual(commands.lines().slice(-2), [
+      `${graft} --idmap 300000:65536 ${dir}/run/ns/mnt ${join(store, "one")} ${mapped}/0 ${join(store, "two")} ${mapped}/1`,
+      `nsenter --mount=${dir}/run/ns/mnt -- sh -c cd -- "$0" && exec "$@" ${mapped} mount -t overlay overlay -o lowerdir=1:0,upperdir=${c}/fs/upper,workdir=${c}/fs/work ${c}/rootfs`,
+    ]);
+    assert.equal((await stat(join(c, "fs/upper"))).uid, 300000, "container root owns its /");
+    assert.equal((await stat(join(c, "fs/upper/home/vcap"))).uid, 310001, "the container user's home, through the map");
+    // A pea of it: its layers and its volumes through the same map.
+    await overlay.preparePea({ containerId: id, peaId: "p1", base: { kind: "directory", path: base }, idMap, bindMounts: [{ srcPath: volume, dstPath: "/v", mode: "rw" }] });
+    assert.ok(commands.lines().includes(`${graft} --idmap 300000:65536 ${dir}/run/ns/mnt ${base} ${join(c, "idmapped", "p1")}/0`));
+    assert.ok(commands.lines().includes(`${graft} --idmap 300000:65536 ${dir}/run/ns/mnt ${volume} ${join(c, "pea-volumes", "p1", "0")}`));
+    const before = commands.lines().length;
+    await overlay.unmount(id);
+    const after = commands.lines().slice(before);
+    const rootUnmounted = after.findIndex((l) => l.endsWith(`umount ${c}/rootfs`));
+    const copiesTaken = after.findIndex((l) => l.includes("make-rprivate") && l.endsWith(`sh ${mapped}/0 ${mapped}/1`));
+    assert.ok(rootUnmounted >= 0 && copiesTaken > rootUnmounted, after.join("\n"));
+    assert.ok(after.some((l) => l.includes("make-rprivate") && l.endsWith(`sh ${join(c, "idmapped", "p1")}/0`)), "the pea's copies too");
+    for (const root of ["rootfs", "p1"]) await assert.rejects(stat(join(c, "idmapped", root)), { code: "ENOENT" });
   });
 });

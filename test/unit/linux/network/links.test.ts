@@ -51,6 +51,17 @@ describe("namespaced links", () => {
     assert.equal(argv[7], `link set lo up\nlink set w-${ID}-1 addrgenmode none\naddr add 10.254.0.6/30 dev w-${ID}-1\nlink set w-${ID}-1 up\nroute add default via 10.254.0.5\n`);
   });
 
+  it("makes a container's user namespace with its own map when it has one, also on a daemon without a map of its own", async () => {
+    const commands = new RecordingRunner();
+    const links = new NamespacedLinks(join(dir, "own", "netns"), 1500, commands, { dir: join(dir, "own", "userns"), helper: "/bin/warden-netns" });
+    await links.create(ID, network, false, { hostId: 300000, size: 65536 });
+    assert.deepEqual(commands.calls[0].argv.slice(0, 6), ["/bin/warden-netns", join(dir, "own", "userns", ID), join(dir, "own", "netns", ID), "300000", "65536", "65535"]);
+    // No map of the daemon's: a container without one of its own gets no user namespace.
+    await links.create("1j1cdsetuk0", network);
+    assert.equal(commands.calls[1].argv[0], "unshare");
+    await assert.rejects(new NamespacedLinks(join(dir, "own", "netns"), 1500, commands).create("1j1cdsetuk1", network, false, { hostId: 300000, size: 65536 }), { code: "INVALID_REQUEST" });
+  });
+
   it("removes the interfaces and the pins in one shell, and lists what is pinned", async () => {
     const commands = new RecordingRunner();
     const links = new NamespacedLinks(join(dir, "netns"), 1500, commands, { map: { hostId: 1e9, size: 65536 }, dir: join(dir, "userns"), helper: "/bin/warden-netns" });

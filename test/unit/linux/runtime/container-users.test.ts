@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -55,6 +55,14 @@ describe("users of a running container", () => {
     const there = new RecordingRunner().on("nsenter", { stdout: files("present") });
     await new ContainerUsers(there, async () => 4242, proc(true)).resolve("c", "alice", { path: "/srv/app" });
     assert.equal(there.calls.length, 1, "a directory that is there is left alone");
+  });
+
+  it("reads the map of the container's user namespace off the kernel (the daemon's or its own), and none without one", async () => {
+    const dir = proc(true);
+    writeFileSync(join(dir, "4242", "uid_map"), "         0     300000      65536\n");
+    assert.deepEqual(await new ContainerUsers(new RecordingRunner(), async () => 4242, dir).idMapOf("c"), { hostId: 300000, size: 65536 });
+    assert.equal(await new ContainerUsers(new RecordingRunner(), async () => 4242, proc(false)).idMapOf("c"), undefined);
+    assert.equal(await new ContainerUsers(new RecordingRunner(), async () => undefined, dir).idMapOf("c"), undefined);
   });
 
   it("names a user it cannot find, and says when the container has no init", async () => {

@@ -177,3 +177,40 @@ describe("linux runtime: processes started by the container's init", () => {
     assert.equal(starter.starts.at(-1)?.initSocket, undefined);
   });
 });
+
+describe("linux runtime: containers' user namespaces", () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "wruntime-"));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it("maps a container's ids with its own map when it has one, the daemon's otherwise, and none when privileged", async () => {
+    const runtime = new LinuxRuntime({
+      depot: new DirectoryDepot(dir),
+      oci: new OciRuntimeCli({ name: "crun", path: "/usr/bin/crun", stateRoot: join(dir, "state") }, new RecordingRunner()),
+      conmon: { createContainer: async () => {} } as unknown as Conmon,
+      shim: new FakeStarter(),
+      shimPath: "/usr/lib/warden-shim",
+      cgroups: {} as ContainerCgroups,
+      cgroupParent: "w",
+      initPath: "/usr/bin/catatonit",
+      socketDir: join(dir, "sockets"),
+      pidsLimit: 64,
+      idMap: { hostId: 1_000_000_000, size: 65536 },
+      commands: hostCommands,
+    });
+    const mappings = async (id: string, more: object) => {
+      await runtime.create({ id, handle: id, rootfsPath: "/r", bindMounts: [], network: { network: `/netns/${id}`, user: `/userns/${id}` }, ...more });
+      const spec = JSON.parse(await readFile(join(dir, id, "bundle", "config.json"), "utf8"));
+      return { uid: spec.linux.uidMappings, gid: spec.linux.gidMappings, user: spec.linux.namespaces.find((n: { type: string }) => n.type === "user") };
+    };
+    assert.deepEqual(await mappings("1j1cdsetuk1", { idMap: { hostId: 300000, size: 65536 } }), {
+      uid: [{ containerID: 0, hostID: 300000, size: 65536 }],
+      gid: [{ containerID: 0, hostID: 300000, size: 65536 }],
+      user: { type: "user", path: `/proc/${process.pid}/root/userns/1j1cdsetuk1` },
+    });
+    assert.deepEqual((await mappings("1j1cdsetuk2", {})).uid, [{ containerID: 0, hostID: 1_000_000_000, size: 65536 }]);
+    assert.deepEqual(await mappings("1j1cdsetuk3", { privileged: true }), { uid: undefined, gid: undefined, user: undefined });
+  });
+});
