@@ -7,7 +7,7 @@ import type { Depot } from "../../src/core/interfaces/depot.js";
 import type { DiskLimits, DiskQuota, DiskUsage } from "../../src/core/interfaces/disk-quota.js";
 import type { FileTransfer } from "../../src/core/interfaces/file-transfer.js";
 import type { IdMap } from "../../src/core/interfaces/id-map.js";
-import type { BindMount, Filesystem, FilesystemUsage, RootfsBase, RootfsSpec } from "../../src/core/interfaces/filesystem.js";
+import type { BindMount, Filesystem, FilesystemUsage, ImageMountLayers, RootfsBase, RootfsSpec } from "../../src/core/interfaces/filesystem.js";
 import type { Image, ImageConfig, ImageCredentials, ImageStore, ImageSummary } from "../../src/core/interfaces/image-store.js";
 import { imageName, type ImageReference } from "../../src/core/images/reference.js";
 import { errors } from "../../src/core/errors.js";
@@ -481,17 +481,38 @@ export class FakeFilesystem implements Filesystem {
   /** The map each pea's root is seen through, by container/pea. */
   readonly peaIdMaps = new Map<string, IdMap | undefined>();
 
-  async preparePea(spec: { containerId: string; peaId: string; base: RootfsBase; idMap?: IdMap; bindMounts?: BindMount[] }): Promise<{ rootfsPath: string; passwd: string; group: string; bindMounts: BindMount[] }> {
+  /** The images' layers each pea had mounted, in order. */
+  readonly peaImageMounts: ImageMountLayers[][] = [];
+
+  async preparePea(spec: {
+    containerId: string;
+    peaId: string;
+    base: RootfsBase;
+    idMap?: IdMap;
+    bindMounts?: BindMount[];
+    imageMounts?: readonly ImageMountLayers[];
+  }): Promise<{ rootfsPath: string; passwd: string; group: string; bindMounts: BindMount[] }> {
     this.peaRoots.set(`${spec.containerId}/${spec.peaId}`, spec.base);
     this.peaIdMaps.set(`${spec.containerId}/${spec.peaId}`, spec.idMap);
     this.peaBindMounts.push(spec.bindMounts ?? []);
+    this.peaImageMounts.push([...(spec.imageMounts ?? [])]);
     // Sources as the runtime takes them: staged copies of the host's.
     const bindMounts = (spec.bindMounts ?? []).map((m, i) => ({ ...m, srcPath: `/fake/${spec.containerId}/pea-volumes/${spec.peaId}/${i}` }));
+    for (const [i, m] of (spec.imageMounts ?? []).entries()) {
+      bindMounts.push({ srcPath: `/fake/${spec.containerId}/pea-volumes/${spec.peaId}/image-${i}${m.subPath ? `/${m.subPath}` : ""}`, dstPath: m.dstPath, mode: "ro", propagation: "private" });
+    }
     return { rootfsPath: `/fake/${spec.containerId}/peas/${spec.peaId}`, passwd: this.peaPasswd, group: DEFAULT_GROUP, bindMounts };
   }
 
   async removePea(containerId: string, peaId: string): Promise<void> {
     this.peaRoots.delete(`${containerId}/${peaId}`);
+  }
+
+  /** What findInBase answers, by path ("etc" -> "directory"); absent: nothing there. */
+  readonly baseEntries = new Map<string, "directory" | "file" | "symlink">();
+
+  async findInBase(_base: RootfsBase, path: string): Promise<"directory" | "file" | "symlink" | undefined> {
+    return this.baseEntries.get(path);
   }
 
   async peaUsage(): Promise<FilesystemUsage> {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { createServer, type AddressInfo } from "node:net";
 import { existsSync, readlinkSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -65,6 +65,20 @@ describe("CRI: Kubernetes' own tools", { skip: !existsSync(CRICTL) && "crictl is
     const layout = new LayoutWriter(join(work, "layout"));
     await layout.tag("busybox", await layout.image({ layers: [toolsLayer], config: { Env: ["PATH=/bin"], Cmd: ["sh"] } }));
     await registry.push(layout.dir, "busybox", "library/busybox:1.37.0");
+    // Two layers, for image volumes (an overlay of them, read-only): the second adds /data and hides nothing.
+    const data = await layout.image({
+      layers: [
+        toolsLayer,
+        async (root) => {
+          await mkdir(join(root, "data", "sub"), { recursive: true });
+          await writeFile(join(root, "data", "sub", "file"), "from the image\n");
+          await symlink("/etc", join(root, "data", "out"));
+        },
+      ],
+      config: { Cmd: ["sh"] },
+    });
+    await layout.tag("data", data);
+    await registry.push(layout.dir, "data", "library/data:1");
     daemon = await startDaemon({ cri: true, config: { images: { mirrors: { "docker.io": [registry.url] } } } });
   });
 
@@ -375,7 +389,9 @@ describe("CRI: Kubernetes' own tools", { skip: !existsSync(CRICTL) && "crictl is
     const podId = (await crictl("runp", pod)).stdout.trim();
     assert.match(podId, /^[0-9a-f]{64}$/);
     const ctr = join(work, "userns-ctr.json");
-    await writeFile(ctr, JSON.stringify({ metadata: { name: "un" }, image: { image: "busybox:1.37.0" }, command: ["sleep", "600"], mounts: [{ container_path: "/v", host_path: volume }] }));
+    assert.equal((await crictl("pull", "data:1")).code, 0);
+    const mounts = [{ container_path: "/v", host_path: volume }, { container_path: "/iv", readonly: true, image: { image: "data:1" } }];
+    await writeFile(ctr, JSON.stringify({ metadata: { name: "un" }, image: { image: "busybox:1.37.0" }, command: ["sleep", "600"], mounts }));
     const id = (await crictl("create", podId, ctr, pod)).stdout.trim();
     assert.equal((await crictl("start", id)).code, 0);
     const sh = async (script: string) => {
@@ -388,7 +404,7 @@ describe("CRI: Kubernetes' own tools", { skip: !existsSync(CRICTL) && "crictl is
       ["0", String(hostId), "65536"],
     ]);
     // The image's files keep their owners as the container sees them (kept with the host's ids, copied nowhere).
-    assert.equal(await sh("stat -c %u:%g /bin/busybox /home/app"), "0:0\n1000:1000");
+    assert.equal(await sh("stat -c %u:%g /bin/busybox /home/app /iv/home/app /iv/data/sub/file"), "0:0\n1000:1000\n1000:1000\n0:0");
     // What root makes in its root is the map's on the host; in the volume, the volume's own ids.
     assert.equal(await sh("id -u; touch /made-here /v/made-there; stat -c %u /made-here /v/host-file /v/made-there"), "0\n0\n0\n0");
     const madeThere = await run("stat", ["-c", "%u", join(volume, "made-there")]);
@@ -399,6 +415,40 @@ describe("CRI: Kubernetes' own tools", { skip: !existsSync(CRICTL) && "crictl is
     assert.ok((await runtimeMounts()).includes("/idmapped/"), "the layers are seen through idmapped mounts");
     assert.equal((await crictl("rmp", "-f", podId)).code, 0);
     await eventually(async () => !(await runtimeMounts()).includes("/idmapped/"), "the idmapped mounts to go with the pod");
+  });
+
+  it("mounts images' contents read-only into a container (image volumes), a sub-path of one, and takes the mounts away with it", async () => {
+    for (const image of ["busybox:1.37.0", "data:1"]) assert.equal((await crictl("pull", image)).code, 0);
+    const pod = join(work, "iv-pod.json");
+    await writeFile(pod, JSON.stringify({ metadata: { name: "iv", namespace: "default", uid: "u9" } }));
+    const podId = (await crictl("runp", pod)).stdout.trim();
+    const ctr = join(work, "iv-ctr.json");
+    const volume = (image: string, container_path: string, more: object = {}) => ({ container_path, readonly: true, image: { image }, ...more });
+    const create = async (mounts: object[]) => {
+      await writeFile(ctr, JSON.stringify({ metadata: { name: `iv${mounts.length}` }, image: { image: "busybox:1.37.0" }, command: ["sleep", "600"], mounts }));
+      return crictl("create", podId, ctr, pod);
+    };
+    // Refused at create, as the kubelet expects: writable, a sub-path the image lacks or one through a link out of it.
+    for (const bad of [volume("data:1", "/w", { readonly: false }), volume("data:1", "/s", { image_sub_path: "data/nope" }), volume("data:1", "/l", { image_sub_path: "data/out" })]) {
+      const refused = await create([bad]);
+      assert.notEqual(refused.code, 0, JSON.stringify(bad));
+    }
+    const made = await create([volume("busybox:1.37.0", "/one"), volume("data:1", "/two"), volume("data:1", "/sub", { image_sub_path: "data/sub" })]);
+    assert.equal(made.code, 0, made.out);
+    const id = made.stdout.trim();
+    assert.equal((await crictl("start", id)).code, 0);
+    const sh = (script: string) => crictl("exec", "-s", id, "sh", "-c", script);
+    assert.equal((await sh("cat /two/data/sub/file /sub/file; test -x /one/bin/busybox && echo exec")).stdout.trim(), "from the image\nfrom the image\nexec");
+    for (const path of ["/one/x", "/two/x", "/sub/x"]) assert.notEqual((await sh(`touch ${path}`)).code, 0, `${path} is read-only`);
+    const inspect = JSON.parse((await crictl("inspect", id)).stdout) as { status: { mounts: Array<{ containerPath: string; image?: { image: string; imageRef?: string } }> } };
+    const images = JSON.parse((await crictl("images", "-o", "json")).stdout) as { images: Array<{ id: string; repoTags: string[] }> };
+    const dataId = images.images.find((i) => i.repoTags.some((t) => t.includes("library/data:1")))!.id;
+    assert.equal(inspect.status.mounts.find((m) => m.containerPath === "/two")?.image?.imageRef, dataId, "the volume's image by its id");
+    const runtimeMounts = async () => (await run("nsenter", [`--mount=${join(daemon.dir, "run", "ns", "mnt")}`, "cat", "/proc/self/mountinfo"])).stdout;
+    assert.equal((await runtimeMounts()).split("\n").filter((l) => /\/pea-volumes\/[^/ ]+\/image-/.test(l)).length, 3);
+    assert.equal((await crictl("rm", "-f", id)).code, 0);
+    await eventually(async () => !/pea-volumes|idmapped/.test(await runtimeMounts()), "the image volumes to go with the container");
+    assert.equal((await crictl("rmp", "-f", podId)).code, 0);
   });
 
   it("puts a pod's containers' cgroups under the kubelet's pod cgroup, and takes them away with the containers", async () => {

@@ -62,7 +62,19 @@ export interface ContainerRecord {
   /** The first attached client's end of stdin closes the container's. */
   stdinOnce?: boolean;
   /** As the kubelet gave them (echoed in the status). */
-  mounts: Array<{ container_path: string; host_path: string; readonly: boolean; selinux_relabel: boolean; propagation: number; recursive_read_only?: boolean }>;
+  mounts: Array<{
+    container_path: string;
+    host_path: string;
+    readonly: boolean;
+    selinux_relabel: boolean;
+    propagation: number;
+    recursive_read_only?: boolean;
+    /** An image volume: the image as the kubelet named it, with its id (image_ref). */
+    image?: { image: string; image_ref: string; user_specified_image: string };
+    image_sub_path?: string;
+  }>;
+  /** The store's names of the image volumes' images, by container path. */
+  imageVolumes?: Record<string, string>;
   security: ContainerSecurity;
   /** Host devices it gets: where, and what it may do ("rwm"). */
   devices?: Array<{ container_path: string; host_path: string; permissions: string }>;
@@ -167,6 +179,32 @@ export class CriContainers {
     await this.service.setProperty(record.sandboxId, RECORD_PREFIX + record.id, JSON.stringify(record));
   }
 
+  /**
+   * The images of a container's image volumes (read-only mounts of an image's
+   * contents, Kubernetes' ImageVolume), checked as the kubelet expects at
+   * create: in the store, read-only, the sub-path a directory or file of it.
+   */
+  private async imageVolumes(mounts: v1.Mount.$Properties[]): Promise<Map<v1.Mount.$Properties, ImageSummary>> {
+    const found = new Map<v1.Mount.$Properties, ImageSummary>();
+    for (const mnt of mounts) {
+      const text = mnt.image?.image;
+      if (!text) continue;
+      const at = mnt.container_path ?? "";
+      if (mnt.host_path) throw new CriRequestError(`the mount at ${at} names both a host path and an image`);
+      if (!mnt.readonly) throw new CriRequestError(`the image volume at ${at} must be read-only`);
+      const image = await this.image(text);
+      const sub = mnt.image_sub_path;
+      if (sub) {
+        if (sub.startsWith("/") || sub.split("/").includes("..")) throw new CriRequestError(`image sub-path ${JSON.stringify(sub)} must be relative, inside the image`);
+        const kind = await this.service.images.find(image.name, sub);
+        if (kind === undefined) throw new CriRequestError(`image ${text} has no ${JSON.stringify(sub)} to mount at ${at}`, grpcStatus.NOT_FOUND);
+        if (kind === "symlink") throw new CriRequestError(`image sub-path ${JSON.stringify(sub)} is a symbolic link in ${text}: name what it points to`);
+      }
+      found.set(mnt, image);
+    }
+    return found;
+  }
+
   /** The image in the store by any name the client may use (name, tag, id). */
   private async image(text: string): Promise<ImageSummary> {
     const found = findImage(await this.options.listImages(), text);
@@ -187,8 +225,7 @@ export class CriContainers {
     if (this.all(sandbox.id).some((e) => e.record.metadata.name === name && e.record.metadata.attempt === attempt)) {
       throw new CriRequestError(`a container named ${name} (attempt ${attempt}) is in the sandbox already`, grpcStatus.ALREADY_EXISTS);
     }
-    // Image volumes (a mount of an image's contents) are an optional feature not served here.
-    if ((config.mounts ?? []).some((mnt) => mnt.image?.image)) throw new CriRequestError("image volumes are not supported", grpcStatus.UNIMPLEMENTED);
+    const imageVolumes = await this.imageVolumes(config.mounts ?? []);
     for (const mnt of config.mounts ?? []) {
       // As the kubelet's API says: a recursively read-only mount is read-only and propagates nothing.
       if (mnt.recursive_read_only && (!mnt.readonly || (mnt.propagation ?? 0) !== v1.MountPropagation.PROPAGATION_PRIVATE)) {
@@ -222,14 +259,26 @@ export class CriContainers {
       stdin: config.stdin ?? false,
       stdinOnce: config.stdin_once ?? false,
       devices: (config.devices ?? []).map((d) => ({ container_path: d.container_path || d.host_path || "", host_path: d.host_path ?? "", permissions: d.permissions || "rwm" })),
-      mounts: (config.mounts ?? []).map((mnt) => ({
-        container_path: mnt.container_path ?? "",
-        host_path: mnt.host_path ?? "",
-        readonly: mnt.readonly ?? false,
-        selinux_relabel: mnt.selinux_relabel ?? false,
-        propagation: mnt.propagation ?? v1.MountPropagation.PROPAGATION_PRIVATE,
-        ...(mnt.recursive_read_only ? { recursive_read_only: true } : {}),
-      })),
+      mounts: (config.mounts ?? []).map((mnt) => {
+        const volume = imageVolumes.get(mnt);
+        return {
+          container_path: mnt.container_path ?? "",
+          host_path: mnt.host_path ?? "",
+          readonly: mnt.readonly ?? false,
+          selinux_relabel: mnt.selinux_relabel ?? false,
+          propagation: mnt.propagation ?? v1.MountPropagation.PROPAGATION_PRIVATE,
+          ...(mnt.recursive_read_only ? { recursive_read_only: true } : {}),
+          ...(volume
+            ? {
+                image: { image: mnt.image?.image ?? "", image_ref: volume.id, user_specified_image: mnt.image?.user_specified_image ?? "" },
+                ...(mnt.image_sub_path ? { image_sub_path: mnt.image_sub_path } : {}),
+              }
+            : {}),
+        };
+      }),
+      ...(imageVolumes.size
+        ? { imageVolumes: Object.fromEntries([...imageVolumes].map(([mnt, image]) => [mnt.container_path ?? "", image.name])) }
+        : {}),
       security,
       limits: limitsOf(config.linux?.resources),
       createdAt: Date.now(),
@@ -254,7 +303,14 @@ export class CriContainers {
       ...(record.tty ? { tty: { rows: 24, columns: 80 } } : {}),
       ...(record.stdin ? { stdin: { kind: "stream" as const } } : {}),
       ...(record.logPath ? { logFile: record.logPath } : {}),
-      bindMounts: (record.mounts ?? []).map((mnt) => ({
+      imageMounts: (record.mounts ?? [])
+        .filter((mnt) => mnt.image)
+        .map((mnt) => ({
+          image: record.imageVolumes?.[mnt.container_path] ?? mnt.image!.image_ref,
+          dstPath: mnt.container_path,
+          ...(mnt.image_sub_path ? { subPath: mnt.image_sub_path } : {}),
+        })),
+      bindMounts: (record.mounts ?? []).filter((mnt) => !mnt.image).map((mnt) => ({
         srcPath: mnt.host_path,
         dstPath: mnt.container_path,
         mode: mnt.readonly ? ("ro" as const) : ("rw" as const),

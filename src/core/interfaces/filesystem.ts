@@ -47,6 +47,13 @@ export interface RootfsSpec {
   dns?: DnsConfig;
 }
 
+/** An image's layers (bottom first) mounted read-only at dstPath, or only its directory subPath. */
+export interface ImageMountLayers {
+  layers: readonly string[];
+  dstPath: string;
+  subPath?: string;
+}
+
 export interface FilesystemUsage {
   usedBytes: bigint;
   usedInodes: bigint;
@@ -74,7 +81,11 @@ export interface Filesystem {
     /** The container's own user namespace map: the pea's base and volumes are seen through it. */
     idMap?: IdMap;
     bindMounts?: BindMount[];
+    /** Images' contents, read-only, at paths of the pea's: bound after `bindMounts`, in the answer's too. */
+    imageMounts?: readonly ImageMountLayers[];
   }): Promise<{ rootfsPath: string; passwd: string; group: string; bindMounts: BindMount[] }>;
+  /** What `path` (relative to its "/") is in a base; a symbolic link is named as one, not followed. */
+  findInBase(base: RootfsBase, path: string): Promise<"directory" | "file" | "symlink" | undefined>;
   /** What a pea's writable layer holds, and what its filesystem has room for. */
   peaUsage(containerId: string, peaId: string): Promise<FilesystemUsage>;
   /** Unmounts and removes a pea's root; safe for one already gone. */

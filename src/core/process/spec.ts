@@ -57,6 +57,8 @@ export interface ProcessSpec {
   devices?: PeaDevice[];
   /** Host paths bound into a pea's root (its mount namespace alone sees them). */
   bindMounts?: BindMount[];
+  /** Images' contents, read-only, in a pea's root (Kubernetes' image volumes). */
+  imageMounts?: ImageMount[];
   /** A pea's own limits: present (even empty), a cgroup of its own holds it; absent, it shares the container's. */
   limits?: PeaLimits;
   /** With limits of its own: the cgroup its own goes under (an absolute path, as a kubelet's pod cgroup). */
@@ -112,6 +114,22 @@ export function checkCgroupParent(path: string): void {
   }
 }
 
+/** An image's contents (or one directory of them) mounted read-only at dstPath. */
+export interface ImageMount {
+  image: string;
+  dstPath: string;
+  /** A path inside the image (relative, no "..": it names a directory or file of the image's own). */
+  subPath?: string;
+}
+
+export function checkImageMount(m: ImageMount): void {
+  if (typeof m.image !== "string" || m.image === "" || m.image.includes("\0")) throw errors.invalid("an image mount needs an image");
+  if (typeof m.dstPath !== "string" || !m.dstPath.startsWith("/") || m.dstPath.includes("\0")) throw errors.invalid(`image mount at ${m.dstPath}: the path must be absolute`);
+  if (m.subPath !== undefined && (m.subPath.startsWith("/") || m.subPath.includes("\0") || m.subPath.split("/").includes(".."))) {
+    throw errors.invalid(`image sub-path ${JSON.stringify(m.subPath)} must be relative, inside the image`);
+  }
+}
+
 export function checkProcessSpec(spec: ProcessSpec): void {
   if (spec.limits) checkPeaLimits(spec.limits);
   if (spec.cgroupParent !== undefined) {
@@ -135,7 +153,10 @@ export function checkProcessSpec(spec: ProcessSpec): void {
   if (spec.inPea !== undefined && (spec.image !== undefined || spec.fromImage !== undefined)) {
     throw errors.invalid("a process in a pea runs on the pea's root: no image of its own");
   }
-  if ((spec.bindMounts?.length || spec.peaSecurity) && spec.image === undefined) throw errors.invalid("only a pea (a process with an image) has bind mounts and security settings of its own");
+  if ((spec.bindMounts?.length || spec.imageMounts?.length || spec.peaSecurity) && spec.image === undefined) {
+    throw errors.invalid("only a pea (a process with an image) has bind mounts and security settings of its own");
+  }
+  for (const m of spec.imageMounts ?? []) checkImageMount(m);
   for (const g of spec.groups ?? []) if (!Number.isInteger(g) || g < 0 || g > 0xfffffffe) throw errors.invalid(`group ${g} is no group id`);
   for (const m of spec.bindMounts ?? []) {
     if (!m.srcPath.startsWith("/") || !m.dstPath.startsWith("/") || `${m.srcPath}${m.dstPath}`.includes("\0")) {

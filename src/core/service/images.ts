@@ -1,5 +1,6 @@
 // Images as clients name them, for the commands that manage the store
 // (pull, list, remove, prune); containers acquire theirs when made.
+import { randomBytes } from "node:crypto";
 import { errors } from "../errors.js";
 import { imageName, isDigest, parseImageReference } from "../images/reference.js";
 import type { Image, ImageCredentials, ImageStore, ImageSummary, PullProgress } from "../interfaces/image-store.js";
@@ -40,6 +41,21 @@ export class ImageService {
     const name = imageName(this.stored(text));
     await store.remove(name);
     return name;
+  }
+
+  /**
+   * What `path` is in an image of the store (a directory, a file, a
+   * symbolic link, or nothing): for a mount of one of its directories.
+   */
+  async find(text: string, path: string): Promise<"directory" | "file" | "symlink" | undefined> {
+    const holder = `find-${randomBytes(6).toString("hex")}`;
+    // Held while it is looked at: a remove cannot take its layers meanwhile.
+    const image = await this.store.acquire(this.stored(text), holder, { privileged: true });
+    try {
+      return await this.ctx.deps.filesystem.findInBase({ kind: "layers", layers: image.layers }, path);
+    } finally {
+      await this.store.release(holder);
+    }
   }
 
   prune(): Promise<{ images: string[]; bytes: number }> {

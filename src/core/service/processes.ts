@@ -6,7 +6,7 @@ import type { Container, ContainerEvent, ContainerInfo } from "../container/cont
 import { errors } from "../errors.js";
 import type { ContainerCapabilities, PeaLimits, ProcessLaunch, RecoveredProcess, ResolvedUser, Signal, StdinMode, WindowSize } from "../interfaces/runtime.js";
 import { parseImageReference } from "../images/reference.js";
-import type { RootfsBase } from "../interfaces/filesystem.js";
+import type { ImageMountLayers, RootfsBase } from "../interfaces/filesystem.js";
 import type { ImageConfig } from "../interfaces/image-store.js";
 import { completeEnv, mergeEnv } from "../process/environment.js";
 import { resolveUser } from "../process/users.js";
@@ -44,7 +44,7 @@ type ProcessMeta = {
   peaRun?: PeaRun;
 };
 
-type PeaRun = { user: ResolvedUser; env: string[]; dir: string; capabilities?: ContainerCapabilities; ownLimits: boolean };
+type PeaRun = { user: ResolvedUser; env: string[]; dir: string; capabilities?: ContainerCapabilities; ownLimits: boolean; imageVolumes?: number };
 
 function isMeta(value: Record<string, unknown>): value is Record<string, unknown> & ProcessMeta {
   const output = value.output as { kind?: unknown } | undefined;
@@ -54,6 +54,16 @@ function isMeta(value: Record<string, unknown>): value is Record<string, unknown
 /** Who holds a pea's image in the store. */
 function peaHolder(c: Container, peaId: string): string {
   return `${c.id}-${peaId}`;
+}
+
+/** Who holds the image of a pea's image volume `n`. */
+function imageVolumeHolder(c: Container, peaId: string, n: number): string {
+  return `${peaHolder(c, peaId)}.v${n}`;
+}
+
+/** Every hold a pea has: its root's image and its image volumes'. */
+function peaHolders(c: Container, peaId: string, imageVolumes: number): string[] {
+  return [peaHolder(c, peaId), ...Array.from({ length: imageVolumes }, (_, n) => imageVolumeHolder(c, peaId, n))];
 }
 
 /** A client's hold on one process of a container. */
@@ -204,7 +214,7 @@ export class ProcessService {
   /** Peas running: for their metrics, and for processes started in them (as their user, with their environment). */
   private readonly peas = new Map<
     Process,
-    { container: Container; peaId: string; ownLimits: boolean; user: ResolvedUser; env: string[]; dir: string; capabilities?: ContainerCapabilities }
+    { container: Container; peaId: string; ownLimits: boolean; user: ResolvedUser; env: string[]; dir: string; capabilities?: ContainerCapabilities; imageVolumes: number }
   >();
 
   async run(c: Container, spec: ProcessSpec): Promise<ProcessRef> {
@@ -262,6 +272,15 @@ export class ProcessService {
         config = image.config;
       }
       if (spec.fromImage) spec = { ...spec, ...commandFromImage(spec.fromImage, config, spec.image!) };
+      const imageMounts: ImageMountLayers[] = [];
+      for (const [n, m] of (spec.imageMounts ?? []).entries()) {
+        const mounted = parseImageReference(m.image);
+        if (mounted.kind === "directory" || !deps.images) throw errors.invalid(`image mount at ${m.dstPath}: ${m.image} names no image of the store`);
+        const volumeHolder = imageVolumeHolder(c, peaId, n);
+        undo.push(() => deps.images!.release(volumeHolder));
+        const image = await deps.images.acquire(mounted, volumeHolder, { credentials: spec.imageCredentials, privileged: c.privileged || c.idMap !== undefined });
+        imageMounts.push({ layers: image.layers, dstPath: m.dstPath, ...(m.subPath ? { subPath: m.subPath } : {}) });
+      }
       await deps.filesystem.check({ base, bindMounts: spec.bindMounts ?? [] });
       for (const m of spec.bindMounts ?? []) {
         if (m.recursiveReadOnly && (m.mode !== "ro" || (m.propagation ?? "private") !== "private")) {
@@ -273,14 +292,23 @@ export class ProcessService {
         throw errors.invalid("a bind mount propagating both ways needs a privileged pea in a privileged container");
       }
       undo.push(() => deps.filesystem.removePea(c.id, peaId));
-      const root = await deps.filesystem.preparePea({ containerId: c.id, peaId, base, privileged: c.privileged, ...(c.idMap ? { idMap: c.idMap } : {}), bindMounts: spec.bindMounts ?? [] });
+      const root = await deps.filesystem.preparePea({
+        containerId: c.id,
+        peaId,
+        base,
+        privileged: c.privileged,
+        ...(c.idMap ? { idMap: c.idMap } : {}),
+        bindMounts: spec.bindMounts ?? [],
+        ...(imageMounts.length ? { imageMounts } : {}),
+      });
       const image = spec.fromImage ? config : undefined;
       const user = resolveUser(spec.user || image?.user || "root", root.passwd, root.group);
       c.assertState("active");
       if (spec.id !== undefined && c.processes.isRunning(spec.id)) throw errors.processIdTaken(spec.id);
       const launch = this.launchOf(c, spec, seq, user, { env: mergeEnv(image?.env ?? [], c.env, spec.env ?? []), dir: spec.dir || image?.workingDir || "/", pea: peaId });
       const { meta } = launch;
-      meta.peaRun = { user: launch.user, env: launch.env, dir: launch.dir, capabilities: launch.capabilities, ownLimits: spec.limits !== undefined };
+      const imageVolumes = imageMounts.length;
+      meta.peaRun = { user: launch.user, env: launch.env, dir: launch.dir, capabilities: launch.capabilities, ownLimits: spec.limits !== undefined, ...(imageVolumes ? { imageVolumes } : {}) };
       undo.push(() => deps.runtime.removePea(c.id, peaId));
       const handle = await deps.runtime.startPea(c.id, launch, {
         id: peaId,
@@ -292,7 +320,7 @@ export class ProcessService {
         ...(spec.peaSecurity ? { security: spec.peaSecurity } : {}),
       });
       const process = this.adopt(c, seq, meta, handle, false);
-      this.peas.set(process, { container: c, peaId, ownLimits: spec.limits !== undefined, user: launch.user, env: launch.env, dir: launch.dir, capabilities: launch.capabilities });
+      this.peas.set(process, { container: c, peaId, ownLimits: spec.limits !== undefined, user: launch.user, env: launch.env, dir: launch.dir, capabilities: launch.capabilities, imageVolumes });
       const log = this.ctx.logFor(c);
       log.debug({ process: id, pea: peaId, image: spec.image }, "pea started");
       const cgroup = deps.runtime.peaCgroup(c.id, peaId, spec.limits !== undefined);
@@ -303,7 +331,7 @@ export class ProcessService {
           // Read before its cgroup goes: whether the kernel killed in it for memory.
           const outOfMemory = spec.limits !== undefined && (await deps.limits.oomKills(cgroup).catch(() => 0)) > 0;
           // What the pea made goes with it, the container stays.
-          await this.removePea(c, peaId);
+          await this.removePea(c, peaId, imageVolumes);
           return { outOfMemory };
         }),
       );
@@ -420,10 +448,13 @@ export class ProcessService {
       if (peaId) {
         // A running pea takes processes again (ExecSync after a restart); what it made goes when it ends, as for one started here.
         const run = found.meta.peaRun;
-        if (run && process.running) this.peas.set(process, { container: c, peaId, ownLimits: run.ownLimits, user: run.user, env: run.env, dir: run.dir, capabilities: run.capabilities });
+        const imageVolumes = run?.imageVolumes ?? 0;
+        if (run && process.running) {
+          this.peas.set(process, { container: c, peaId, ownLimits: run.ownLimits, user: run.user, env: run.env, dir: run.dir, capabilities: run.capabilities, imageVolumes });
+        }
         void process.finished.then(async () => {
           this.peas.delete(process);
-          await this.removePea(c, peaId);
+          await this.removePea(c, peaId, imageVolumes);
         });
       }
       highest = Math.max(highest, found.seq);
@@ -436,15 +467,19 @@ export class ProcessService {
    * its hold on an image), each step tried whatever the one before did; safe
    * for what is gone already.
    */
-  private async removePea(c: Container, peaId: string): Promise<void> {
+  private async removePea(c: Container, peaId: string, imageVolumes: number): Promise<void> {
     const { deps } = this.ctx;
-    const steps = [() => deps.runtime.removePea(c.id, peaId), () => deps.filesystem.removePea(c.id, peaId), async () => deps.images?.release(peaHolder(c, peaId))];
+    const steps = [
+      () => deps.runtime.removePea(c.id, peaId),
+      () => deps.filesystem.removePea(c.id, peaId),
+      ...peaHolders(c, peaId, imageVolumes).map((holder) => async () => deps.images?.release(holder)),
+    ];
     for (const step of steps) await step().catch((err) => this.ctx.logFor(c).warn({ err: String(err), pea: peaId }, "cannot remove what a pea left"));
   }
 
   /** The image holds of the peas running now (a restarted daemon keeps them). */
   peaHolds(): string[] {
-    return [...this.peas.values()].map((p) => peaHolder(p.container, p.peaId));
+    return [...this.peas.values()].flatMap((p) => peaHolders(p.container, p.peaId, p.imageVolumes));
   }
 
   /** Numbers from here on are above `seq` (the highest a recovered process has). */

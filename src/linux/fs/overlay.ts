@@ -2,12 +2,12 @@
 // writable layer in the container's depot directory, mounted inside the
 // runtime's private mount namespace (see mount-namespace.ts).
 import { dnsResolvConf } from "../network/resolv-conf.js";
-import { chmod, lchown, mkdir, readdir, readFile, rm, stat, statfs, writeFile } from "node:fs/promises";
+import { chmod, lchown, lstat, mkdir, readdir, readFile, rm, stat, statfs, writeFile } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join } from "node:path";
-import { errors } from "../../core/errors.js";
+import { CoreError, errors } from "../../core/errors.js";
 import { isContainerId } from "../../core/container-id.js";
 import type { Depot } from "../../core/interfaces/depot.js";
-import type { BindMount, Filesystem, FilesystemUsage, RootfsBase, RootfsSpec } from "../../core/interfaces/filesystem.js";
+import type { BindMount, Filesystem, FilesystemUsage, ImageMountLayers, RootfsBase, RootfsSpec } from "../../core/interfaces/filesystem.js";
 import { CommandError, type CommandRunner } from "../command.js";
 import { parseMountInfo } from "../mountinfo.js";
 import type { RuntimeMountNamespace } from "../runtime/mount-namespace.js";
@@ -174,6 +174,7 @@ export class OverlayFilesystem implements Filesystem {
     privileged?: boolean;
     idMap?: IdMap;
     bindMounts?: BindMount[];
+    imageMounts?: readonly ImageMountLayers[];
   }): Promise<{ rootfsPath: string; passwd: string; group: string; bindMounts: BindMount[] }> {
     await this.check({ base: spec.base, bindMounts: [] });
     const dir = this.depot.path(spec.containerId);
@@ -196,7 +197,43 @@ export class OverlayFilesystem implements Filesystem {
       const idMap = spec.privileged ? undefined : spec.idMap;
       bindMounts.push({ ...m, srcPath: await this.ns.graft(m.srcPath, target, { recursiveReadOnly: m.recursiveReadOnly === true, ...(idMap ? { idMap } : {}) }) });
     }
+    for (const [i, m] of (spec.imageMounts ?? []).entries()) {
+      const staged = await this.mountImage(m.layers, join(volumes, `image-${i}`), spec, join(dir, IDMAPPED, `${spec.peaId}.v${i}`));
+      bindMounts.push({ srcPath: m.subPath ? join(staged, m.subPath) : staged, dstPath: m.dstPath, mode: "ro", propagation: "private" });
+    }
     return { rootfsPath: rootfs, ...accounts, bindMounts };
+  }
+
+  /**
+   * An image's contents, read-only, at `target` in the runtime's namespace:
+   * its layers under an overlay with no writable layer, or its one layer as a
+   * read-only copy (overlay wants two lowers at least when it has no upper).
+   */
+  private async mountImage(layers: readonly string[], target: string, spec: { privileged?: boolean; idMap?: IdMap }, idmapped: string): Promise<string> {
+    await mkdir(target, { recursive: true });
+    const idMap = spec.privileged ? undefined : spec.idMap;
+    try {
+      if (layers.length === 1) {
+        await this.ns.graftAll([{ source: layers[0], target }], { recursiveReadOnly: true, ...(idMap ? { idMap } : {}) });
+        return target;
+      }
+      const { lowerdir, wd } = lowerOption(await this.seenThrough(layers, spec, idmapped));
+      const mount = ["mount", "-t", "overlay", "overlay", "-o", `ro,lowerdir=${lowerdir}`, target];
+      await this.commands.run(wd === "/" ? this.ns.wrap(mount, "/") : this.ns.wrapInside(mount, wd));
+      return target;
+    } catch (err) {
+      if (err instanceof CoreError) throw err;
+      throw errors.commandFailed(`cannot mount the image at ${target}: ${err instanceof Error ? err.message : String(err)}`, err);
+    }
+  }
+
+  async findInBase(base: RootfsBase, path: string): Promise<"directory" | "file" | "symlink" | undefined> {
+    const view = base.kind === "layers" ? (base.layers.length === 1 ? directoryView(base.layers[0]) : layerView(base.layers, this.opaque)) : directoryView(base.path);
+    // A symbolic link on the way is no directory of the image's: `find` stops there.
+    const found = await view.find(path);
+    if (!found) return undefined;
+    const st = await lstat(found);
+    return st.isSymbolicLink() ? "symlink" : st.isDirectory() ? "directory" : "file";
   }
 
   async peaUsage(containerId: string, peaId: string): Promise<FilesystemUsage> {
@@ -223,7 +260,10 @@ export class OverlayFilesystem implements Filesystem {
     const dir = this.depot.path(containerId);
     await this.removePeaVolumes(dir, peaId);
     await this.umount(join(dir, "peas", peaId));
-    await this.removeIdmapped(join(dir, IDMAPPED, peaId));
+    // Its root's idmapped layers, and its image volumes' (`<pea>.v<n>`).
+    for (const name of await readdir(join(dir, IDMAPPED)).catch(() => [] as string[])) {
+      if (name === peaId || name.startsWith(`${peaId}.`)) await this.removeIdmapped(join(dir, IDMAPPED, name));
+    }
     await rm(join(dir, "peas", peaId), { recursive: true, force: true });
     await rm(join(volumeDir(dir), "peas", peaId), { recursive: true, force: true });
   }

@@ -262,7 +262,7 @@ describe("the CRI's containers", () => {
     await assert.rejects(h.ReopenContainerLog!(req({ container_id: "nope" })), /not found/);
   });
 
-  it("binds the kubelet's volumes into the container's root and shows them in its status; image volumes are not served", async () => {
+  it("binds the kubelet's volumes into the container's root and shows them in its status", async () => {
     const mounts = [{ container_path: "/data", host_path: "/var/lib/kubelet/v1", readonly: true, selinux_relabel: false, propagation: 0 }];
     const id = await create({ ...containerConfig, mounts });
     await h.StartContainer!(req({ container_id: id }));
@@ -270,10 +270,6 @@ describe("the CRI's containers", () => {
     assert.deepEqual(m.runtime.peas[0].pea.bindMounts, [{ srcPath: `/fake/${m.id()}/pea-volumes/${m.runtime.peas[0].pea.id}/0`, dstPath: "/data", mode: "ro", propagation: "private" }]);
     assert.deepEqual(m.filesystem.peaBindMounts.at(-1), [{ srcPath: "/var/lib/kubelet/v1", dstPath: "/data", mode: "ro", propagation: "private" }]);
     assert.deepEqual((await status(id)).mounts, mounts);
-    await assert.rejects(
-      create({ ...containerConfig, metadata: { name: "iv" }, mounts: [{ container_path: "/img", image: { image: "busybox:1.29" } }] }),
-      (err: Error & { code?: number }) => err.code === 12 /* UNIMPLEMENTED */,
-    );
     // Recursively read-only: read-only and private, or refused at create.
     const rro = { container_path: "/r", host_path: "/var/lib/kubelet/v2", recursive_read_only: true };
     for (const [i, bad] of [{ readonly: false }, { readonly: true, propagation: 1 }, { readonly: true, propagation: 2 }].entries()) {
@@ -282,6 +278,30 @@ describe("the CRI's containers", () => {
     const ok = await create({ ...containerConfig, metadata: { name: "rro" }, mounts: [{ ...rro, readonly: true }] });
     await h.StartContainer!(req({ container_id: ok }));
     assert.equal(m.filesystem.peaBindMounts.at(-1)![0]!.recursiveReadOnly, true);
+  });
+
+  it("mounts images' contents (image volumes) read-only, a sub-path the image has, and names the image's id in the status", async () => {
+    const data = m.images.add("docker.io/library/data:1");
+    m.filesystem.baseEntries.set("etc", "directory");
+    m.filesystem.baseEntries.set("link", "symlink");
+    const volume = (more: object) => ({ container_path: "/img", readonly: true, image: { image: "data:1" }, ...more });
+    const refused: Array<[object, RegExp, number]> = [
+      [volume({ readonly: false }), /must be read-only/, 3],
+      [volume({ host_path: "/var/lib/x" }), /both a host path and an image/, 3],
+      [volume({ image: { image: "gone:1" } }), /not in the store/, 5],
+      [volume({ image_sub_path: "nope" }), /has no "nope"/, 5],
+      [volume({ image_sub_path: "link" }), /symbolic link/, 3],
+      [volume({ image_sub_path: "../etc" }), /inside the image/, 3],
+    ];
+    for (const [i, [mount, message, code]] of refused.entries()) {
+      await assert.rejects(create({ ...containerConfig, metadata: { name: `bad${i}` }, mounts: [mount] }), (err: Error & { code?: number }) => message.test(err.message) && err.code === code);
+    }
+    assert.equal(m.images.holds.size, 0, "a look into the image holds it only meanwhile");
+    const id = await create({ ...containerConfig, mounts: [volume({ image_sub_path: "etc" })] });
+    assert.deepEqual((await status(id)).mounts?.[0]?.image, { image: "data:1", image_ref: data.id, user_specified_image: "" });
+    await h.StartContainer!(req({ container_id: id }));
+    assert.deepEqual(m.filesystem.peaImageMounts.at(-1), [{ layers: data.layers, dstPath: "/img", subPath: "etc" }]);
+    assert.deepEqual(m.filesystem.peaBindMounts.at(-1), [], "no host path is bound for it");
   });
 
   it("gives a container the memory and CPU the kubelet asks for, and says OOMKilled when the kernel killed it for memory", async () => {

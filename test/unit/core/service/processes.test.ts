@@ -391,6 +391,40 @@ describe("peas: processes on a root of their own", () => {
     assert.equal(m.filesystem.peaRoots.size, 0);
   });
 
+  it("mounts images' contents into a pea (image volumes): each image held for it, kept across a restart, all given back when it ends", async () => {
+    m.images.add("docker.io/library/busybox:1");
+    const data = m.images.add("docker.io/library/data:2");
+    const pea = await s.run(h, {
+      path: "/bin/sleep",
+      image: "busybox:1",
+      imageMounts: [{ image: "data:2", dstPath: "/iv" }, { image: "data:2", dstPath: "/sub", subPath: "etc" }],
+    });
+    assert.deepEqual(m.filesystem.peaImageMounts.at(-1), [
+      { layers: data.layers, dstPath: "/iv" },
+      { layers: data.layers, dstPath: "/sub", subPath: "etc" },
+    ]);
+    const bound = m.runtime.peas.at(-1)!.pea.bindMounts ?? [];
+    assert.deepEqual(bound.map((b) => [b.dstPath, b.mode]), [["/iv", "ro"], ["/sub", "ro"]]);
+    assert.equal(m.images.holds.size, 3, "the pea's root and both volumes");
+    const holders = [...m.images.holds.keys()];
+    const again = m.service();
+    await again.recover();
+    assert.deepEqual([...m.images.reconciled!].sort(), [m.id(), ...holders].sort(), "the store is told the pea still holds all three");
+    m.runtime.started[0].exit(0);
+    await pea.wait();
+    await settle();
+    assert.equal(m.images.holds.size, 0);
+  });
+
+  it("refuses an image mount outside a pea, at a relative path, or of a sub-path leaving the image; gives back what it held when one cannot be had", async () => {
+    m.images.add("docker.io/library/busybox:1");
+    await assert.rejects(s.run(h, { path: "/bin/true", imageMounts: [{ image: "busybox:1", dstPath: "/iv" }] }), { code: "INVALID_REQUEST" });
+    await assert.rejects(s.run(h, { path: "/bin/true", image: "busybox:1", imageMounts: [{ image: "busybox:1", dstPath: "iv" }] }), { code: "INVALID_REQUEST" });
+    await assert.rejects(s.run(h, { path: "/bin/true", image: "busybox:1", imageMounts: [{ image: "busybox:1", dstPath: "/iv", subPath: "../x" }] }), { code: "INVALID_REQUEST" });
+    await assert.rejects(s.run(h, { path: "/bin/true", image: "busybox:1", imageMounts: [{ image: "busybox:1", dstPath: "/a" }, { image: "nope:1", dstPath: "/b" }] }), { code: "IMAGE_NOT_FOUND" });
+    assert.equal(m.images.holds.size, 0);
+  });
+
   it("dies with its container's stop, though signals to the container's cgroup do not reach its own", async () => {
     await s.run(h, { path: "/bin/sleep", image: "/images/busybox" });
     const started = Date.now();

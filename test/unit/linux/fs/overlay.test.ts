@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -151,5 +151,50 @@ describe("overlay root filesystems", () => {
     assert.ok(rootUnmounted >= 0 && copiesTaken > rootUnmounted, after.join("\n"));
     assert.ok(after.some((l) => l.includes("make-rprivate") && l.endsWith(`sh ${join(c, "idmapped", "p1")}/0`)), "the pea's copies too");
     for (const root of ["rootfs", "p1"]) await assert.rejects(stat(join(c, "idmapped", root)), { code: "ENOENT" });
+  });
+
+  it("mounts images' contents read-only for a pea: one layer as a read-only copy, more as an overlay without an upper layer, a sub-path bound from inside it", async () => {
+    const commands = new RecordingRunner().on("getfattr", { code: 1 });
+    const graft = "/opt/warden-graft";
+    const overlay = new OverlayFilesystem(depot, new RuntimeMountNamespace(join(dir, "run"), commands, async () => [], graft), (ip) => `nameserver ${ip}\n`, commands);
+    const store = join(dir, "iv");
+    for (const l of ["x", "y"]) await mkdir(join(store, l, "etc"), { recursive: true });
+    const id = "1j1cdsetukm";
+    await depot.create(id);
+    const c = join(dir, "depot", id);
+    const root = await overlay.preparePea({
+      containerId: id,
+      peaId: "p3",
+      base: { kind: "directory", path: base },
+      imageMounts: [
+        { layers: [join(store, "x")], dstPath: "/one" },
+        { layers: [join(store, "x"), join(store, "y")], dstPath: "/two", subPath: "etc" },
+      ],
+    });
+    const staged = join(c, "pea-volumes", "p3");
+    assert.deepEqual(root.bindMounts, [
+      { srcPath: join(staged, "image-0"), dstPath: "/one", mode: "ro", propagation: "private" },
+      { srcPath: join(staged, "image-1", "etc"), dstPath: "/two", mode: "ro", propagation: "private" },
+    ]);
+    assert.ok(commands.lines().includes(`${graft} --rro ${dir}/run/ns/mnt ${join(store, "x")} ${join(staged, "image-0")}`));
+    assert.equal(commands.lines().at(-1), `nsenter --mount=${dir}/run/ns/mnt -- sh -c cd -- "$0" && exec "$@" ${store} mount -t overlay overlay -o ro,lowerdir=y:x ${join(staged, "image-1")}`);
+    await overlay.removePea(id, "p3");
+    const ungraft = commands.lines().find((l) => l.includes("make-rprivate")) ?? "";
+    assert.ok(ungraft.endsWith(`sh ${join(staged, "image-0")} ${join(staged, "image-1")}`), ungraft);
+  });
+
+  it("says what a path of a base is, naming a symbolic link as one and seeing nothing through it", async () => {
+    const overlay = fs(new RecordingRunner().on("getfattr", { code: 1 }));
+    const layers = [join(dir, "fb", "lower"), join(dir, "fb", "upper")];
+    await mkdir(join(layers[0], "d", "e"), { recursive: true });
+    await mkdir(layers[1], { recursive: true });
+    await writeFile(join(layers[0], "d", "f"), "");
+    await symlink("/etc", join(layers[1], "out"));
+    const base = { kind: "layers" as const, layers };
+    assert.equal(await overlay.findInBase(base, "d/e"), "directory");
+    assert.equal(await overlay.findInBase(base, "d/f"), "file");
+    assert.equal(await overlay.findInBase(base, "out"), "symlink");
+    assert.equal(await overlay.findInBase(base, "out/passwd"), undefined, "nothing is found through a link");
+    assert.equal(await overlay.findInBase(base, "nope"), undefined);
   });
 });
