@@ -389,7 +389,7 @@ export class FakeLimits implements Limits {
       memoryUsage: 4096n, memoryMaxUsage: 8192n, memoryFailcnt: 0n, kernelUsage: 0n, memoryLimit, swapLimit: memoryLimit,
       cpuPeriods: 10n, cpuThrottledPeriods: 1n, cpuThrottledNanos: 1000n, cpuShares: this.shares.get(cgroup) ?? 1024n,
       cpuPeriod: this.quotas.get(cgroup)?.period ?? 100_000n, cpuQuota: this.quotas.get(cgroup)?.quota ?? 0n, pidsLimit: 0n,
-      processes: 1, threads: 1, fileDescriptors: 3, sockets: 0,
+      processes: 1, threads: 1, fileDescriptors: 3, sockets: 0, blockIo: [],
     };
   }
 

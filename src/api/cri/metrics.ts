@@ -5,7 +5,7 @@
 // metric carries one value per label key of its descriptor. Values are the
 // API's unsigned integers: seconds are whole seconds, as other runtimes send.
 import type { FilesystemUsage } from "../../core/interfaces/filesystem.js";
-import type { CgroupDetail } from "../../core/interfaces/limits.js";
+import type { BlockIoStats, CgroupDetail } from "../../core/interfaces/limits.js";
 import type { TrafficStats } from "../../core/interfaces/network.js";
 import type { ContainerMetrics } from "../../core/service/limits.js";
 import { runtime } from "../../protocol/gen/cri.js";
@@ -18,6 +18,7 @@ const LABEL_KEYS = {
   container: CONTAINER_LABELS,
   memoryFailure: [...CONTAINER_LABELS, "failure_type", "scope"],
   fs: [...CONTAINER_LABELS, "device"],
+  blkio: [...CONTAINER_LABELS, "device", "major", "minor", "operation"],
   network: ["interface", "namespace", "pod"],
 } as const;
 type LabelSet = keyof typeof LABEL_KEYS;
@@ -105,20 +106,27 @@ const NETWORK_METRICS: Array<{ name: string; help: string; read: (t: TrafficStat
   { name: "container_network_transmit_packets_dropped_total", help: "Packets dropped while sending", read: (t) => t.txDropped },
 ];
 
-// Block I/O per device: described, so a kubelet knows the names, but not read yet (no values are sent).
-const BLOCK_IO_METRICS: Array<{ name: string; help: string }> = [
-  { name: "container_blkio_device_usage_total", help: "Block I/O by device, operation and major:minor" },
-  { name: "container_fs_reads_bytes_total", help: "Bytes read from block devices" },
-  { name: "container_fs_reads_total", help: "Reads from block devices" },
-  { name: "container_fs_writes_bytes_total", help: "Bytes written to block devices" },
-  { name: "container_fs_writes_total", help: "Writes to block devices" },
+// Block I/O per device, read from the container's cgroup (cAdvisor's names and labels).
+const BLOCK_IO_METRICS: Array<{ name: string; help: string; read: (d: BlockIoStats) => Reading[] }> = [
+  {
+    name: "container_blkio_device_usage_total",
+    help: "Block I/O by device and operation, in bytes",
+    read: (d) => [
+      { value: d.readBytes, labels: [d.device, String(d.major), String(d.minor), "Read"] },
+      { value: d.writeBytes, labels: [d.device, String(d.major), String(d.minor), "Write"] },
+    ],
+  },
+  { name: "container_fs_reads_bytes_total", help: "Bytes read from block devices", read: (d) => [{ value: d.readBytes, labels: [d.device] }] },
+  { name: "container_fs_reads_total", help: "Reads from block devices", read: (d) => [{ value: d.reads, labels: [d.device] }] },
+  { name: "container_fs_writes_bytes_total", help: "Bytes written to block devices", read: (d) => [{ value: d.writeBytes, labels: [d.device] }] },
+  { name: "container_fs_writes_total", help: "Writes to block devices", read: (d) => [{ value: d.writes, labels: [d.device] }] },
 ];
 
 export function metricDescriptors(): v1.MetricDescriptor.$Properties[] {
   return [
     ...CONTAINER_METRICS.map((d) => ({ name: d.name, help: d.help, label_keys: [...LABEL_KEYS[d.labels]] })),
     ...NETWORK_METRICS.map((d) => ({ name: d.name, help: d.help, label_keys: [...LABEL_KEYS.network] })),
-    ...BLOCK_IO_METRICS.map((d) => ({ name: d.name, help: d.help, label_keys: [...LABEL_KEYS.fs] })),
+    ...BLOCK_IO_METRICS.map((d) => ({ name: d.name, help: d.help, label_keys: [...LABEL_KEYS[d.name === "container_blkio_device_usage_total" ? "blkio" : "fs"]] })),
   ];
 }
 
@@ -135,6 +143,9 @@ export function containerMetrics(s: ContainerSample): v1.Metric.$Properties[] {
     const readings: Reading[] = typeof read === "bigint" ? [{ value: read }] : read;
     const extra = d.labels === "fs" ? ["rootfs"] : [];
     for (const r of readings) out.push(metric(d.name, d.gauge, [...base, ...(r.labels ?? extra)], r.value));
+  }
+  for (const d of BLOCK_IO_METRICS) {
+    for (const device of s.usage.detail.blockIo) for (const r of d.read(device)) out.push(metric(d.name, false, [...base, ...(r.labels ?? [])], r.value));
   }
   return out;
 }

@@ -75,6 +75,20 @@ export interface CgroupDetail {
   threads: number;
   fileDescriptors: number;
   sockets: number;
+  /** Block I/O by device (none when the machine does not count it). */
+  blockIo: BlockIoStats[];
+}
+
+/** Bytes and operations a cgroup read from and wrote to one block device. */
+export interface BlockIoStats {
+  major: number;
+  minor: number;
+  /** Its name under /dev ("/dev/vda"), "" when unknown. */
+  device: string;
+  readBytes: bigint;
+  writeBytes: bigint;
+  reads: bigint;
+  writes: bigint;
 }
 
 export interface Limits {

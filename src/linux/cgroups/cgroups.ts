@@ -7,6 +7,7 @@ import { readFile, readdir, readlink, rmdir, stat, writeFile } from "node:fs/pro
 import { basename, dirname, join } from "node:path";
 import { MEMORY_STATS_FIELDS, type CgroupDetail, type CpuStats, type Limits, type MemoryStats } from "../../core/interfaces/limits.js";
 import { readMountInfo } from "../mountinfo.js";
+import { named, parseBlkioV1, parseIoStat, readOrEmpty } from "./block-io.js";
 
 export interface ContainerCgroups extends Omit<Limits, "watchOom"> {
   procs(id: string): Promise<number[]>;
@@ -252,6 +253,12 @@ export class CgroupsV1 implements ContainerCgroups {
       cpuQuota: quota > 0n ? quota : 0n,
       pidsLimit: await readOrZero(this.file("pids", id, "pids.max")),
       ...(await census(await this.procs(id).catch(() => []), tasks)),
+      blockIo: await named(
+        parseBlkioV1(
+          await readOrEmpty(this.file("blkio", id, "blkio.throttle.io_service_bytes_recursive")),
+          await readOrEmpty(this.file("blkio", id, "blkio.throttle.io_serviced_recursive")),
+        ),
+      ),
     };
   }
 
@@ -422,6 +429,7 @@ export class CgroupsV2 implements ContainerCgroups {
       cpuQuota: /^\d+$/.test(quota ?? "") ? BigInt(quota!) : 0n,
       pidsLimit: await read("pids.max"),
       ...(await census(await this.procs(id).catch(() => []), threads)),
+      blockIo: await named(parseIoStat(await readOrEmpty(this.file(id, "io.stat")))),
     };
   }
 

@@ -17,6 +17,7 @@ const sample: ContainerSample = {
       memoryUsage: 4096n, memoryMaxUsage: 8192n, memoryFailcnt: 0n, kernelUsage: 7n, memoryLimit: 1n << 26n, swapLimit: 1n << 26n,
       cpuPeriods: 10n, cpuThrottledPeriods: 2n, cpuThrottledNanos: 2_000_000_000n, cpuShares: 512n, cpuPeriod: 100_000n, cpuQuota: 20_000n, pidsLimit: 0n,
       processes: 2, threads: 3, fileDescriptors: 9, sockets: 1,
+      blockIo: [{ major: 8, minor: 0, device: "/dev/sda", readBytes: 4096n, writeBytes: 8192n, reads: 1n, writes: 2n }],
     },
     disk: { usedBytes: 8192n, usedInodes: 3n, capacityBytes: 1n << 30n, inodesTotal: 1000n, inodesFree: 900n },
   },
@@ -49,6 +50,10 @@ describe("CRI metrics", () => {
     assert.equal(value(metrics, "container_start_time_seconds"), 1_700_000_000n);
     assert.equal(value(metrics, "container_network_transmit_bytes_total"), 2n);
     assert.deepEqual(metrics.find((m) => m.name === "container_threads")!.label_values, ["web", "c1", "nginx:1", "ns", "p"]);
+    // Block I/O, per device, as cAdvisor labels it.
+    assert.equal(value(metrics, "container_fs_writes_bytes_total", ["/dev/sda"]), 8192n);
+    assert.equal(value(metrics, "container_fs_reads_total", ["/dev/sda"]), 1n);
+    assert.equal(value(metrics, "container_blkio_device_usage_total", ["/dev/sda", "8", "0", "Write"]), 8192n);
   });
 
   it("has no traffic to tell for a pod on the host's network", () => {

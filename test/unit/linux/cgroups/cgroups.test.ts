@@ -97,7 +97,12 @@ describe("cgroup v1", () => {
     });
     await files(at("cpu"), { "cpu.stat": "nr_periods 10\nnr_throttled 3\nthrottled_time 5000\n", "cpu.shares": "512\n", "cpu.cfs_period_us": "100000\n", "cpu.cfs_quota_us": "-1\n" });
     await files(at("pids"), { "pids.max": "max\n" });
+    await files(at("blkio"), {
+      "blkio.throttle.io_service_bytes_recursive": "8:0 Read 4096\n8:0 Write 12288\n8:0 Sync 0\n8:0 Total 16384\nTotal 16384\n",
+      "blkio.throttle.io_serviced_recursive": "8:0 Read 1\n8:0 Write 3\n8:0 Total 4\nTotal 4\n",
+    });
     const d = await cg.detail(id);
+    assert.deepEqual(d.blockIo.map(({ device: _d, ...counts }) => counts), [{ major: 8, minor: 0, readBytes: 4096n, writeBytes: 12288n, reads: 1n, writes: 3n }]);
     assert.deepEqual(
       [d.memoryUsage, d.memoryMaxUsage, d.memoryFailcnt, d.kernelUsage, d.memoryLimit, d.swapLimit],
       [4096n, 8192n, 2n, 0n, 67108864n, 67108864n],
