@@ -8,11 +8,12 @@ import type { Config } from "../config/schema.js";
 import { ContainerService } from "../core/service/container-service.js";
 import type { Logger } from "../core/interfaces/logger.js";
 import { detectCgroups } from "../linux/cgroups/cgroups.js";
+import { PlacedCgroups } from "../linux/cgroups/placed-cgroups.js";
 import { DirectoryDepot } from "../linux/depot.js";
 import { OverlayFilesystem } from "../linux/fs/overlay.js";
 import { CONTAINER_USER } from "../linux/fs/container-files.js";
 import { Conmon } from "../linux/runtime/conmon.js";
-import { containerPaths, LinuxRuntime } from "../linux/runtime/linux-runtime.js";
+import { bundleCgroupsPath, containerPaths, LinuxRuntime } from "../linux/runtime/linux-runtime.js";
 import { LinuxLimits } from "../linux/cgroups/linux-limits.js";
 import { BtrfsDepot, BtrfsQuota } from "../linux/fs/btrfs-quota.js";
 import { ContainerCopier } from "../linux/fs/container-copy.js";
@@ -115,7 +116,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     relayPath: BUILT_RELAY,
   });
   await network.setUp();
-  const cgroups = await detectCgroups(server.cgroup_parent);
+  // A pod's sandbox has its cgroup under the kubelet's pod cgroup; a restarted daemon finds it in the bundle.
+  const cgroups = new PlacedCgroups(await detectCgroups(server.cgroup_parent), server.cgroup_parent, (id) => bundleCgroupsPath(join(server.container_depot_path, id)));
   const depot = new DirectoryDepot(server.container_depot_path);
   const state = new FileStateStore(depot, server.container_depot_path);
   const oci = new OciRuntimeCli({ name: server.runtime, path: runtimePath, stateRoot: paths.runtimeStateRoot }, commands);
@@ -127,6 +129,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<RunningD
     shim: new ShimLauncher({ path: shimPath, oci, nullDevice: paths.nullDevice, inRuntimeNamespace: (argv, dir) => ns.wrap(argv, dir) }),
     shimPath,
     cgroups,
+    placement: cgroups,
     cgroupParent: server.cgroup_parent,
     initPath,
     initStartsProcesses,

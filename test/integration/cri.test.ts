@@ -451,7 +451,7 @@ describe("CRI: Kubernetes' own tools", { skip: !existsSync(CRICTL) && "crictl is
     assert.equal((await crictl("rmp", "-f", podId)).code, 0);
   });
 
-  it("puts a pod's containers' cgroups under the kubelet's pod cgroup, and takes them away with the containers", async () => {
+  it("puts a pod's sandbox and containers' cgroups under the kubelet's pod cgroup, keeps them there across a restart, and takes them away with the pod", async () => {
     assert.equal((await crictl("pull", "busybox:1.37.0")).code, 0);
     const top = `wardentest-kubepods-${process.pid}`;
     const parent = `/${top}/podk`;
@@ -465,14 +465,34 @@ describe("CRI: Kubernetes' own tools", { skip: !existsSync(CRICTL) && "crictl is
       const id = (await crictl("create", podId, ctr, pod)).stdout.trim();
       assert.equal((await crictl("start", id)).code, 0);
       const under = async () => (await readdir(`/sys/fs/cgroup/memory${parent}`, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory()).map((e) => e.name);
-      const [own] = await under();
+      const sandbox = (await crictl("inspectp", podId).then((r) => JSON.parse(r.stdout) as { info?: { pid?: number } })).info?.pid;
+      // The sandbox's by its container id, its containers' by that and their own.
+      const names = await under();
+      const ofSandbox = names.find((n) => !n.includes("-"));
+      assert.ok(ofSandbox, `the sandbox's own cgroup is under the pod's: ${names.join(" ")}`);
+      const own = names.find((n) => n.startsWith(`${ofSandbox}-`));
       assert.ok(own, "the container's cgroup is under the pod's");
+      const sandboxProcs = (await readFile(`/sys/fs/cgroup/memory${parent}/${ofSandbox}/cgroup.procs`, "utf8")).trim().split("\n");
+      assert.ok(sandboxProcs.length >= 1 && (sandbox === undefined || sandboxProcs.includes(String(sandbox))), "the sandbox's init is in it");
+      // Its place holds for a restarted daemon: a kill of the pod reaches its init there.
+      await daemon.terminate();
+      await daemon.restart();
       const procs = (await readFile(`/sys/fs/cgroup/memory${parent}/${own}/cgroup.procs`, "utf8")).trim().split("\n");
       assert.equal(await readFile(`/proc/${procs[0]}/cmdline`, "utf8"), "sleep\0" + "600\0");
       assert.equal((await crictl("update", "--memory", String(32 * 1024 * 1024), id)).code, 0);
       assert.equal((await readFile(`/sys/fs/cgroup/memory${parent}/${own}/memory.limit_in_bytes`, "utf8")).trim(), String(32 * 1024 * 1024));
+      // Stopping the pod freezes and kills in the sandbox's cgroup where it is (found again from its bundle).
+      const stopped = await crictl("stopp", podId);
+      assert.equal(stopped.code, 0, stopped.out);
+      await eventually(async () => (await readFile(`/sys/fs/cgroup/memory${parent}/${own}/cgroup.procs`, "utf8").catch(() => "")).trim() === "", "the container's processes to die");
       assert.equal((await crictl("rmp", "-f", podId)).code, 0);
-      await eventually(async () => (await under()).length === 0, "the container's cgroup to go with it");
+      // The pod's cgroups are cleaned up after the answer: in every hierarchy, soon.
+      const left = async () => {
+        const found: string[] = [];
+        for (const h of hierarchies) for (const e of await readdir(join(h, parent), { withFileTypes: true }).catch(() => [])) if (e.isDirectory()) found.push(join(h, parent, e.name));
+        return found;
+      };
+      await eventually(async () => (await left()).length === 0, "the sandbox's and container's cgroups to go with the pod");
     } finally {
       // The pod's cgroups are the kubelet's to remove; here, the test's.
       for (const h of hierarchies) for (const d of [join(h, parent), join(h, top)]) await rmdir(d).catch(() => {});

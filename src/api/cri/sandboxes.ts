@@ -116,6 +116,8 @@ export class Sandboxes {
       capabilities: { root: DOCKER_DEFAULT_CAPABILITIES, others: DOCKER_DEFAULT_CAPABILITIES },
       // The kubelet removes what it no longer wants; nothing is reaped behind its back.
       graceTime: null,
+      // Its init is the pod's too: under the kubelet's pod cgroup, with the pod's containers.
+      ...(record.cgroupParent ? { cgroupParent: record.cgroupParent } : {}),
       properties: { [KIND_PROPERTY]: "sandbox", [RECORD_PROPERTY]: JSON.stringify(record) },
       ...(hostNetwork
         ? { hostNetwork: true }

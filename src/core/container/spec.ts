@@ -8,6 +8,7 @@ import type { ImageCredentials } from "../interfaces/image-store.js";
 import type { ContainerCapabilities } from "../interfaces/runtime.js";
 import type { BandwidthLimit, NetInRule, NetOutRule } from "../interfaces/network.js";
 import { checkEnv } from "../process/environment.js";
+import { checkCgroupParent } from "../process/spec.js";
 import { checkProperties } from "./properties.js";
 import type { Properties } from "./container.js";
 
@@ -54,6 +55,8 @@ export interface ContainerSpec {
   network?: string;
   /** In the host's network namespace (no network of its own: no ports forwarded, no egress rules, no shaping). */
   hostNetwork?: boolean;
+  /** Its cgroup under this one (an absolute path, as a kubelet's pod cgroup) instead of the daemon's. */
+  cgroupParent?: string;
   properties?: Properties;
   /** KEY=VALUE pairs every process of the container starts with. */
   env?: string[];
@@ -110,6 +113,7 @@ export function checkContainerSpec(spec: ContainerSpec): void {
     if (own.length > 0) throw errors.invalid(`a container on the host's network has no network of its own: ${own.join(", ")} cannot be given`);
   }
   if (spec.idMap) checkIdMap(spec);
+  if (spec.cgroupParent !== undefined) checkCgroupParent(spec.cgroupParent);
   if (spec.dns) {
     const dns = spec.dns;
     for (const word of [...dns.servers, ...dns.searches, ...dns.options]) {

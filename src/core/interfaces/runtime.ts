@@ -29,6 +29,8 @@ export interface ContainerLaunch {
   privileged?: boolean;
   /** A user namespace with this map, in place of the daemon's. */
   idMap?: IdMap;
+  /** Its cgroup under this one (an absolute path, as a kubelet's pod cgroup) instead of the daemon's. */
+  cgroupParent?: string;
   capabilities?: ContainerCapabilities;
   /** Absent: its id. */
   hostname?: string;

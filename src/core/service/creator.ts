@@ -113,7 +113,7 @@ export class Creator {
       if (attachment.status === "rejected") throw attachment.reason;
       undo.push(() => deps.runtime.destroy(id));
       await phases.time("runtime", () =>
-        deps.runtime.create({ id, handle, rootfsPath: root.value, bindMounts, network: attachment.value ?? "host", privileged, ...(idMap ? { idMap } : {}), capabilities: spec.capabilities, hostname: spec.hostname, pidsLimit: spec.limits?.pids, ...(spec.sysctls ? { sysctls: spec.sysctls } : {}) }),
+        deps.runtime.create({ id, handle, rootfsPath: root.value, bindMounts, network: attachment.value ?? "host", privileged, ...(idMap ? { idMap } : {}), ...(spec.cgroupParent ? { cgroupParent: spec.cgroupParent } : {}), capabilities: spec.capabilities, hostname: spec.hostname, pidsLimit: spec.limits?.pids, ...(spec.sysctls ? { sysctls: spec.sysctls } : {}) }),
       );
       c = new Container({
         id,

@@ -13,6 +13,8 @@ export interface BundleContext {
   bindMounts: BindMount[];
   /** cgroups path under every controller: /<parent>/<id>. */
   cgroupParent: string;
+  /** Its cgroup elsewhere (absolute), in place of /<parent>/<id>. */
+  cgroupsPath?: string;
   /** Host path of the init (warden-init, or catatonit), bind-mounted read-only. */
   initPath: string;
   /** Namespaces to join; new, empty ones when absent. */
@@ -144,7 +146,7 @@ export const devicesRule: BundleRule = (spec) => {
 };
 
 export const cgroupsRule: BundleRule = (spec, ctx) => {
-  spec.linux.cgroupsPath = `/${ctx.cgroupParent}/${ctx.id}`;
+  spec.linux.cgroupsPath = ctx.cgroupsPath ?? `/${ctx.cgroupParent}/${ctx.id}`;
   if (ctx.pidsLimit) spec.linux.resources.pids = { limit: ctx.pidsLimit };
 };
 

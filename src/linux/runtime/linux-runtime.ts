@@ -10,6 +10,7 @@
 //   processes/<n>/        a process's shim: process.spec (the init's) or
 //                         process.json (the runtime's), meta.json, stdin,
 //                         stdout, stderr, pid, shim.pid, exit
+import { readFileSync } from "node:fs";
 import { mkdir, readdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { errors } from "../../core/errors.js";
@@ -26,6 +27,7 @@ import type {
   StopSignal,
 } from "../../core/interfaces/runtime.js";
 import type { ContainerCgroups } from "../cgroups/cgroups.js";
+import type { CgroupPlacement } from "../cgroups/placed-cgroups.js";
 import type { CommandRunner } from "../command.js";
 import { descendants, isAlive, processes, readPidFile, signal } from "../process.js";
 import { readHardLimits, type HardLimits } from "../rlimits.js";
@@ -66,6 +68,8 @@ export interface LinuxRuntimeOptions {
   copyHelperPath?: string;
   /** The user namespace of containers; none (container root is host root) when absent. */
   idMap?: IdMap;
+  /** Where containers' cgroups are when a client named their parent (the same cgroups the runtime is given). */
+  placement?: CgroupPlacement;
   idmappedBindMounts?: boolean;
   seccomp?: OciSeccomp;
   /**
@@ -96,6 +100,16 @@ const MAX_SOCKET_PATH = 107;
 
 export function containerPaths(dir: string) {
   return { bundle: join(dir, "bundle"), run: join(dir, "run"), processes: join(dir, "processes") };
+}
+
+/** The cgroup path a container's bundle names (read once per container by a restarted daemon); none without a bundle. */
+export function bundleCgroupsPath(dir: string): string | undefined {
+  try {
+    const spec = JSON.parse(readFileSync(join(containerPaths(dir).bundle, "config.json"), "utf8")) as OciSpec;
+    return spec.linux?.cgroupsPath;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A pea's own seccomp filter: none, or the profile in a host file (OCI's form, or Docker's, which is the same but for what it may add). */
@@ -153,6 +167,7 @@ export class LinuxRuntime implements Runtime {
       rootfsPath: launch.rootfsPath,
       bindMounts: launch.bindMounts,
       cgroupParent: this.options.cgroupParent,
+      ...(launch.cgroupParent ? { cgroupsPath: this.placement(launch.cgroupParent).place(launch.id, launch.cgroupParent) } : {}),
       initPath: this.options.initPath,
       namespaces:
         launch.network !== "host" && launch.network.network
@@ -253,6 +268,12 @@ export class LinuxRuntime implements Runtime {
       ...(await listDirs(paths.processes)).map((dir) => waitSupervisorGone(dir, "shim.pid")),
     ]);
     await rm(join(this.options.socketDir, id), { force: true });
+    this.options.placement?.forget(id);
+  }
+
+  private placement(parent: string): CgroupPlacement {
+    if (!this.options.placement) throw errors.invalid(`this daemon cannot put a container's cgroup under ${parent}`);
+    return this.options.placement;
   }
 
   async signalAll(id: string, sig: StopSignal): Promise<void> {

@@ -102,6 +102,10 @@ describe("the CRI's pod sandboxes", () => {
     assert.deepEqual(m.runtime.container(info.id).launch.sysctls, { "kernel.shm_rmid_forced": "1" });
     assert.deepEqual(info.netIns.map((r) => [r.hostPort, r.containerPort]), [[12000, 80]], "only mappings with a host port");
     assert.deepEqual(m.filesystem.prepared.get(info.id)?.dns, { servers: ["10.10.10.10"], searches: ["google.com"], options: ["ndots:8"] });
+    assert.equal(m.runtime.container(info.id).launch.cgroupParent, undefined);
+    // With the kubelet's pod cgroup, the sandbox's own cgroup goes under it.
+    const placed = await run({ ...config, port_mappings: [], linux: { ...config.linux, cgroup_parent: "/kubepods/podx" } });
+    assert.equal(m.runtime.container(service.info(placed).id).launch.cgroupParent, "/kubepods/podx");
   });
 
   it("lists sandboxes by id, state and labels, and not the core's other containers", async () => {

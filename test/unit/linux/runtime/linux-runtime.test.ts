@@ -213,4 +213,28 @@ describe("linux runtime: containers' user namespaces", () => {
     assert.deepEqual((await mappings("1j1cdsetuk2", {})).uid, [{ containerID: 0, hostID: 1_000_000_000, size: 65536 }]);
     assert.deepEqual(await mappings("1j1cdsetuk3", { privileged: true }), { uid: undefined, gid: undefined, user: undefined });
   });
+
+  it("puts a container's cgroup under the parent it was given, through the placement, and refuses one without", async () => {
+    const placed: string[] = [];
+    const options = {
+      depot: new DirectoryDepot(dir),
+      oci: new OciRuntimeCli({ name: "crun", path: "/usr/bin/crun", stateRoot: join(dir, "state") }, new RecordingRunner()),
+      conmon: { createContainer: async () => {} } as unknown as Conmon,
+      shim: new FakeStarter(),
+      shimPath: "/usr/lib/warden-shim",
+      cgroups: {} as ContainerCgroups,
+      cgroupParent: "w",
+      initPath: "/usr/bin/catatonit",
+      socketDir: join(dir, "sockets"),
+      pidsLimit: 64,
+      commands: hostCommands,
+    };
+    const placement = { place: (id: string, parent: string) => (placed.push(id), `${parent}/${id}`), forget: () => {} };
+    const launch = (id: string) => ({ id, handle: id, rootfsPath: "/r", bindMounts: [], network: "host" as const, cgroupParent: "/kubepods/pod9" });
+    await new LinuxRuntime({ ...options, placement }).create(launch("1j1cdsetuk4"));
+    const spec = JSON.parse(await readFile(join(dir, "1j1cdsetuk4", "bundle", "config.json"), "utf8"));
+    assert.equal(spec.linux.cgroupsPath, "/kubepods/pod9/1j1cdsetuk4");
+    assert.deepEqual(placed, ["1j1cdsetuk4"]);
+    await assert.rejects(new LinuxRuntime(options).create(launch("1j1cdsetuk5")), { code: "INVALID_REQUEST" });
+  });
 });
