@@ -190,6 +190,7 @@ export class CriContainers {
       const text = mnt.image?.image;
       if (!text) continue;
       const at = mnt.container_path ?? "";
+      if (!at.startsWith("/")) throw new CriRequestError(`the image volume's path ${JSON.stringify(at)} must be absolute`);
       if (mnt.host_path) throw new CriRequestError(`the mount at ${at} names both a host path and an image`);
       if (!mnt.readonly) throw new CriRequestError(`the image volume at ${at} must be read-only`);
       const image = await this.image(text);

@@ -296,6 +296,7 @@ describe("the CRI's containers", () => {
       [volume({ image_sub_path: "nope" }), /has no "nope"/, 5],
       [volume({ image_sub_path: "link" }), /symbolic link/, 3],
       [volume({ image_sub_path: "../etc" }), /inside the image/, 3],
+      [volume({ container_path: "img" }), /must be absolute/, 3],
     ];
     for (const [i, [mount, message, code]] of refused.entries()) {
       await assert.rejects(create({ ...containerConfig, metadata: { name: `bad${i}` }, mounts: [mount] }), (err: Error & { code?: number }) => message.test(err.message) && err.code === code);
