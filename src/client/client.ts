@@ -1,7 +1,7 @@
 // A typed Warden client over the same codec as the server. Requests may be
 // pipelined; responses are matched in order, as Warden's protocol answers them.
 import { createConnection, type Socket } from "node:net";
-import { FrameDecoder } from "../protocol/frame.js";
+import { FrameReader } from "../protocol/frame-reader.js";
 import { encodeFrame } from "../protocol/frame.js";
 import {
   decodeResponse,
@@ -47,9 +47,22 @@ export type StreamResponse = StreamChunk;
 /** Where a daemon listens: a unix socket's path, or a TCP host and port. */
 export type Endpoint = string | { host: string; port: number };
 
-function open(endpoint: Endpoint): Promise<Socket> {
+/** Reads go where the reader says (see FrameReader): no buffer per read, no copies of large frames. */
+interface ReadInto {
+  target(): Buffer;
+  wrote(n: number): void;
+}
+
+function open(endpoint: Endpoint, reader: ReadInto): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = typeof endpoint === "string" ? createConnection(endpoint) : createConnection(endpoint);
+    const onread = {
+      buffer: () => reader.target(),
+      callback: (n: number) => {
+        reader.wrote(n);
+        return true;
+      },
+    };
+    const socket = typeof endpoint === "string" ? createConnection({ path: endpoint, onread }) : createConnection({ ...endpoint, onread });
     socket.once("connect", () => {
       socket.off("error", reject);
       resolve(socket);
@@ -60,38 +73,42 @@ function open(endpoint: Endpoint): Promise<Socket> {
 
 export class WardenClient {
   private readonly waiters: Waiter[] = [];
-  private decoder = new FrameDecoder(MAX_RESPONSE_FRAME);
   private closedError: Error | undefined;
+  private socket!: Socket;
 
-  private constructor(
-    private socket: Socket,
-    readonly endpoint: Endpoint,
-  ) {
-    this.attach(socket);
-  }
+  private constructor(readonly endpoint: Endpoint) {}
 
   /** Connects to a unix socket path (Warden's default is /tmp/warden.sock) or to { host, port }. */
   static async connect(endpoint: Endpoint = "/tmp/warden.sock"): Promise<WardenClient> {
-    return new WardenClient(await open(endpoint), endpoint);
+    const client = new WardenClient(endpoint);
+    client.socket = await client.openSocket();
+    client.attach(client.socket);
+    return client;
+  }
+
+  /** A connection whose frames go to this client's waiters while it is the client's socket. */
+  private openSocket(): Promise<Socket> {
+    let socket: Socket | undefined;
+    const frames = new FrameReader(MAX_RESPONSE_FRAME, (frame) => {
+      if (socket !== this.socket) return;
+      const waiter = this.waiters[0];
+      if (waiter?.onFrame(frame)) this.waiters.shift();
+    });
+    const reader: ReadInto = {
+      target: () => frames.target(),
+      wrote: (n) => {
+        try {
+          frames.wrote(n);
+        } catch (err) {
+          if (socket === this.socket) this.fail(err as Error);
+          socket?.destroy();
+        }
+      },
+    };
+    return open(this.endpoint, reader).then((s) => (socket = s));
   }
 
   private attach(socket: Socket): void {
-    socket.on("data", (chunk) => {
-      if (socket !== this.socket) return;
-      let frames: Buffer[];
-      try {
-        frames = this.decoder.push(chunk);
-      } catch (err) {
-        this.fail(err as Error);
-        socket.destroy();
-        return;
-      }
-      for (const frame of frames) {
-        const waiter = this.waiters[0];
-        if (!waiter) continue;
-        if (waiter.onFrame(frame)) this.waiters.shift();
-      }
-    });
     socket.on("error", (err) => socket === this.socket && this.fail(err));
     socket.on("close", () => socket === this.socket && this.fail(new ConnectionClosedError()));
   }
@@ -108,10 +125,9 @@ export class WardenClient {
    */
   async reconnect(): Promise<void> {
     const old = this.socket;
-    const socket = await open(this.endpoint);
+    const socket = await this.openSocket();
     this.fail(new ConnectionClosedError());
     this.socket = socket;
-    this.decoder = new FrameDecoder(MAX_RESPONSE_FRAME);
     this.closedError = undefined;
     this.attach(socket);
     old.destroy();
