@@ -320,7 +320,9 @@ export class OverlayFilesystem implements Filesystem {
     for (const m of parseMountInfo(stdout)) {
       if (!m.mountPoint.startsWith(prefix)) continue;
       const [id, leaf, ...rest] = m.mountPoint.slice(prefix.length).split("/");
-      if (leaf !== "rootfs" || rest.length > 0 || !isContainerId(id) || live.has(id)) continue;
+      // Its root, or the idmapped layers under it (a daemon killed between the two leaves only these).
+      const ours = (leaf === "rootfs" && rest.length === 0) || leaf === IDMAPPED;
+      if (!ours || !isContainerId(id) || live.has(id) || orphans.includes(id)) continue;
       await this.unmount(id);
       orphans.push(id);
     }

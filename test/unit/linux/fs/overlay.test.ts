@@ -80,12 +80,14 @@ describe("overlay root filesystems", () => {
       `1 0 0:1 / ${dir}/depot/${ID}/rootfs rw - overlay overlay rw`,
       `2 0 0:1 / ${dir}/depot/00000000vvv/rootfs rw - overlay overlay rw`,
       `3 0 0:1 / ${dir}/depot/00000000vvv/elsewhere rw - overlay overlay rw`,
+      `4 0 0:1 / ${dir}/depot/00000000vvu/idmapped/rootfs/0 rw - ext4 /dev/vda rw`,
+      `5 0 0:1 / ${dir}/depot/00000000vvu/idmapped/rootfs/1 rw - ext4 /dev/vda rw`,
     ].join("\n");
     const commands = new RecordingRunner().on("cat /proc/self/mountinfo", { stdout: mountinfo }).fail(`umount ${dir}/depot/${ID}`, "umount: not mounted.");
     const overlay = fs(commands);
     await overlay.unmount(ID);
-    assert.deepEqual(await overlay.removeOrphans(new Set([ID])), ["00000000vvv"]);
-    assert.ok(commands.lines().at(-1)!.endsWith(`umount ${dir}/depot/00000000vvv/rootfs`));
+    assert.deepEqual(await overlay.removeOrphans(new Set([ID])), ["00000000vvv", "00000000vvu"], "a dead container's root, and idmapped layers left without one");
+    assert.ok(commands.lines().some((l) => l.endsWith(`umount ${dir}/depot/00000000vvv/rootfs`)));
   });
 
   it("grafts a pea's volumes as the host has them now into the runtime's namespace, and cuts them from their peers before unmounting", async () => {
