@@ -2,7 +2,8 @@
 // core: its init is PID 1 of the pod and holds the namespaces the pod's
 // containers join, it has its own network from the pool, host name, DNS
 // settings and host port mappings; no user namespace (Kubernetes' default:
-// a pod's root is the host's, with Docker's default capabilities). What only the CRI knows of it (metadata, labels,
+// a pod's root is the host's, with Docker's default capabilities) unless the
+// kubelet gives it a map of its own. What only the CRI knows of it (metadata, labels,
 // annotations, log directory, namespace modes) is kept in one property of
 // the container, so it is recorded with the container and survives a
 // restart of the daemon. Its id is the container's handle; a stopped
@@ -110,8 +111,8 @@ export class Sandboxes {
     const hostNetwork = record.namespaces.network === v1.NamespaceMode.NODE;
     const spec: ContainerSpec = {
       handle: id,
-      // A pod without a user namespace of its own, as Kubernetes runs pods by default (the kubelet
-      // asks for one when it wants it): container root is host root, holding Docker's default set.
+      // Without a user namespace, as Kubernetes runs pods by default: container root is host root,
+      // holding Docker's default set. With the kubelet's map, a user namespace of that map.
       ...(userns ? { idMap: userns } : { privileged: true }),
       capabilities: { root: DOCKER_DEFAULT_CAPABILITIES, others: DOCKER_DEFAULT_CAPABILITIES },
       // The kubelet removes what it no longer wants; nothing is reaped behind its back.
