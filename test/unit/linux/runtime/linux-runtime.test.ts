@@ -178,28 +178,29 @@ describe("linux runtime: processes started by the container's init", () => {
   });
 });
 
-describe("linux runtime: containers' user namespaces", () => {
+describe("linux runtime: containers' user namespaces and cgroups", () => {
   let dir: string;
+  /** A runtime whose conmon makes nothing: only the bundle is written. */
+  const options = () => ({
+    depot: new DirectoryDepot(dir),
+    oci: new OciRuntimeCli({ name: "crun", path: "/usr/bin/crun", stateRoot: join(dir, "state") }, new RecordingRunner()),
+    conmon: { createContainer: async () => {} } as unknown as Conmon,
+    shim: new FakeStarter(),
+    shimPath: "/usr/lib/warden-shim",
+    cgroups: {} as ContainerCgroups,
+    cgroupParent: "w",
+    initPath: "/usr/bin/catatonit",
+    socketDir: join(dir, "sockets"),
+    pidsLimit: 64,
+    commands: hostCommands,
+  });
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), "wruntime-"));
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
   it("maps a container's ids with its own map when it has one, the daemon's otherwise, and none when privileged", async () => {
-    const runtime = new LinuxRuntime({
-      depot: new DirectoryDepot(dir),
-      oci: new OciRuntimeCli({ name: "crun", path: "/usr/bin/crun", stateRoot: join(dir, "state") }, new RecordingRunner()),
-      conmon: { createContainer: async () => {} } as unknown as Conmon,
-      shim: new FakeStarter(),
-      shimPath: "/usr/lib/warden-shim",
-      cgroups: {} as ContainerCgroups,
-      cgroupParent: "w",
-      initPath: "/usr/bin/catatonit",
-      socketDir: join(dir, "sockets"),
-      pidsLimit: 64,
-      idMap: { hostId: 1_000_000_000, size: 65536 },
-      commands: hostCommands,
-    });
+    const runtime = new LinuxRuntime({ ...options(), idMap: { hostId: 1_000_000_000, size: 65536 } });
     const mappings = async (id: string, more: object) => {
       await runtime.create({ id, handle: id, rootfsPath: "/r", bindMounts: [], network: { network: `/netns/${id}`, user: `/userns/${id}` }, ...more });
       const spec = JSON.parse(await readFile(join(dir, id, "bundle", "config.json"), "utf8"));
@@ -216,25 +217,12 @@ describe("linux runtime: containers' user namespaces", () => {
 
   it("puts a container's cgroup under the parent it was given, through the placement, and refuses one without", async () => {
     const placed: string[] = [];
-    const options = {
-      depot: new DirectoryDepot(dir),
-      oci: new OciRuntimeCli({ name: "crun", path: "/usr/bin/crun", stateRoot: join(dir, "state") }, new RecordingRunner()),
-      conmon: { createContainer: async () => {} } as unknown as Conmon,
-      shim: new FakeStarter(),
-      shimPath: "/usr/lib/warden-shim",
-      cgroups: {} as ContainerCgroups,
-      cgroupParent: "w",
-      initPath: "/usr/bin/catatonit",
-      socketDir: join(dir, "sockets"),
-      pidsLimit: 64,
-      commands: hostCommands,
-    };
     const placement = { place: (id: string, parent: string) => (placed.push(id), `${parent}/${id}`), forget: () => {} };
     const launch = (id: string) => ({ id, handle: id, rootfsPath: "/r", bindMounts: [], network: "host" as const, cgroupParent: "/kubepods/pod9" });
-    await new LinuxRuntime({ ...options, placement }).create(launch("1j1cdsetuk4"));
+    await new LinuxRuntime({ ...options(), placement }).create(launch("1j1cdsetuk4"));
     const spec = JSON.parse(await readFile(join(dir, "1j1cdsetuk4", "bundle", "config.json"), "utf8"));
     assert.equal(spec.linux.cgroupsPath, "/kubepods/pod9/1j1cdsetuk4");
     assert.deepEqual(placed, ["1j1cdsetuk4"]);
-    await assert.rejects(new LinuxRuntime(options).create(launch("1j1cdsetuk5")), { code: "INVALID_REQUEST" });
+    await assert.rejects(new LinuxRuntime(options()).create(launch("1j1cdsetuk5")), { code: "INVALID_REQUEST" });
   });
 });
