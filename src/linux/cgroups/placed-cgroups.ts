@@ -1,23 +1,26 @@
-// Containers whose cgroup is not under the daemon's parent but under one a
-// client named (a kubelet's pod cgroup, for a pod's sandbox). Every call by
-// container id goes to where the container's cgroup is: the name relative
-// to the daemon's parent ("../../kubepods/pod1/<id>"), which the cgroup
-// files resolve. A restarted daemon finds a container's place in its
-// bundle, once.
-import { join, relative } from "node:path";
+// Cgroups not under the daemon's parent but under one a client named (a
+// kubelet's pod cgroup: a pod's sandbox, and its containers' own). Every
+// call by the name the daemon knows a cgroup by ("<id>", "<id>/<pea>",
+// "<id>-<pea>") goes to where it is: its name relative to the daemon's
+// parent ("../../kubepods/pod1/<id>"), which the cgroup files resolve. A
+// restarted daemon finds a container's place in its bundle, once; the
+// runtime places a pea again from its own bundle.
+import { basename, join, relative } from "node:path";
 import { isContainerId } from "../../core/container-id.js";
 import type { CgroupDetail, CpuStats, MemoryStats } from "../../core/interfaces/limits.js";
 import type { ContainerCgroups } from "./cgroups.js";
 
 export interface CgroupPlacement {
-  /** Puts container `id`'s cgroup under `parent` (absolute in the hierarchy); answers its path, for the bundle. */
-  place(id: string, parent: string): string;
-  /** The container is gone: its place is forgotten. */
-  forget(id: string): void;
+  /** Puts the cgroup named `name` (a container's id, a pea's) under `parent` (absolute in the hierarchy); answers its path, for the bundle. */
+  place(name: string, parent: string): string;
+  /** Takes the place a bundle's cgroups path names: one not under the daemon's parent is remembered. */
+  placeAt(path: string): void;
+  /** It is gone: its place is forgotten. */
+  forget(name: string): void;
 }
 
 export class PlacedCgroups implements ContainerCgroups, CgroupPlacement {
-  /** By container id: its cgroup's name relative to the daemon's parent ("" where it is the id). */
+  /** By the daemon's name: the cgroup's name relative to the daemon's parent ("" where it is the name itself). */
   private readonly names = new Map<string, string>();
 
   constructor(
@@ -28,28 +31,35 @@ export class PlacedCgroups implements ContainerCgroups, CgroupPlacement {
     private readonly recorded: (id: string) => string | undefined,
   ) {}
 
-  place(id: string, parent: string): string {
-    const path = join("/", parent, id);
-    const name = relative(join("/", this.parent), path);
-    this.names.set(id, name === id ? "" : name);
+  place(name: string, parent: string): string {
+    const path = join("/", parent, name);
+    this.remember(name, path);
     return path;
   }
 
-  forget(id: string): void {
-    this.names.delete(id);
+  placeAt(path: string): void {
+    this.remember(basename(path), path);
   }
 
-  /** A cgroup by the name the daemon knows it ("<id>" or "<id>/<pea>"), as the hierarchy has it. */
+  forget(name: string): void {
+    this.names.delete(name);
+  }
+
+  private remember(name: string, path: string): void {
+    const relativeName = relative(join("/", this.parent), path);
+    this.names.set(name, relativeName === name ? "" : relativeName);
+  }
+
+  /** A cgroup by the name the daemon knows it, as the hierarchy has it. */
   private name(cgroup: string): string {
-    const [id, ...rest] = cgroup.split("/");
-    // A pea's own cgroup ("<id>-<pea>", or a path of its own) is named as it is.
-    if (!isContainerId(id)) return cgroup;
-    let placed = this.names.get(id);
-    if (placed === undefined) {
-      const path = this.recorded(id);
-      const name = path ? relative(join("/", this.parent), path) : id;
-      placed = name === id ? "" : name;
-      this.names.set(id, placed);
+    const [first, ...rest] = cgroup.split("/");
+    let placed = this.names.get(first);
+    // A container's place is in its bundle; a pea's own cgroup not placed is where its name says.
+    if (placed === undefined && isContainerId(first)) {
+      const path = this.recorded(first);
+      if (path) this.placeAt(path);
+      placed = this.names.get(first) ?? "";
+      this.names.set(first, placed);
     }
     return placed ? join(placed, ...rest) : cgroup;
   }

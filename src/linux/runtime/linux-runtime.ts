@@ -12,7 +12,7 @@
 //                         stdout, stderr, pid, shim.pid, exit
 import { readFileSync } from "node:fs";
 import { mkdir, readdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { basename, join } from "node:path";
 import { errors } from "../../core/errors.js";
 import type { Depot } from "../../core/interfaces/depot.js";
 import type {
@@ -386,22 +386,10 @@ export class LinuxRuntime implements Runtime {
     return `${id}-${peaId}`;
   }
 
-  /** Where peas' own cgroups are when they are not beside their container's (a kubelet's pod cgroup): relative to the daemon's parent. */
-  private readonly placedCgroups = new Map<string, string>();
-
   peaCgroup(id: string, peaId: string, ownLimits: boolean): string {
     // Sharing the container's limits: a cgroup under the container's. Limits of its own: one beside
-    // it, or under the parent it was started with.
-    if (!ownLimits) return `${id}/${peaId}`;
-    return this.placedCgroups.get(this.peaName(id, peaId)) ?? this.peaName(id, peaId);
-  }
-
-  // A pea's own cgroup under `parent` (absolute in the hierarchy), named relative to the daemon's parent.
-  private placeCgroup(id: string, peaId: string, parent: string): string {
-    const name = this.peaName(id, peaId);
-    const relativeName = relative(join("/", this.options.cgroupParent), join(parent, name));
-    this.placedCgroups.set(name, relativeName);
-    return relativeName;
+    // it (or under the parent it was started with: the cgroups know where).
+    return ownLimits ? this.peaName(id, peaId) : `${id}/${peaId}`;
   }
 
   async startPea(id: string, launch: ProcessLaunch, pea: PeaLaunch): Promise<ProcessHandle> {
@@ -414,11 +402,10 @@ export class LinuxRuntime implements Runtime {
       process,
       rootfsPath: pea.rootfsPath,
       initPid: init,
-      cgroupsPath: join(
-        "/",
-        this.options.cgroupParent,
-        pea.limits !== undefined && pea.cgroupParent ? this.placeCgroup(id, pea.id, pea.cgroupParent) : this.peaCgroup(id, pea.id, pea.limits !== undefined),
-      ),
+      cgroupsPath:
+        pea.limits !== undefined && pea.cgroupParent
+          ? this.placement(pea.cgroupParent).place(this.peaName(id, pea.id), pea.cgroupParent)
+          : join("/", this.options.cgroupParent, this.peaCgroup(id, pea.id, pea.limits !== undefined)),
       limits: pea.limits,
       etc: join(volumeDir(this.options.depot.path(id)), "upper", "etc"),
       ...(pea.bindMounts ? { bindMounts: pea.bindMounts } : {}),
@@ -445,7 +432,7 @@ export class LinuxRuntime implements Runtime {
   async removePea(id: string, peaId: string): Promise<void> {
     await this.options.oci.forceDelete(this.peaName(id, peaId));
     await this.options.cgroups.remove(this.peaCgroup(id, peaId, true)).catch(() => {});
-    this.placedCgroups.delete(this.peaName(id, peaId));
+    this.options.placement?.forget(this.peaName(id, peaId));
   }
 
   /** A process's handle; a pea's (or one started in a pea) is killed within the pea's cgroup, not the container's. */
@@ -495,9 +482,8 @@ export class LinuxRuntime implements Runtime {
   private async recoverPlacement(id: string, peaId: string, dir: string): Promise<void> {
     const spec = await readFile(join(dir, "config.json"), "utf8").then((t) => JSON.parse(t) as OciSpec, () => undefined);
     const path = spec?.linux?.cgroupsPath;
-    if (!path) return;
-    const name = relative(join("/", this.options.cgroupParent), path);
-    if (name !== this.peaName(id, peaId) && name !== `${id}/${peaId}`) this.placedCgroups.set(this.peaName(id, peaId), name);
+    // A cgroup of its own (one under its container's shares the container's place).
+    if (path && basename(path) === this.peaName(id, peaId)) this.options.placement?.placeAt(path);
   }
 
   /**

@@ -37,6 +37,20 @@ describe("cgroups placed under a parent a client named", () => {
     assert.equal(asked.at(-1), "procs 1j1cdsetukg", "a forgotten one is where its id says");
   });
 
+  it("places a pea's own cgroup by its name, again from the path its bundle names, and not one that is where its name says", async () => {
+    const { cgroups, asked } = recording();
+    const placed = new PlacedCgroups(cgroups, "warden", () => undefined);
+    assert.equal(placed.place("1j1cdsetukg-p1", "/kubepods/pod1"), "/kubepods/pod1/1j1cdsetukg-p1");
+    placed.placeAt("/kubepods/pod2/1j1cdsetukg-p2");
+    placed.placeAt("/warden/1j1cdsetukg-p3");
+    for (const name of ["1j1cdsetukg-p1", "1j1cdsetukg-p2", "1j1cdsetukg-p3"]) await placed.setCpuShares(name, 2n);
+    assert.deepEqual(asked, [
+      "setCpuShares ../kubepods/pod1/1j1cdsetukg-p1",
+      "setCpuShares ../kubepods/pod2/1j1cdsetukg-p2",
+      "setCpuShares 1j1cdsetukg-p3",
+    ]);
+  });
+
   it("finds a container's place in its bundle once, after a restart", async () => {
     const { cgroups, asked } = recording();
     const looked: string[] = [];

@@ -217,7 +217,7 @@ describe("linux runtime: containers' user namespaces and cgroups", () => {
 
   it("puts a container's cgroup under the parent it was given, through the placement, and refuses one without", async () => {
     const placed: string[] = [];
-    const placement = { place: (id: string, parent: string) => (placed.push(id), `${parent}/${id}`), forget: () => {} };
+    const placement = { place: (id: string, parent: string) => (placed.push(id), `${parent}/${id}`), placeAt: () => {}, forget: () => {} };
     const launch = (id: string) => ({ id, handle: id, rootfsPath: "/r", bindMounts: [], network: "host" as const, cgroupParent: "/kubepods/pod9" });
     await new LinuxRuntime({ ...options(), placement }).create(launch("1j1cdsetuk4"));
     const spec = JSON.parse(await readFile(join(dir, "1j1cdsetuk4", "bundle", "config.json"), "utf8"));
