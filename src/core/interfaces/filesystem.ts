@@ -1,4 +1,7 @@
 // A container's root filesystem: a writable layer over a read-only base.
+import type { DnsConfig } from "../container/spec.js";
+import type { IdMap } from "./id-map.js";
+
 export type BindMountMode = "ro" | "rw";
 
 export interface BindMount {
@@ -25,9 +28,6 @@ export type RootfsBase =
   | { kind: "layers"; layers: string[] };
 
 /** What the filesystem needs to make a container's root. */
-import type { IdMap } from "./id-map.js";
-import type { DnsConfig } from "../container/spec.js";
-
 export interface RootfsSpec {
   id: string;
   base: RootfsBase;

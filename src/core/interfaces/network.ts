@@ -1,11 +1,10 @@
 // A container's network: its /30, forwards into it, egress rules out of it,
 // and a bandwidth limit.
-import type { IdMap } from "./id-map.js";
+import type { Duplex } from "node:stream";
 import type { NetworkSpec } from "../ipv4.js";
+import type { IdMap } from "./id-map.js";
 
 /** A container's /30: the host's side (.1) and the container's (.2). */
-import type { Duplex } from "node:stream";
-
 export interface ContainerNetwork {
   subnet: string;
   hostIp: string;

@@ -262,12 +262,14 @@ export class ProcessService {
     const peaId = `p${seq}`;
     const holder = peaHolder(c, peaId);
     const undo: Array<() => Promise<void>> = [];
+    // A container with a user namespace of its own sees images kept with the host's ids, through its map.
+    const unshifted = c.privileged || c.idMap !== undefined;
     try {
       let base: RootfsBase = { kind: "directory", path: ref.kind === "directory" ? ref.path : "" };
       let config: ImageConfig | undefined;
       if (ref.kind !== "directory") {
         undo.push(() => deps.images!.release(holder));
-        const image = await deps.images!.acquire(ref, holder, { credentials: spec.imageCredentials, privileged: c.privileged || c.idMap !== undefined });
+        const image = await deps.images!.acquire(ref, holder, { credentials: spec.imageCredentials, privileged: unshifted });
         base = { kind: "layers", layers: image.layers };
         config = image.config;
       }
@@ -278,7 +280,7 @@ export class ProcessService {
         if (mounted.kind === "directory" || !deps.images) throw errors.invalid(`image mount at ${m.dstPath}: ${m.image} names no image of the store`);
         const volumeHolder = imageVolumeHolder(c, peaId, n);
         undo.push(() => deps.images!.release(volumeHolder));
-        const image = await deps.images.acquire(mounted, volumeHolder, { credentials: spec.imageCredentials, privileged: c.privileged || c.idMap !== undefined });
+        const image = await deps.images.acquire(mounted, volumeHolder, { credentials: spec.imageCredentials, privileged: unshifted });
         imageMounts.push({ layers: image.layers, dstPath: m.dstPath, ...(m.subPath ? { subPath: m.subPath } : {}) });
       }
       await deps.filesystem.check({ base, bindMounts: spec.bindMounts ?? [] });
